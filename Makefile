@@ -1,0 +1,40 @@
+# privemo: one virtual environment (.venv) with everything (face, distributed, bench and dev extras).
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+
+.PHONY: setup demo test unit integration lint bench ravdess clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet -e '.[all]'
+	touch $@
+
+demo: setup  ## the main job on the built-in synthetic corpus -> runs/demo/report.html
+	$(VENV)/bin/privemo demo
+
+test: setup  ## lint, unit tests and integration tests (real corpora in ../shared/data, skipped where absent)
+	$(VENV)/bin/ruff check src tests bench
+	$(PY) -m pytest -q -p no:cacheprovider tests
+
+unit: setup
+	$(PY) -m pytest -q tests/unit
+
+integration: setup
+	$(PY) -m pytest -q -m integration tests/integration
+
+lint: setup
+	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/mypy
+
+bench: setup  ## feature-extraction throughput against a librosa baseline -> bench/results/
+	$(PY) bench/bench_features.py
+
+ravdess: setup  ## the RAVDESS leakage baseline (needs ../shared/data/ravdess or --data-root)
+	$(VENV)/bin/privemo run configs/ravdess_baseline.yaml
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

@@ -1,0 +1,69 @@
+"""Attribute inference and closed-set re-identification on what leaves the device."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from privemo.corpora.splits import item_split
+from privemo.evaluators.base import Evaluator, View, fit_predict
+from privemo.metrics import accuracy, privacy_metric, uar
+from privemo.registry import register
+
+
+@register("evaluator", "gender_attacker")
+class GenderAttacker(Evaluator):
+    """Gender inference from the representation.
+
+    Threat model: the attacker sees representations (raw features for an unprotected variant, the
+    encoder's output for a learner) of items whose speakers' gender it knows: the training
+    speakers of the fold. It never sees the test speakers' labels. It is tested on the test
+    speakers' items. Figures: its UAR and the privacy metric P = 1 - UAR (jaiswal-2020 §4.2).
+    """
+
+    name = "gender_attacker"
+
+    def __init__(self, classifier: str = "logreg") -> None:
+        self.classifier = classifier
+
+    def evaluate(self, train: View, test: View) -> dict[str, Any]:
+        train, test = train.known("gender"), test.known("gender")
+        if len(test) == 0 or len(train) == 0:
+            return {"uar": float("nan"), "privacy": float("nan"), "skipped": "no gender labels"}
+        y_pred = fit_predict(self.classifier, train.X, train.labels("gender").astype(str), test.X,
+                             seed=test.context.get("seed", 0)).astype(str)
+        y_true = test.labels("gender").astype(str)
+        u = uar(y_true, y_pred)
+        return {"uar": u, "accuracy": accuracy(y_true, y_pred), "privacy": privacy_metric(u),
+                "chance": 1.0 / len(np.unique(y_true)), "n_test": int(len(y_true)),
+                "attacker": self.classifier}
+
+
+@register("evaluator", "speaker_id")
+class SpeakerIdentification(Evaluator):
+    """Closed-set speaker identification from the representation.
+
+    Threat model: the attacker has the representation function and labelled items of every
+    speaker (an enrolment set) and identifies other items of the same speakers. Items of the
+    fold's training and test speakers are pooled and split within each speaker by ``group``
+    (``folds`` parts, part = the run's fold index), so no original is on both sides.
+    Figures: accuracy and UAR over speakers; chance = 1 / number of speakers.
+    """
+
+    name = "speaker_id"
+
+    def __init__(self, classifier: str = "logreg", folds: int = 2) -> None:
+        self.classifier, self.folds = classifier, folds
+
+    def evaluate(self, train: View, test: View) -> dict[str, Any]:
+        every = View.concat(train, test)
+        fold = int(test.context.get("fold", 0)) % self.folds
+        tr, te = item_split(every.manifest, np.arange(len(every.X)), self.folds, fold,
+                            seed=int(test.context.get("seed", 0)))
+        y = every.labels("speaker").astype(str)
+        y_pred = fit_predict(self.classifier, every.X[tr], y[tr], every.X[te],
+                             seed=test.context.get("seed", 0)).astype(str)
+        n = len(np.unique(y))
+        return {"accuracy": accuracy(y[te], y_pred), "uar": uar(y[te], y_pred), "chance": 1.0 / n,
+                "n_speakers": int(n), "n_test": int(len(te)), "attacker": self.classifier}

@@ -1,0 +1,1 @@
+"""The ``privemo`` command: a thin typer shell over the Python API."""

@@ -1,0 +1,40 @@
+"""Shared pieces of the CLI: rich progress, error reporting."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Iterator
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from privemo.errors import PrivemoError
+
+console = Console(stderr=True)
+
+
+@contextlib.contextmanager
+def progress_bar() -> Iterator:
+    """A callback ``(label, done, total)`` that draws one rich progress bar per label."""
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console, transient=False, disable=not sys.stderr.isatty() and False) as prog:
+        tasks: dict[str, int] = {}
+
+        def update(label: str, done: int, total: int) -> None:
+            if label not in tasks:
+                tasks[label] = prog.add_task(label, total=total)
+            prog.update(tasks[label], completed=done, total=total)
+
+        yield update
+
+
+@contextlib.contextmanager
+def friendly_errors() -> Iterator[None]:
+    """Show a privemo error as one clear line and exit 2 (no traceback)."""
+    try:
+        yield
+    except PrivemoError as exc:
+        console.print(f"[bold red]error:[/] {exc}")
+        raise typer.Exit(2) from None

@@ -1,0 +1,81 @@
+"""Helpers shared by the corpus loaders."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from privemo.corpora.manifest import Manifest
+from privemo.errors import CorpusError, MediaError
+
+AUDIO_EXT = (".wav", ".flac", ".ogg", ".mp3")
+IMAGE_EXT = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".gif", ".bmp", ".pgm")
+
+
+def require_dir(root: str | Path, what: str = "corpus folder") -> Path:
+    root = Path(root).expanduser()
+    if not root.exists():
+        raise CorpusError(root, f"{what} does not exist")
+    if not root.is_dir():
+        raise CorpusError(root, f"{what} is not a folder")
+    return root
+
+
+def files(root: Path, exts: Iterable[str], pattern: str = "**/*") -> list[Path]:
+    """Files under ``root`` with one of ``exts`` (case-insensitive), sorted, hidden files left out."""
+    exts = tuple(e.lower() for e in exts)
+    return sorted(p for p in root.glob(pattern)
+                  if p.is_file() and p.suffix.lower() in exts and not p.name.startswith("."))
+
+
+def bin_level(value: Any, low_max: float, mid_max: float) -> Any:
+    """Bin a dimensional rating: low <= low_max < mid <= mid_max < high (../shared/data/README.md)."""
+    if value is None or pd.isna(value):
+        return pd.NA
+    v = float(value)
+    return "low" if v <= low_max else ("mid" if v <= mid_max else "high")
+
+
+def finish(rows: list[dict[str, Any]], root: Path, corpus: str, skip_bad: bool = False,
+           strict_names: bool = True, bad_names: list[Path] | None = None) -> Manifest:
+    """Build the Manifest; with ``skip_bad`` probe every file and leave out the unreadable ones.
+
+    ``bad_names`` are files whose names do not fit the corpus layout: an error unless
+    ``skip_bad`` (then they are reported in ``manifest.skipped``).
+    """
+    skipped: list[tuple[str, str]] = []
+    for p in bad_names or []:
+        if skip_bad or not strict_names:
+            skipped.append((str(p), "file name does not fit the layout"))
+        else:
+            raise CorpusError(p, f"file name does not fit the {corpus} layout")
+    if skip_bad:
+        kept = []
+        for r in rows:
+            try:
+                _probe(r["path"], r["media"])
+                kept.append(r)
+            except MediaError as exc:
+                skipped.append((r["path"], exc.problem))
+        rows = kept
+    if not rows:
+        raise CorpusError(root, f"no {corpus} items found (is this the {corpus} root folder?)")
+    for r in rows:
+        r.setdefault("corpus", corpus)
+    return Manifest(rows, skipped=skipped)
+
+
+def _probe(path: str, media: str) -> None:
+    from privemo.media import probe_audio, read_image
+
+    if media == "audio":
+        probe_audio(path)
+    elif media == "image":
+        read_image(path)
+    else:
+        p = Path(path)
+        if not p.is_file() or p.stat().st_size == 0:
+            raise MediaError(p, "missing or empty video file")

@@ -1,0 +1,139 @@
+"""Experiment configuration: validated YAML (safe_load: a config never executes code).
+
+An experiment names a corpus, the target, one or more *variants* (features, speaker normalisation,
+an optional learner) and the evaluators, over speaker-independent folds and seeds. An unknown or
+bad key is a :class:`ConfigError` naming it (``variants.1.normalize: ...``).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from privemo.errors import ConfigError
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CorpusConfig(_Strict):
+    type: str
+    root: str | None = None  # relative to the data root unless absolute; synthetic: generated when None
+    options: dict[str, Any] = Field(default_factory=dict)  # loader keyword arguments (media, n_speakers, ...)
+
+
+class VariantConfig(_Strict):
+    name: str
+    features: dict[str, Any]
+    normalize: Literal["none", "speaker"] = "none"
+    pool: list[Literal["mean", "std", "min", "max"]] = Field(default_factory=lambda: ["mean", "std"])
+    learner: dict[str, Any] | None = None
+
+    @field_validator("features", "learner")
+    @classmethod
+    def _has_type(cls, v: dict[str, Any] | None) -> dict[str, Any] | None:
+        if v is not None and "type" not in v:
+            raise ValueError("needs a 'type' key")
+        return v
+
+
+class ExperimentConfig(_Strict):
+    name: str
+    corpus: CorpusConfig
+    target: str = "emotion"
+    labels: list[str] | None = None  # keep only these target labels (e.g. 4 emotions)
+    variants: list[VariantConfig]
+    evaluators: list[dict[str, Any]]
+    folds: int = Field(5, ge=2)
+    seeds: list[int] = Field(default_factory=lambda: [0])
+    split_seed: int = 0
+    balance_gender: bool = True
+    valid_speakers: int = Field(2, ge=0)
+    skip_bad: bool = False
+    executor: Literal["local", "ray"] = "local"
+    ray_num_cpus: int | None = None
+
+    @field_validator("evaluators")
+    @classmethod
+    def _evaluators(cls, v: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        if not v:
+            raise ValueError("name at least one evaluator")
+        for i, e in enumerate(v):
+            if "type" not in e:
+                raise ValueError(f"evaluator {i} needs a 'type' key")
+        names = [e.get("name", e["type"]) for e in v]
+        if len(set(names)) != len(names):
+            raise ValueError(f"evaluator names must be unique (give a 'name' key): {names}")
+        return v
+
+    @model_validator(mode="after")
+    def _unique_variants(self) -> ExperimentConfig:
+        names = [v.name for v in self.variants]
+        if not names:
+            raise ValueError("variants: name at least one variant")
+        if len(set(names)) != len(names):
+            raise ValueError(f"variant names must be unique: {names}")
+        return self
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
+
+
+def parse_config(data: Any, source: str = "<config>") -> ExperimentConfig:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: the config must be a mapping of keys, got {type(data).__name__}")
+    try:
+        cfg = ExperimentConfig.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in err['loc']) or '<root>'}: {err['msg']}"
+                             for err in exc.errors())
+        raise ConfigError(f"{source}: {problems}") from None
+    _check_components(cfg, source)
+    return cfg
+
+
+def _check_components(cfg: ExperimentConfig, source: str) -> None:
+    from privemo.registry import names
+
+    checks = [("corpus.type", "corpus", cfg.corpus.type)]
+    for i, v in enumerate(cfg.variants):
+        checks.append((f"variants.{i}.features.type", "feature", v.features["type"]))
+        if v.learner:
+            checks.append((f"variants.{i}.learner.type", "learner", v.learner["type"]))
+    checks += [(f"evaluators.{i}.type", "evaluator", e["type"]) for i, e in enumerate(cfg.evaluators)]
+    for key, kind, name in checks:
+        known = names(kind)
+        if name not in known:
+            raise ConfigError(f"{source}: {key}: unknown {kind} {name!r} (known: {', '.join(known)})")
+
+
+def load_config(path: str | Path) -> ExperimentConfig:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: config file not found")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    return parse_config(data, str(path))
+
+
+def data_root(explicit: str | Path | None = None) -> Path:
+    """``--data-root``, else ``$PRIVEMO_DATA``, else ``../shared/data``."""
+    if explicit:
+        return Path(explicit)
+    if os.environ.get("PRIVEMO_DATA"):
+        return Path(os.environ["PRIVEMO_DATA"])
+    return Path("../shared/data")
+
+
+def corpus_root(cfg: CorpusConfig, root: Path) -> Path | None:
+    if cfg.root is None:
+        return None
+    p = Path(cfg.root).expanduser()
+    return p if p.is_absolute() else root / p

@@ -1,0 +1,205 @@
+"""The experiment runner: folds x seeds x variants, resumable, in-process or on Ray.
+
+For each variant the features of every item are computed once (cached on disk), optionally
+z-normalised per speaker. Each unit (variant, fold, seed) then trains what the variant names on the
+fold's training speakers (a learner: with its validation speakers for early stopping; no learner:
+the pooled features are the representation), and runs every evaluator on (train, test) views.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+from privemo.corpora import Manifest, load
+from privemo.corpora.splits import Fold, speaker_folds
+from privemo.errors import ConfigError
+from privemo.evaluators import View
+from privemo.experiments.config import ExperimentConfig, corpus_root, data_root
+from privemo.experiments.store import ResultStore, atomic_write
+from privemo.features import FeatureCache, extract, get_extractor, pool, speaker_znorm
+from privemo.learners import SeqData
+from privemo.registry import create
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass
+class Unit:
+    variant: str
+    fold: int
+    seed: int
+
+    @property
+    def key(self) -> str:
+        return ResultStore.unit_key(self.variant, self.fold, self.seed)
+
+
+def load_corpus(cfg: ExperimentConfig, root: Path, progress: Progress | None = None) -> Manifest:
+    options = dict(cfg.corpus.options)
+    if cfg.skip_bad:
+        options.setdefault("skip_bad", True)
+    manifest = load(cfg.corpus.type, corpus_root(cfg.corpus, root), **options)
+    manifest = manifest.labelled(cfg.target)
+    if cfg.labels:
+        manifest = Manifest(manifest.df[manifest.df[cfg.target].isin(cfg.labels)], manifest.skipped)
+    if len(manifest) == 0:
+        raise ConfigError(f"corpus {cfg.corpus.type}: no items with a known {cfg.target!r} label")
+    return manifest
+
+
+class Runner:
+    def __init__(self, config: ExperimentConfig, out: str | Path | None = None, data: str | Path | None = None,
+                 cache: FeatureCache | None = None, progress: Progress | None = None,
+                 log: Callable[[str], None] | None = None) -> None:
+        self.cfg = config
+        self.run_dir = Path(out) if out else Path("runs") / config.name
+        self.data_root = data_root(data)
+        self.cache = cache or FeatureCache()
+        self.progress = progress
+        self.log = log or (lambda msg: None)
+        self.store = ResultStore(self.run_dir)
+
+    def _check_run_dir(self) -> None:
+        resolved = self.cfg.to_yaml()
+        cfg_path = self.run_dir / "config.yaml"
+        if cfg_path.is_file() and cfg_path.read_text() != resolved and self.store.done():
+            raise ConfigError(f"{cfg_path}: this run folder holds results of a different config; "
+                              "use another --out folder (or delete this one) to start afresh")
+        atomic_write(cfg_path, resolved)
+
+    def units(self) -> list[Unit]:
+        return [Unit(v.name, f, s) for v in self.cfg.variants for s in self.cfg.seeds for f in range(self.cfg.folds)]
+
+    def run(self) -> list[dict[str, Any]]:
+        self._check_run_dir()
+        manifest = load_corpus(self.cfg, self.data_root)
+        if manifest.skipped:
+            self.log(f"skipped {len(manifest.skipped)} bad files, e.g. {manifest.skipped[0]}")
+        atomic_write(self.run_dir / "manifest.csv", manifest.df.to_csv(index=False))
+        folds = speaker_folds(manifest, self.cfg.folds, self.cfg.split_seed, self.cfg.balance_gender,
+                              self.cfg.valid_speakers)
+        todo = [u for u in self.units() if u.key not in self.store.done()]
+        if len(todo) < len(self.units()):
+            self.log(f"resuming: {len(self.units()) - len(todo)} of {len(self.units())} units already done")
+        by_variant: dict[str, list[Unit]] = {}
+        for u in todo:
+            by_variant.setdefault(u.variant, []).append(u)
+        finished = len(self.units()) - len(todo)
+        for vcfg in self.cfg.variants:
+            if vcfg.name not in by_variant:
+                continue
+            data = self.features(manifest, vcfg.name)
+            payloads = [(u, data) for u in by_variant[vcfg.name]]
+            for unit, rows in self._execute(payloads, folds, manifest):
+                self.store.write_unit(unit.key, rows)
+                finished += 1
+                if self.progress:
+                    self.progress("units", finished, len(self.units()))
+        return self.store.rows()
+
+    # -- features ---------------------------------------------------------------------------------
+    def features(self, manifest: Manifest, variant: str) -> dict[str, Any]:
+        vcfg = next(v for v in self.cfg.variants if v.name == variant)
+        ex = get_extractor(vcfg.features)
+        prog = (lambda i, n: self.progress(f"features {variant}", i, n)) if self.progress else None
+        feats = extract(manifest, ex, self.cache, skip_bad=self.cfg.skip_bad, progress=prog)
+        for path, why in feats.failed:
+            self.log(f"feature extraction skipped {path}: {why}")
+        ok = feats.ok()
+        values = feats.values
+        if vcfg.normalize == "speaker":
+            values = speaker_znorm(values, manifest.df["speaker"].tolist())
+        return {"values": values, "ok": ok, "kind": feats.kind,
+                "fallback": int(sum(bool(n.get("fallback")) for n in feats.notes))}
+
+    def _execute(self, payloads: list[tuple[Unit, dict[str, Any]]], folds: list[Fold], manifest: Manifest):
+        if self.cfg.executor == "ray":
+            yield from _execute_ray(self.cfg, payloads, folds, manifest, self.run_dir)
+            return
+        for unit, data in payloads:
+            yield unit, run_unit(self.cfg, unit, data, folds[unit.fold], manifest, self.run_dir)
+
+
+def _execute_ray(cfg: ExperimentConfig, payloads, folds, manifest, run_dir):
+    try:
+        import ray
+    except ImportError as exc:
+        raise ConfigError("executor: 'ray' needs the package ray (pip install privemo[distributed])") from exc
+    started = not ray.is_initialized()
+    if started:
+        ray.init(num_cpus=cfg.ray_num_cpus, include_dashboard=False, log_to_driver=False)
+    try:
+        remote = ray.remote(run_unit)
+        man_ref = ray.put(manifest)
+        data_ref = ray.put(payloads[0][1]) if payloads else None
+        futures = {remote.remote(cfg, u, data_ref, folds[u.fold], man_ref, run_dir): u for u, _ in payloads}
+        pending = list(futures)
+        while pending:
+            ready, pending = ray.wait(pending, num_returns=1)
+            yield futures[ready[0]], ray.get(ready[0])
+    finally:
+        if started:
+            ray.shutdown()
+
+
+def run_unit(cfg: ExperimentConfig, unit: Unit, data: dict[str, Any], fold: Fold, manifest: Manifest,
+             run_dir: Path) -> list[dict[str, Any]]:
+    """One (variant, fold, seed): train what the variant names, then every evaluator. Pure of I/O
+    except the learner checkpoint, so it can run in another process."""
+    t0 = time.perf_counter()
+    vcfg = next(v for v in cfg.variants if v.name == unit.variant)
+    ok = data["ok"]
+    train_idx, valid_idx, test_idx = (ix[ok[ix]] for ix in (fold.train, fold.valid, fold.test))
+    values = data["values"]
+    target = manifest.df[cfg.target].astype(str).to_numpy()
+    context = {"fold": unit.fold, "seed": unit.seed, "variant": unit.variant}
+    extra: dict[str, Any] = {}
+    if vcfg.learner:
+        labels = sorted(set(target[np.concatenate([train_idx, valid_idx])]))
+        code = {lab: i for i, lab in enumerate(labels)}
+        known = np.array([t in code for t in target])
+        enc = lambda ix: SeqData([values[i] for i in ix], np.array([code[t] for t in target[ix]]))  # noqa: E731
+        train_idx, valid_idx = train_idx[known[train_idx]], valid_idx[known[valid_idx]]
+        lcfg = dict(vcfg.learner)
+        learner = create("learner", **{**lcfg, "seed": unit.seed})
+        learner.fit(enc(train_idx), enc(valid_idx) if len(valid_idx) else None, n_classes=len(labels))
+        learner.save(Path(run_dir) / "checkpoints" / f"{unit.key}.pt")
+        every = np.concatenate([train_idx, valid_idx, test_idx])
+        reps = learner.encode([values[i] for i in every])
+        X = np.zeros((len(manifest), reps.shape[1]), dtype=np.float32)
+        X[every] = reps
+        pred = np.array(labels, dtype=object)[learner.predict([values[i] for i in test_idx])]
+        extra = {"epochs": len(learner.history_), "best_epoch": int(getattr(learner, "best_epoch_", -1))}
+    else:
+        pooled = pool([values[i] for i in np.flatnonzero(ok)], vcfg.pool)
+        X = np.zeros((len(manifest), pooled.shape[1]), dtype=np.float32)
+        X[np.flatnonzero(ok)] = pooled
+        pred = None
+    # the evaluators' training side: all non-test speakers (a learner used the validation speakers for
+    # early stopping only; without a learner they simply join training)
+    train_side = np.concatenate([train_idx, valid_idx])
+    train_view = View(X[train_side], manifest.subset(train_side), None, context)
+    test_view = View(X[test_idx], manifest.subset(test_idx), pred, context)
+    rows = []
+    for ecfg in cfg.evaluators:
+        ecfg = dict(ecfg)
+        name = ecfg.pop("name", ecfg["type"])
+        e0 = time.perf_counter()
+        figures = create("evaluator", **ecfg).evaluate(train_view, test_view)
+        rows.append({"run": cfg.name, "corpus": cfg.corpus.type, "synthetic": cfg.corpus.type == "synthetic",
+                     "variant": unit.variant, "fold": unit.fold, "seed": unit.seed, "evaluator": name,
+                     "evaluator_type": ecfg["type"], "n_train": int(len(train_side)), "n_test": int(len(test_idx)),
+                     **extra, **figures, "eval_s": time.perf_counter() - e0})
+    wall = time.perf_counter() - t0
+    for r in rows:
+        r["wall_s"] = wall
+    return rows
+
+

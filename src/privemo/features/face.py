@@ -1,0 +1,88 @@
+"""Face crops: dlib frontal detector + 5-point landmarks + aligned chip, with a centre-crop fallback.
+
+The detector and the landmark model ship in the packages dlib-bin and face_recognition_models and
+load offline. An image where no face is found is centre-cropped and flagged (``notes["fallback"]``).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+from PIL import Image
+
+from privemo.errors import PrivemoError
+from privemo.features.extractors import Extractor
+from privemo.media import read_image
+from privemo.registry import register
+
+
+@lru_cache(maxsize=1)
+def _dlib() -> tuple[Any, Any, Any]:
+    try:
+        import dlib
+    except ImportError as exc:
+        raise PrivemoError("face crops need dlib-bin and face_recognition_models (pip install privemo[face])") from exc
+    return dlib, dlib.get_frontal_face_detector(), dlib.shape_predictor(model_path("shape_predictor_5_face_landmarks.dat"))
+
+
+def model_path(name: str) -> str:
+    """Path of a model file shipped by face_recognition_models (found without importing it: its
+    ``__init__`` needs pkg_resources, which new setuptools no longer has)."""
+    spec = importlib.util.find_spec("face_recognition_models")
+    if spec is None or not spec.submodule_search_locations:
+        raise PrivemoError("face models need the package face_recognition_models (pip install privemo[face])")
+    path = Path(list(spec.submodule_search_locations)[0]) / "models" / name
+    if not path.is_file():
+        raise PrivemoError(f"{path}: model file missing from face_recognition_models")
+    return str(path)
+
+
+def centre_crop(img: np.ndarray, size: int) -> np.ndarray:
+    h, w = img.shape[:2]
+    s = min(h, w)
+    top, left = (h - s) // 2, (w - s) // 2
+    crop = img[top:top + s, left:left + s]
+    return np.asarray(Image.fromarray(crop).resize((size, size), Image.BILINEAR))
+
+
+def align(img_rgb: np.ndarray, size: int = 64, padding: float = 0.25, upsample: int = 1
+          ) -> tuple[np.ndarray, bool]:
+    """(aligned RGB chip of ``size``, found). Without a detected face: a centre crop, found=False."""
+    dlib, detector, predictor = _dlib()
+    dets = detector(img_rgb, upsample)
+    if len(dets) == 0:
+        return centre_crop(img_rgb, size), False
+    best = max(dets, key=lambda r: r.width() * r.height())
+    shape = predictor(img_rgb, best)
+    chip = dlib.get_face_chip(img_rgb, shape, size=size, padding=padding)
+    return np.asarray(chip, dtype=np.uint8), True
+
+
+@register("feature", "face_crop")
+@dataclass
+class FaceCrop(Extractor):
+    """An aligned face crop (``size`` x ``size``, gray (H, W) or rgb (H, W, 3)) as float32 in [0, 1]."""
+
+    media: ClassVar[str] = "image"
+    kind: ClassVar[str] = "image"
+    name: ClassVar[str] = "face_crop"
+    size: int = 64
+    color: str = "gray"
+    padding: float = 0.25
+    upsample: int = 1
+    detect: bool = True
+
+    def compute(self, row: dict[str, Any]) -> tuple[np.ndarray, dict[str, Any]]:
+        img = read_image(row["path"], "rgb")
+        if self.detect:
+            chip, found = align(img, self.size, self.padding, self.upsample)
+        else:
+            chip, found = centre_crop(img, self.size), False
+        if self.color == "gray":
+            chip = np.asarray(Image.fromarray(chip).convert("L"))
+        return chip.astype(np.float32) / 255.0, {"fallback": not found}

@@ -1,0 +1,120 @@
+"""Audio in and out: any common container and rate -> mono float32 at the rate asked for."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from math import gcd
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+from scipy.signal import resample_poly
+
+from privemo.errors import MediaError
+
+
+def read_audio(path: str | Path, sr: int | None = 16000) -> tuple[np.ndarray, int]:
+    """Read ``path`` as mono float32 in [-1, 1] at rate ``sr`` (``None`` keeps the file's rate).
+
+    WAV, FLAC, OGG and (with a recent libsndfile) MP3 are read by soundfile; other containers
+    (m4a, mp4, webm, ...) through PyAV. Raises :class:`MediaError` naming the file when it is
+    missing, unreadable, truncated, empty or holds non-finite samples.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise MediaError(path, "no such file")
+    if path.stat().st_size == 0:
+        raise MediaError(path, "file is empty (0 bytes)")
+    try:
+        data, rate = sf.read(str(path), dtype="float32", always_2d=True)
+    except Exception as sf_exc:  # soundfile cannot read it: try FFmpeg through PyAV
+        try:
+            data, rate = _read_with_av(path)
+        except MediaError:
+            raise
+        except Exception as av_exc:
+            raise MediaError(path, f"unreadable audio ({sf_exc}; {av_exc})") from av_exc
+    return _finish(path, data, rate, sr)
+
+
+def _finish(path: Path, data: np.ndarray, rate: int, sr: int | None) -> tuple[np.ndarray, int]:
+    if data.size == 0 or data.shape[0] == 0:
+        raise MediaError(path, "audio has zero length")
+    mono = data.mean(axis=1) if data.ndim == 2 else data
+    if not np.all(np.isfinite(mono)):
+        raise MediaError(path, "audio holds NaN or infinite samples")
+    mono = mono.astype(np.float32, copy=False)
+    if sr is not None and sr != rate:
+        mono = resample(mono, rate, sr)
+        rate = sr
+    return mono, int(rate)
+
+
+def _read_with_av(path: Path) -> tuple[np.ndarray, int]:
+    import av
+
+    try:
+        container = av.open(str(path))
+    except Exception as exc:
+        raise MediaError(path, f"unreadable audio: {exc}") from exc
+    with container:
+        if not container.streams.audio:
+            raise MediaError(path, "no audio stream")
+        stream = container.streams.audio[0]
+        rate = stream.rate or stream.codec_context.sample_rate
+        resampler = av.AudioResampler(format="flt", layout="mono", rate=rate)
+        chunks = []
+        try:
+            for frame in container.decode(stream):
+                for out in resampler.resample(frame):
+                    chunks.append(out.to_ndarray().reshape(-1))
+        except Exception as exc:
+            raise MediaError(path, f"truncated or corrupt audio: {exc}") from exc
+    if not chunks:
+        raise MediaError(path, "audio has zero length")
+    return np.concatenate(chunks)[:, None], int(rate)
+
+
+def resample(x: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
+    """Polyphase resampling (anti-aliased) from ``orig_sr`` to ``target_sr``."""
+    if orig_sr == target_sr:
+        return x.astype(np.float32, copy=False)
+    g = gcd(int(orig_sr), int(target_sr))
+    return resample_poly(x, target_sr // g, orig_sr // g).astype(np.float32)
+
+
+def probe_audio(path: str | Path) -> None:
+    """Check that ``path`` is a readable, non-empty audio file without decoding all of it."""
+    path = Path(path)
+    if not path.is_file():
+        raise MediaError(path, "no such file")
+    if path.stat().st_size == 0:
+        raise MediaError(path, "file is empty (0 bytes)")
+    try:
+        info = sf.info(str(path))
+    except Exception:
+        read_audio(path, sr=None)  # let the full reader decide (other containers)
+        return
+    if info.frames == 0:
+        raise MediaError(path, "audio has zero length")
+
+
+def write_audio(path: str | Path, x: np.ndarray, sr: int) -> None:
+    """Write mono float audio as 16-bit PCM (format from the suffix: .wav, .flac, .ogg), atomically."""
+    path = Path(path)
+    x = np.asarray(x, dtype=np.float32)
+    if x.ndim != 1 or x.size == 0:
+        raise MediaError(path, f"expected non-empty mono audio, got shape {x.shape}")
+    if not np.all(np.isfinite(x)):
+        raise MediaError(path, "refusing to write NaN or infinite samples")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
+    os.close(fd)
+    try:
+        subtype = "PCM_16" if path.suffix.lower() in (".wav", ".flac") else None
+        sf.write(tmp, np.clip(x, -1.0, 1.0), sr, subtype=subtype)
+        os.replace(tmp, path)
+    except Exception as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise MediaError(path, f"cannot write audio: {exc}") from exc

@@ -1,0 +1,151 @@
+"""Video in and out through PyAV (FFmpeg): frames at a requested fps plus the mono audio track."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from privemo.errors import MediaError
+from privemo.media.audio import resample
+
+
+@dataclass
+class VideoClip:
+    """Decoded video: ``frames`` (T, H, W, 3) uint8 at ``fps``; ``audio`` mono float32 at ``sr``."""
+
+    frames: np.ndarray
+    fps: float
+    audio: np.ndarray | None
+    sr: int | None
+
+    @property
+    def duration(self) -> float:
+        return len(self.frames) / self.fps if self.fps else 0.0
+
+
+def read_video(path: str | Path, fps: float | None = None, sr: int | None = 16000,
+               with_audio: bool = True) -> VideoClip:
+    """Decode ``path``; frames resampled in time to ``fps`` (``None`` keeps the stream's rate).
+
+    Frames are picked by timestamp (nearest earlier frame), so any source rate maps onto any
+    target rate. Raises :class:`MediaError` for a missing, unreadable or frameless file.
+    """
+    import av
+
+    path = Path(path)
+    if not path.is_file():
+        raise MediaError(path, "no such file")
+    if path.stat().st_size == 0:
+        raise MediaError(path, "file is empty (0 bytes)")
+    try:
+        container = av.open(str(path))
+    except Exception as exc:
+        raise MediaError(path, f"unreadable video: {exc}") from exc
+    with container:
+        if not container.streams.video:
+            raise MediaError(path, "no video stream")
+        vstream = container.streams.video[0]
+        src_fps = float(vstream.average_rate or vstream.guessed_rate or 25)
+        frames, times = [], []
+        try:
+            for frame in container.decode(vstream):
+                frames.append(frame.to_ndarray(format="rgb24"))
+                times.append(float(frame.time) if frame.time is not None else len(times) / src_fps)
+        except Exception as exc:
+            if not frames:
+                raise MediaError(path, f"corrupt video: {exc}") from exc
+    if not frames:
+        raise MediaError(path, "video has no frames")
+    arr = np.stack(frames)
+    out_fps = float(fps) if fps else src_fps
+    if fps:
+        t = np.asarray(times) - times[0]
+        duration = t[-1] + 1.0 / src_fps
+        want = np.arange(0.0, duration - 1e-9, 1.0 / out_fps)
+        idx = np.clip(np.searchsorted(t, want + 1e-6, side="right") - 1, 0, len(arr) - 1)
+        arr = arr[idx]
+    audio, rate = (None, None)
+    if with_audio:
+        audio, rate = _read_audio_track(path, sr)
+    return VideoClip(arr, out_fps, audio, rate)
+
+
+def _read_audio_track(path: Path, sr: int | None) -> tuple[np.ndarray | None, int | None]:
+    import av
+
+    with av.open(str(path)) as container:
+        if not container.streams.audio:
+            return None, None
+        stream = container.streams.audio[0]
+        rate = int(stream.rate or stream.codec_context.sample_rate)
+        resampler = av.AudioResampler(format="flt", layout="mono", rate=rate)
+        chunks = []
+        for frame in container.decode(stream):
+            for out in resampler.resample(frame):
+                chunks.append(out.to_ndarray().reshape(-1))
+    if not chunks:
+        return None, None
+    audio = np.concatenate(chunks).astype(np.float32)
+    if sr and sr != rate:
+        audio, rate = resample(audio, rate, sr), sr
+    return audio, rate
+
+
+def write_video(path: str | Path, frames: np.ndarray, fps: float, audio: np.ndarray | None = None,
+                sr: int | None = None, codec: str = "mpeg4") -> None:
+    """Write ``frames`` (T, H, W[, 3]) uint8 and an optional mono audio track to ``path``, atomically.
+
+    Odd frame sizes are padded by one pixel (yuv420p needs even sizes); audio is encoded as AAC.
+    """
+    import av
+
+    path = Path(path)
+    frames = np.asarray(frames)
+    if frames.ndim == 3:
+        frames = np.repeat(frames[..., None], 3, axis=3)
+    if frames.ndim != 4 or frames.shape[0] == 0 or frames.shape[3] != 3:
+        raise MediaError(path, f"expected frames of shape (T, H, W, 3), got {frames.shape}")
+    if audio is not None and (sr is None or not np.all(np.isfinite(audio))):
+        raise MediaError(path, "audio needs a sample rate and finite samples")
+    h, w = frames.shape[1:3]
+    ph, pw = h % 2, w % 2
+    if ph or pw:
+        frames = np.pad(frames, ((0, 0), (0, ph), (0, pw), (0, 0)), mode="edge")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
+    os.close(fd)
+    try:
+        with av.open(tmp, mode="w") as container:
+            vs = container.add_stream(codec, rate=int(round(fps)))
+            vs.width, vs.height = frames.shape[2], frames.shape[1]
+            vs.pix_fmt = "yuv420p"
+            vs.bit_rate = 2_000_000
+            astream = None
+            if audio is not None:
+                astream = container.add_stream("aac", rate=int(sr))
+                astream.layout = "mono"
+            for img in frames.astype(np.uint8):
+                for pkt in vs.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(img), format="rgb24")):
+                    container.mux(pkt)
+            for pkt in vs.encode(None):
+                container.mux(pkt)
+            if astream is not None and audio is not None:
+                samples = np.clip(np.asarray(audio, dtype=np.float32), -1, 1)[None, :]
+                aframe = av.AudioFrame.from_ndarray(np.ascontiguousarray(samples), format="flt", layout="mono")
+                aframe.sample_rate = int(sr)  # type: ignore[arg-type]
+                aframe.pts = 0
+                for pkt in astream.encode(aframe):
+                    container.mux(pkt)
+                for pkt in astream.encode(None):
+                    container.mux(pkt)
+        os.replace(tmp, path)
+    except MediaError:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    except Exception as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise MediaError(path, f"cannot write video: {exc}") from exc

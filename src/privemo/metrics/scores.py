@@ -1,0 +1,92 @@
+"""UAR, accuracy, confusion, per-group UAR, EER, the privacy metric and simple statistics."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from scipy import stats
+
+
+def uar(y_true: Sequence, y_pred: Sequence, labels: Sequence | None = None) -> float:
+    """Unweighted average recall: the mean over the classes present in ``y_true`` of their recall.
+
+    Chance is 1 / number of classes. ``labels`` restricts the classes averaged over.
+    """
+    yt, yp = np.asarray(y_true), np.asarray(y_pred)
+    if len(yt) != len(yp):
+        raise ValueError(f"y_true has {len(yt)} items, y_pred {len(yp)}")
+    if len(yt) == 0:
+        return float("nan")
+    classes = [c for c in (labels if labels is not None else np.unique(yt)) if np.any(yt == c)]
+    return float(np.mean([np.mean(yp[yt == c] == c) for c in classes]))
+
+
+def accuracy(y_true: Sequence, y_pred: Sequence) -> float:
+    yt, yp = np.asarray(y_true), np.asarray(y_pred)
+    return float(np.mean(yt == yp)) if len(yt) else float("nan")
+
+
+def confusion(y_true: Sequence, y_pred: Sequence, labels: Sequence) -> list[list[int]]:
+    """Counts, rows = true label, columns = predicted label, in the order of ``labels``."""
+    yt, yp = np.asarray(y_true), np.asarray(y_pred)
+    return [[int(np.sum((yt == a) & (yp == b))) for b in labels] for a in labels]
+
+
+def per_group_uar(y_true: Sequence, y_pred: Sequence, groups: Sequence) -> dict[str, float]:
+    """UAR within each group (e.g. male and female speakers); missing groups are left out."""
+    yt, yp, g = np.asarray(y_true), np.asarray(y_pred), np.asarray(groups, dtype=object)
+    out = {}
+    for grp in sorted({x for x in g if isinstance(x, str)}):
+        mask = g == grp
+        out[grp] = uar(yt[mask], yp[mask])
+    return out
+
+
+def privacy_metric(attacker_uar: float) -> float:
+    """P = 1 - UAR of the attacker (0 = the attacker is always right; 0.5 = chance for two classes)."""
+    return 1.0 - attacker_uar
+
+
+def eer(scores: Sequence[float], same: Sequence[bool]) -> float:
+    """Equal error rate of a verifier: ``scores`` higher for same-identity trials. In [0, 1]."""
+    s, y = np.asarray(scores, dtype=float), np.asarray(same, dtype=bool)
+    if y.all() or (~y).all():
+        raise ValueError("EER needs both same-identity and different-identity trials")
+    order = np.argsort(-s, kind="mergesort")
+    s, y = s[order], y[order]
+    tp = np.cumsum(y) / y.sum()          # accepted genuine (threshold just below each score)
+    fp = np.cumsum(~y) / (~y).sum()      # accepted impostors
+    frr = np.concatenate([[1.0], 1 - tp])
+    far = np.concatenate([[0.0], fp])
+    i = int(np.argmin(np.abs(frr - far)))
+    return float(np.clip((frr[i] + far[i]) / 2, 0.0, 1.0))
+
+
+def mean_std(values: Sequence[float]) -> tuple[float, float]:
+    v = np.asarray([x for x in values if x is not None and not np.isnan(x)], dtype=float)
+    if len(v) == 0:
+        return float("nan"), float("nan")
+    return float(v.mean()), float(v.std(ddof=1)) if len(v) > 1 else 0.0
+
+
+def paired_ttest(a: Sequence[float], b: Sequence[float]) -> float:
+    """Two-sided p-value of a paired t-test (e.g. two methods over the same folds)."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if len(a) != len(b) or len(a) < 2 or np.allclose(a - b, 0):
+        return 1.0
+    return float(stats.ttest_rel(a, b).pvalue)
+
+
+def benjamini_hochberg(pvalues: Sequence[float]) -> list[float]:
+    """Benjamini-Hochberg adjusted p-values (same order as given)."""
+    p = np.asarray(pvalues, dtype=float)
+    n = len(p)
+    if n == 0:
+        return []
+    order = np.argsort(p)
+    ranked = p[order] * n / np.arange(1, n + 1)
+    adj = np.minimum.accumulate(ranked[::-1])[::-1]
+    out = np.empty(n)
+    out[order] = np.minimum(adj, 1.0)
+    return out.tolist()

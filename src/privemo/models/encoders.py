@@ -1,0 +1,58 @@
+"""Encoders of jaiswal-2020 (after Aldeneh et al. 2017): acoustic conv+GRU and lexical GRU, mean-pooled."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+def masked_mean(h: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """Mean over the first ``lengths[b]`` steps of ``h`` (B, T, D) for each b."""
+    t = torch.arange(h.shape[1], device=h.device)[None, :]
+    mask = (t < lengths[:, None]).to(h.dtype)[..., None]
+    return (h * mask).sum(1) / mask.sum(1).clamp_min(1.0)
+
+
+class AcousticEncoder(nn.Module):
+    """Conv1d layers over (B, T, n_in) frames, then GRU layers, then mean pooling over valid frames.
+
+    Hyperparameters follow the paper's grid: ``conv_layers`` {3, 4}, ``kernel`` (conv width) {2, 3},
+    ``channels`` {32, 64, 128}, ``gru_layers`` {2, 3}, ``gru_width`` 32. ``stride`` > 1 max-pools
+    time once after the convolutions (fewer GRU steps; faster on a CPU).
+    """
+
+    def __init__(self, n_in: int = 40, conv_layers: int = 3, kernel: int = 3, channels: int = 64,
+                 gru_layers: int = 2, gru_width: int = 32, stride: int = 2, dropout: float = 0.2) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        c_in = n_in
+        for _ in range(conv_layers):
+            layers += [nn.Conv1d(c_in, channels, kernel, padding="same"), nn.BatchNorm1d(channels), nn.ReLU()]
+            c_in = channels
+        self.conv = nn.Sequential(*layers)
+        self.stride = stride
+        self.gru = nn.GRU(channels, gru_width, num_layers=gru_layers, batch_first=True,
+                          dropout=dropout if gru_layers > 1 else 0.0)
+        self.out_dim = gru_width
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        h = self.conv(x.transpose(1, 2))
+        if self.stride > 1:
+            h = nn.functional.max_pool1d(h, self.stride, self.stride, ceil_mode=True)
+            lengths = torch.div(lengths + self.stride - 1, self.stride, rounding_mode="floor")
+        h, _ = self.gru(h.transpose(1, 2))
+        return masked_mean(h, lengths)
+
+
+class LexicalEncoder(nn.Module):
+    """GRU layers over (B, T, n_in) word vectors, mean-pooled over the words."""
+
+    def __init__(self, n_in: int = 50, gru_layers: int = 2, gru_width: int = 32, dropout: float = 0.2) -> None:
+        super().__init__()
+        self.gru = nn.GRU(n_in, gru_width, num_layers=gru_layers, batch_first=True,
+                          dropout=dropout if gru_layers > 1 else 0.0)
+        self.out_dim = gru_width
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        h, _ = self.gru(x)
+        return masked_mean(h, lengths)
