@@ -30,6 +30,8 @@ class Voice:
     breath: float      # aspiration noise share
     jitter: float      # relative F0 jitter
     rate: float        # syllables per second
+    formant_bias: tuple[float, float, float]  # idiosyncratic per-formant factors (articulation habits)
+    timbre: float      # an extra fixed resonance (Hz) of this vocal tract
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,8 @@ def random_voice(rng: np.random.Generator, gender: str) -> Voice:
         breath=float(rng.uniform(0.02, 0.15)),
         jitter=float(rng.uniform(0.003, 0.02)),
         rate=float(rng.uniform(3.6, 5.0)),
+        formant_bias=tuple(float(v) for v in rng.uniform(0.9, 1.1, 3)),  # type: ignore[arg-type]
+        timbre=float(rng.uniform(2800, 4200)),
     )
 
 
@@ -111,8 +115,9 @@ def speak(text: str, voice: Voice, emotion: str, rng: np.random.Generator) -> np
     for vowel, n in zip(vowels, lens, strict=True):
         seg = source[pos:pos + n]
         y = np.zeros(n)
-        for formant, bw in zip(VOWELS[vowel], BANDWIDTHS, strict=True):
-            y += _resonate(seg, formant * voice.formant_scale, bw)
+        for formant, bias, bw in zip(VOWELS[vowel], voice.formant_bias, BANDWIDTHS, strict=True):
+            y += _resonate(seg, formant * voice.formant_scale * bias, bw)
+        y += 0.5 * _resonate(seg, voice.timbre, 200.0)
         onset = min(n // 4, int(0.03 * SR))  # a short fricative onset
         y[:onset] += 0.2 * rng.standard_normal(onset) * np.linspace(1, 0, onset)
         env = np.ones(n)

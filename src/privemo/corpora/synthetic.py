@@ -42,7 +42,7 @@ def default_root(seed: int = 0) -> Path:
 
 
 def _spec(n_speakers: int, items: int, videos: int, seed: int) -> dict:
-    return {"version": 1, "n_speakers": n_speakers, "items": items, "videos": videos, "seed": seed}
+    return {"version": 2, "n_speakers": n_speakers, "items": items, "videos": videos, "seed": seed}
 
 
 def generate(root: str | Path | None = None, n_speakers: int = 12, items: int = 10, videos: int = 1,

@@ -1,0 +1,110 @@
+"""The runner: results rows, resume without redoing finished units, atomic files, reports, Ray."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from privemo.errors import ConfigError
+from privemo.experiments import Runner, parse_config, read_results, write_report
+from tests.conftest import SYNTH_OPTS
+
+
+def config(synth_root, **over):
+    data = {
+        "name": "t",
+        "corpus": {"type": "synthetic", "root": str(synth_root), "options": {"media": "audio", **SYNTH_OPTS}},
+        "variants": [{"name": "mfcc_lr", "features": {"type": "mfcc"}},
+                     {"name": "mfcc_lr_norm", "features": {"type": "mfcc"}, "normalize": "speaker"}],
+        "evaluators": [{"type": "emotion"}, {"type": "gender_attacker"}, {"type": "speaker_id"}],
+        "folds": 3, "seeds": [0], "valid_speakers": 1,
+    }
+    data.update(over)
+    return parse_config(data)
+
+
+def test_rows_and_report(tmp_path, synth_root):
+    rows = Runner(config(synth_root), out=tmp_path / "run").run()
+    assert len(rows) == 2 * 3 * 3
+    assert {r["evaluator"] for r in rows} == {"emotion", "gender_attacker", "speaker_id"}
+    assert all(r["synthetic"] and r["wall_s"] > 0 for r in rows)
+    emo = [r for r in rows if r["evaluator"] == "emotion" and r["variant"] == "mfcc_lr"]
+    assert all(0 <= r["uar"] <= 1 and "uar_m" in r and "uar_f" in r and r["confusion"] for r in emo)
+    assert sum(r["n_test"] for r in emo) == 144  # every item tested once over the folds
+    res = write_report(tmp_path / "run")
+    assert (tmp_path / "run" / "report.html").stat().st_size > 10_000  # tables and embedded figures
+    assert "SYNTHETIC" in res["markdown"]
+    assert (tmp_path / "run" / "config.yaml").is_file() and (tmp_path / "run" / "manifest.csv").is_file()
+    assert read_results(tmp_path / "run") == rows
+
+
+def test_resume_skips_finished_units(tmp_path, synth_root, monkeypatch):
+    cfg = config(synth_root)
+    Runner(cfg, out=tmp_path / "run").run()
+    units = sorted((tmp_path / "run" / "units").glob("*.json"))
+    stamps = {p.name: p.stat().st_mtime_ns for p in units}
+    units[2].unlink()
+    calls = []
+    import privemo.experiments.runner as runner_mod
+
+    real = runner_mod.run_unit
+    monkeypatch.setattr(runner_mod, "run_unit", lambda *a, **k: calls.append(a[1].key) or real(*a, **k))
+    rows = Runner(cfg, out=tmp_path / "run").run()
+    assert calls == [units[2].stem]
+    assert len(rows) == 18
+    for p in units:
+        if p != units[2]:
+            assert p.stat().st_mtime_ns == stamps[p.name]
+
+
+def test_interrupted_run_leaves_whole_files(tmp_path, synth_root, monkeypatch):
+    import privemo.experiments.runner as runner_mod
+
+    real = runner_mod.run_unit
+    count = {"n": 0}
+
+    def flaky(*a, **k):
+        count["n"] += 1
+        if count["n"] == 3:
+            raise KeyboardInterrupt
+        return real(*a, **k)
+
+    monkeypatch.setattr(runner_mod, "run_unit", flaky)
+    with pytest.raises(KeyboardInterrupt):
+        Runner(config(synth_root), out=tmp_path / "run").run()
+    lines = (tmp_path / "run" / "results.jsonl").read_text().splitlines()
+    assert len(lines) == 2 * 3 and all(json.loads(line) for line in lines)
+    assert not list((tmp_path / "run").rglob("*.tmp"))
+    monkeypatch.setattr(runner_mod, "run_unit", real)
+    assert len(Runner(config(synth_root), out=tmp_path / "run").run()) == 18
+
+
+def test_changed_config_is_refused(tmp_path, synth_root):
+    Runner(config(synth_root, folds=2, variants=[{"name": "a", "features": {"type": "mfcc"}}]),
+           out=tmp_path / "run").run()
+    with pytest.raises(ConfigError, match="different config"):
+        Runner(config(synth_root, folds=3), out=tmp_path / "run").run()
+
+
+def test_learner_variant(tmp_path, synth_root):
+    learner = {"type": "standard", "epochs": 2, "encoder": {"type": "acoustic", "conv_layers": 1, "channels": 8,
+                                                             "gru_layers": 1, "gru_width": 8}}
+    cfg = config(synth_root, folds=2, variants=[{"name": "nn", "features": {"type": "mfb"}, "learner": learner}],
+                 evaluators=[{"type": "emotion"}, {"type": "gender_attacker"}])
+    rows = Runner(cfg, out=tmp_path / "run").run()
+    emo = [r for r in rows if r["evaluator"] == "emotion"]
+    assert all(r["predictor"] == "learner" and r["epochs"] == 2 for r in emo)
+    assert len(list((tmp_path / "run" / "checkpoints").glob("*.pt"))) == 2
+
+
+@pytest.mark.slow
+def test_ray_executor(tmp_path, synth_root):
+    pytest.importorskip("ray")
+    cfg = config(synth_root, folds=2, executor="ray", ray_num_cpus=2,
+                 variants=[{"name": "a", "features": {"type": "mfcc"}}])
+    rows = Runner(cfg, out=tmp_path / "run").run()
+    local = Runner(config(synth_root, folds=2, variants=[{"name": "a", "features": {"type": "mfcc"}}]),
+                   out=tmp_path / "local").run()
+    key = lambda r: (r["fold"], r["evaluator"])  # noqa: E731
+    assert [round(r["uar"], 6) for r in sorted(rows, key=key)] == [round(r["uar"], 6) for r in sorted(local, key=key)]
