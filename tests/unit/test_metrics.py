@@ -6,7 +6,15 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from privemo.metrics import benjamini_hochberg, confusion, eer, paired_ttest, per_group_uar, privacy_metric, uar
+from privemo.metrics import (
+    benjamini_hochberg,
+    confusion,
+    eer,
+    paired_ttest,
+    per_group_uar,
+    privacy_metric,
+    uar,
+)
 
 
 def test_uar_is_balanced():

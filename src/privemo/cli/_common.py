@@ -12,14 +12,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from privemo.errors import PrivemoError
 
-console = Console(stderr=True)
+console = Console(stderr=True, width=None if sys.stderr.isatty() else 130)
 
 
 @contextlib.contextmanager
 def progress_bar() -> Iterator:
     """A callback ``(label, done, total)`` that draws one rich progress bar per label."""
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=console, transient=False, disable=not sys.stderr.isatty() and False) as prog:
+                  console=console, transient=False) as prog:
         tasks: dict[str, int] = {}
 
         def update(label: str, done: int, total: int) -> None:

@@ -33,6 +33,8 @@ class VariantConfig(_Strict):
     normalize: Literal["none", "speaker"] = "none"
     pool: list[Literal["mean", "std", "min", "max"]] = Field(default_factory=lambda: ["mean", "std"])
     learner: dict[str, Any] | None = None
+    # which items of the corpus this variant reads (default: the features' own media; text -> audio)
+    media: list[Literal["audio", "image", "video"]] | None = None
 
     @field_validator("features", "learner")
     @classmethod

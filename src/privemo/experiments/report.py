@@ -44,11 +44,11 @@ def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _order(rows: list[dict[str, Any]], variant: str) -> int:
-    seen: list[str] = []
+    """The variant's place in the config (rows carry it), else first appearance."""
     for r in rows:
-        if r["variant"] not in seen:
-            seen.append(r["variant"])
-    return seen.index(variant)
+        if r["variant"] == variant and r.get("variant_order") is not None:
+            return int(r["variant_order"])
+    return [r["variant"] for r in rows].index(variant)
 
 
 def _unit_order(r: dict[str, Any]) -> tuple[int, int]:

@@ -16,7 +16,6 @@ from typing import Any
 
 import numpy as np
 
-
 from privemo.corpora import Manifest, load
 from privemo.corpora.splits import Fold, speaker_folds
 from privemo.errors import ConfigError
@@ -69,10 +68,23 @@ class Runner:
     def _check_run_dir(self) -> None:
         resolved = self.cfg.to_yaml()
         cfg_path = self.run_dir / "config.yaml"
-        if cfg_path.is_file() and cfg_path.read_text() != resolved and self.store.done():
+        if cfg_path.is_file() and self.store.done() and not self._same_config(cfg_path):
             raise ConfigError(f"{cfg_path}: this run folder holds results of a different config; "
                               "use another --out folder (or delete this one) to start afresh")
         atomic_write(cfg_path, resolved)
+
+    def _same_config(self, path: Path) -> bool:
+        """Whether the run folder's config means the same experiment (executor settings aside)."""
+        import yaml
+
+        from privemo.experiments.config import parse_config
+
+        try:
+            old = parse_config(yaml.safe_load(path.read_text()), str(path))
+        except ConfigError:
+            return False
+        ignore = {"executor", "ray_num_cpus"}
+        return old.model_dump(exclude=ignore) == self.cfg.model_dump(exclude=ignore)
 
     def units(self) -> list[Unit]:
         return [Unit(v.name, f, s) for v in self.cfg.variants for s in self.cfg.seeds for f in range(self.cfg.folds)]
@@ -106,17 +118,25 @@ class Runner:
 
     # -- features ---------------------------------------------------------------------------------
     def features(self, manifest: Manifest, variant: str) -> dict[str, Any]:
+        """Features of the variant's items (its media), ``None`` for the others, speaker-normalised
+        if asked."""
         vcfg = next(v for v in self.cfg.variants if v.name == variant)
         ex = get_extractor(vcfg.features)
+        media = vcfg.media or (["audio"] if ex.media == "text" else [ex.media])
+        chosen = np.flatnonzero(manifest.df["media"].isin(media).to_numpy())
+        if len(chosen) == 0:
+            raise ConfigError(f"variants.{variant}: the corpus has no {'/'.join(media)} items for "
+                              f"{vcfg.features['type']} features")
         prog = (lambda i, n: self.progress(f"features {variant}", i, n)) if self.progress else None
-        feats = extract(manifest, ex, self.cache, skip_bad=self.cfg.skip_bad, progress=prog)
+        feats = extract(manifest.subset(chosen), ex, self.cache, skip_bad=self.cfg.skip_bad, progress=prog)
         for path, why in feats.failed:
             self.log(f"feature extraction skipped {path}: {why}")
-        ok = feats.ok()
-        values = feats.values
+        values: list[np.ndarray | None] = [None] * len(manifest)
+        for i, v in zip(chosen, feats.values, strict=True):
+            values[i] = v
         if vcfg.normalize == "speaker":
             values = speaker_znorm(values, manifest.df["speaker"].tolist())
-        return {"values": values, "ok": ok, "kind": feats.kind,
+        return {"values": values, "ok": np.array([v is not None for v in values]), "kind": feats.kind,
                 "fallback": int(sum(bool(n.get("fallback")) for n in feats.notes))}
 
     def _execute(self, payloads: list[tuple[Unit, dict[str, Any]]], folds: list[Fold], manifest: Manifest):
@@ -178,7 +198,8 @@ def run_unit(cfg: ExperimentConfig, unit: Unit, data: dict[str, Any], fold: Fold
         pred = np.array(labels, dtype=object)[learner.predict([values[i] for i in test_idx])]
         extra = {"epochs": len(learner.history_), "best_epoch": int(getattr(learner, "best_epoch_", -1))}
     else:
-        pooled = pool([values[i] for i in np.flatnonzero(ok)], vcfg.pool)
+        kept = [values[i] for i in np.flatnonzero(ok)]
+        pooled = np.stack([v.reshape(-1) for v in kept]) if data["kind"] == "image" else pool(kept, vcfg.pool)
         X = np.zeros((len(manifest), pooled.shape[1]), dtype=np.float32)
         X[np.flatnonzero(ok)] = pooled
         pred = None
@@ -188,13 +209,16 @@ def run_unit(cfg: ExperimentConfig, unit: Unit, data: dict[str, Any], fold: Fold
     train_view = View(X[train_side], manifest.subset(train_side), None, context)
     test_view = View(X[test_idx], manifest.subset(test_idx), pred, context)
     rows = []
+    if data.get("fallback"):
+        extra["face_fallback"] = data["fallback"]
     for ecfg in cfg.evaluators:
         ecfg = dict(ecfg)
         name = ecfg.pop("name", ecfg["type"])
         e0 = time.perf_counter()
         figures = create("evaluator", **ecfg).evaluate(train_view, test_view)
         rows.append({"run": cfg.name, "corpus": cfg.corpus.type, "synthetic": cfg.corpus.type == "synthetic",
-                     "variant": unit.variant, "fold": unit.fold, "seed": unit.seed, "evaluator": name,
+                     "variant": unit.variant, "variant_order": [v.name for v in cfg.variants].index(unit.variant),
+                     "fold": unit.fold, "seed": unit.seed, "evaluator": name,
                      "evaluator_type": ecfg["type"], "n_train": int(len(train_side)), "n_test": int(len(test_idx)),
                      **extra, **figures, "eval_s": time.perf_counter() - e0})
     wall = time.perf_counter() - t0
