@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from privemo.errors import PrivemoError
 
@@ -20,7 +20,7 @@ def progress_bar() -> Iterator:
     """A callback ``(label, done, total)`` that draws one rich progress bar per label."""
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console, transient=False) as prog:
-        tasks: dict[str, int] = {}
+        tasks: dict[str, TaskID] = {}
 
         def update(label: str, done: int, total: int) -> None:
             if label not in tasks:

@@ -36,7 +36,8 @@ def extract(corpus: str = typer.Argument(..., help="corpus type"),
             console.print(f"[yellow]  {path}: {why}")
         if out:
             keep = [i for i, v in enumerate(feats.values) if v is not None]
-            arrays = {f"{i:06d}": feats.values[i] for i in keep}
+            arrays: dict[str, np.ndarray] = {f"{i:06d}": np.asarray(feats.values[i]) for i in keep}
             out.parent.mkdir(parents=True, exist_ok=True)
-            np.savez(out, item_id=manifest.df["item_id"].to_numpy(dtype=str)[keep], **arrays)
+            arrays["item_id"] = manifest.df["item_id"].to_numpy(dtype=str)[keep]
+            np.savez(out, **arrays)  # type: ignore[arg-type]
             console.print(f"saved {out}")

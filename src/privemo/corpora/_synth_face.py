@@ -100,9 +100,10 @@ def draw(face: Face, emotion: str, rng: np.random.Generator | None, size: int = 
     pts += [(cx + x * mw, y + o) for x, y, o in zip(xs[::-1], upper[::-1], opening[::-1], strict=True)]
     d.polygon(pts, fill=(120, 30, 40))
     if rng is not None:
-        im = im.rotate(jit(3.0), resample=Image.BILINEAR, translate=(jit(4.0), jit(4.0)), fillcolor=bg)
-    im = im.resize((size, size), Image.LANCZOS)
-    arr = np.asarray(im, dtype=np.float32)
+        im = im.rotate(jit(3.0), resample=Image.Resampling.BILINEAR, translate=(round(jit(4.0)), round(jit(4.0))),
+                       fillcolor=bg)
+    im = im.resize((size, size), Image.Resampling.LANCZOS)
+    arr = np.asarray(im, dtype=np.float64)
     if rng is not None:
         arr = arr * rng.uniform(0.85, 1.15) + rng.normal(0, 4.0, arr.shape)
     return np.clip(arr, 0, 255).astype(np.uint8)

@@ -31,7 +31,7 @@ class VariantConfig(_Strict):
     name: str
     features: dict[str, Any]
     normalize: Literal["none", "speaker"] = "none"
-    pool: list[Literal["mean", "std", "min", "max"]] = Field(default_factory=lambda: ["mean", "std"])
+    pool: list[Literal["mean", "std", "min", "max"]] = ["mean", "std"]
     learner: dict[str, Any] | None = None
     # which items of the corpus this variant reads (default: the features' own media; text -> audio)
     media: list[Literal["audio", "image", "video"]] | None = None

@@ -122,12 +122,13 @@ class Runner:
         if asked."""
         vcfg = next(v for v in self.cfg.variants if v.name == variant)
         ex = get_extractor(vcfg.features)
-        media = vcfg.media or (["audio"] if ex.media == "text" else [ex.media])
+        media: list[str] = list(vcfg.media) if vcfg.media else ["audio" if ex.media == "text" else ex.media]
         chosen = np.flatnonzero(manifest.df["media"].isin(media).to_numpy())
         if len(chosen) == 0:
             raise ConfigError(f"variants.{variant}: the corpus has no {'/'.join(media)} items for "
                               f"{vcfg.features['type']} features")
-        prog = (lambda i, n: self.progress(f"features {variant}", i, n)) if self.progress else None
+        progress = self.progress
+        prog = (lambda i, n: progress(f"features {variant}", i, n)) if progress else None
         feats = extract(manifest.subset(chosen), ex, self.cache, skip_bad=self.cfg.skip_bad, progress=prog)
         for path, why in feats.failed:
             self.log(f"feature extraction skipped {path}: {why}")
@@ -143,8 +144,10 @@ class Runner:
         if self.cfg.executor == "ray":
             yield from _execute_ray(self.cfg, payloads, folds, manifest, self.run_dir)
             return
+        progress = self.progress
         for unit, data in payloads:
-            yield unit, run_unit(self.cfg, unit, data, folds[unit.fold], manifest, self.run_dir)
+            on_epoch = (lambda e, n, key=unit.key: progress(f"{key} epochs", e, n)) if progress else None
+            yield unit, run_unit(self.cfg, unit, data, folds[unit.fold], manifest, self.run_dir, on_epoch)
 
 
 def _execute_ray(cfg: ExperimentConfig, payloads, folds, manifest, run_dir):
@@ -158,7 +161,9 @@ def _execute_ray(cfg: ExperimentConfig, payloads, folds, manifest, run_dir):
     try:
         remote = ray.remote(run_unit)
         man_ref = ray.put(manifest)
-        data_ref = ray.put(payloads[0][1]) if payloads else None
+        if not payloads:
+            return
+        data_ref = ray.put(payloads[0][1])
         futures = {remote.remote(cfg, u, data_ref, folds[u.fold], man_ref, run_dir): u for u, _ in payloads}
         pending = list(futures)
         while pending:
@@ -170,9 +175,10 @@ def _execute_ray(cfg: ExperimentConfig, payloads, folds, manifest, run_dir):
 
 
 def run_unit(cfg: ExperimentConfig, unit: Unit, data: dict[str, Any], fold: Fold, manifest: Manifest,
-             run_dir: Path) -> list[dict[str, Any]]:
+             run_dir: Path, on_epoch: Callable[[int, int], None] | None = None) -> list[dict[str, Any]]:
     """One (variant, fold, seed): train what the variant names, then every evaluator. Pure of I/O
-    except the learner checkpoint, so it can run in another process."""
+    except the learner checkpoint, so it can run in another process. ``on_epoch(done, max)``
+    reports a learner's progress."""
     t0 = time.perf_counter()
     vcfg = next(v for v in cfg.variants if v.name == unit.variant)
     ok = data["ok"]
@@ -189,6 +195,8 @@ def run_unit(cfg: ExperimentConfig, unit: Unit, data: dict[str, Any], fold: Fold
         train_idx, valid_idx = train_idx[known[train_idx]], valid_idx[known[valid_idx]]
         lcfg = dict(vcfg.learner)
         learner = create("learner", **{**lcfg, "seed": unit.seed})
+        if on_epoch:
+            learner.on_epoch = lambda epoch, record: on_epoch(epoch + 1, learner.epochs)
         learner.fit(enc(train_idx), enc(valid_idx) if len(valid_idx) else None, n_classes=len(labels))
         learner.save(Path(run_dir) / "checkpoints" / f"{unit.key}.pt")
         every = np.concatenate([train_idx, valid_idx, test_idx])

@@ -8,6 +8,7 @@ MFCC: a type-II orthonormal DCT of the MFB, first ``n_mfcc`` coefficients.
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -51,6 +52,6 @@ def log_mel(x: np.ndarray, sr: int = 16000, n_mels: int = 40, win_ms: float = 25
     return np.log(np.maximum(power @ mel_filters(sr, n_fft, n_mels).T, floor)).astype(np.float32)
 
 
-def mfcc(x: np.ndarray, sr: int = 16000, n_mfcc: int = 13, n_mels: int = 40, **kw: float) -> np.ndarray:
+def mfcc(x: np.ndarray, sr: int = 16000, n_mfcc: int = 13, n_mels: int = 40, **kw: Any) -> np.ndarray:
     """(T, n_mfcc) MFCCs."""
     return dct(log_mel(x, sr, n_mels, **kw), type=2, norm="ortho", axis=1)[:, :n_mfcc].astype(np.float32)

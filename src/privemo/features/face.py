@@ -47,7 +47,7 @@ def centre_crop(img: np.ndarray, size: int) -> np.ndarray:
     s = min(h, w)
     top, left = (h - s) // 2, (w - s) // 2
     crop = img[top:top + s, left:left + s]
-    return np.asarray(Image.fromarray(crop).resize((size, size), Image.BILINEAR))
+    return np.asarray(Image.fromarray(crop).resize((size, size), Image.Resampling.BILINEAR))
 
 
 def align(img_rgb: np.ndarray, size: int = 64, padding: float = 0.25, upsample: int = 1

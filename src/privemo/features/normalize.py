@@ -20,17 +20,18 @@ def speaker_znorm(values: Sequence[np.ndarray | None], speakers: Sequence[str], 
     Sequence features (T, D) use the statistics over all frames of the speaker; vector features
     (D,) the statistics over the speaker's items. ``None`` entries (failed items) stay ``None``.
     """
+    values = list(values)
     out: list[np.ndarray | None] = list(values)
     spk = np.asarray(speakers)
     for s in np.unique(spk):
-        idx = [i for i in np.flatnonzero(spk == s) if values[i] is not None]
+        idx = [int(i) for i in np.flatnonzero(spk == s) if values[int(i)] is not None]
         if not idx:
             continue
-        stack = np.concatenate([np.atleast_2d(values[i]) for i in idx], axis=0).astype(np.float64)
+        stack = np.concatenate([np.atleast_2d(np.asarray(values[i])) for i in idx], axis=0).astype(np.float64)
         mu, sd = stack.mean(axis=0), stack.std(axis=0)
         sd = np.where(sd < eps, 1.0, sd)
         for i in idx:
-            out[i] = ((values[i] - mu) / sd).astype(np.float32)
+            out[i] = ((np.asarray(values[i]) - mu) / sd).astype(np.float32)
     return out
 
 

@@ -37,11 +37,15 @@ class EmotionNet(nn.Module):
 
 @register("learner", "standard")
 class StandardLearner:
-    """Encoder (``encoder={"type": "acoustic" | "lexical", ...}``) + MLP emotion head."""
+    """Encoder (``encoder={"type": "acoustic" | "lexical", ...}``) + MLP emotion head.
+
+    Training crops each item to a random window of ``max_frames`` frames (3 s of MFB by default: an
+    augmentation, and a faster epoch); inference encodes whole utterances.
+    """
 
     def __init__(self, encoder: dict[str, Any] | None = None, head: dict[str, Any] | None = None,
                  epochs: int = 50, patience: int = 5, lr: float = 1e-3, batch_size: int = 32,
-                 max_frames: int | None = 800, seed: int = 0, weighted: bool = True,
+                 max_frames: int | None = 300, seed: int = 0, weighted: bool = True,
                  on_epoch: Callable[[int, dict[str, float]], None] | None = None) -> None:
         self.encoder = dict(encoder or {"type": "acoustic"})
         self.head = dict(head or {})
@@ -61,7 +65,8 @@ class StandardLearner:
         if kind not in ENCODERS:
             raise ConfigError(f"learner.encoder.type: unknown encoder {kind!r} (known: {sorted(ENCODERS)})")
         enc = ENCODERS[kind](n_in=n_in, **cfg)
-        return EmotionNet(enc, MLPHead(enc.out_dim, n_classes, **self.head))
+        out_dim: int = enc.out_dim  # type: ignore[assignment]
+        return EmotionNet(enc, MLPHead(out_dim, n_classes, **self.head))
 
     # -- training -------------------------------------------------------------------------------
     def fit(self, train: SeqData, valid: SeqData | None = None, n_classes: int | None = None) -> StandardLearner:
@@ -118,7 +123,7 @@ class StandardLearner:
         self.model_.eval()
         hs, ls = [], []
         for i in range(0, len(xs), batch_size):
-            x, lengths = pad(list(xs[i:i + batch_size]), self.max_frames)
+            x, lengths = pad(list(xs[i:i + batch_size]))  # whole utterances at inference
             h, logits = self.model_(x, lengths)
             hs.append(h)
             ls.append(logits)

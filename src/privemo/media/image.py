@@ -25,15 +25,15 @@ def read_image(path: str | Path, mode: Literal["gray", "rgb"] = "gray") -> np.nd
     if path.stat().st_size == 0:
         raise MediaError(path, "file is empty (0 bytes)")
     try:
-        with Image.open(path) as im:
-            im.seek(0)
-            im.load()
+        with Image.open(path) as src:
+            src.seek(0)
+            src.load()
+            im: Image.Image = src
             if im.mode in ("I;16", "I;16B", "I;16L", "I"):
                 arr = np.asarray(im, dtype=np.float64)
                 hi = arr.max() or 1.0
                 im = Image.fromarray((arr / hi * 255).astype(np.uint8))
-            im = im.convert("L" if mode == "gray" else "RGB")
-            out = np.asarray(im, dtype=np.uint8).copy()
+            out = np.asarray(im.convert("L" if mode == "gray" else "RGB"), dtype=np.uint8).copy()
     except UnidentifiedImageError as exc:
         raise MediaError(path, "not a readable image") from exc
     except (OSError, ValueError, SyntaxError) as exc:

@@ -6,6 +6,7 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -120,13 +121,13 @@ def write_video(path: str | Path, frames: np.ndarray, fps: float, audio: np.ndar
     os.close(fd)
     try:
         with av.open(tmp, mode="w") as container:
-            vs = container.add_stream(codec, rate=int(round(fps)))
+            vs: Any = container.add_stream(codec, rate=int(round(fps)))
             vs.width, vs.height = frames.shape[2], frames.shape[1]
             vs.pix_fmt = "yuv420p"
             vs.bit_rate = 2_000_000
-            astream = None
+            astream: Any = None
             if audio is not None:
-                astream = container.add_stream("aac", rate=int(sr))
+                astream = container.add_stream("aac", rate=int(sr or 0))
                 astream.layout = "mono"
             for img in frames.astype(np.uint8):
                 for pkt in vs.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(img), format="rgb24")):

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy import stats
 
 
-def uar(y_true: Sequence, y_pred: Sequence, labels: Sequence | None = None) -> float:
+def uar(y_true: ArrayLike, y_pred: ArrayLike, labels: Sequence[Any] | None = None) -> float:
     """Unweighted average recall: the mean over the classes present in ``y_true`` of their recall.
 
     Chance is 1 / number of classes. ``labels`` restricts the classes averaged over.
@@ -22,18 +24,18 @@ def uar(y_true: Sequence, y_pred: Sequence, labels: Sequence | None = None) -> f
     return float(np.mean([np.mean(yp[yt == c] == c) for c in classes]))
 
 
-def accuracy(y_true: Sequence, y_pred: Sequence) -> float:
+def accuracy(y_true: ArrayLike, y_pred: ArrayLike) -> float:
     yt, yp = np.asarray(y_true), np.asarray(y_pred)
     return float(np.mean(yt == yp)) if len(yt) else float("nan")
 
 
-def confusion(y_true: Sequence, y_pred: Sequence, labels: Sequence) -> list[list[int]]:
+def confusion(y_true: ArrayLike, y_pred: ArrayLike, labels: Sequence[Any]) -> list[list[int]]:
     """Counts, rows = true label, columns = predicted label, in the order of ``labels``."""
     yt, yp = np.asarray(y_true), np.asarray(y_pred)
     return [[int(np.sum((yt == a) & (yp == b))) for b in labels] for a in labels]
 
 
-def per_group_uar(y_true: Sequence, y_pred: Sequence, groups: Sequence) -> dict[str, float]:
+def per_group_uar(y_true: ArrayLike, y_pred: ArrayLike, groups: ArrayLike) -> dict[str, float]:
     """UAR within each group (e.g. male and female speakers); missing groups are left out."""
     yt, yp, g = np.asarray(y_true), np.asarray(y_pred), np.asarray(groups, dtype=object)
     out = {}
@@ -48,7 +50,7 @@ def privacy_metric(attacker_uar: float) -> float:
     return 1.0 - attacker_uar
 
 
-def eer(scores: Sequence[float], same: Sequence[bool]) -> float:
+def eer(scores: ArrayLike, same: ArrayLike) -> float:
     """Equal error rate of a verifier: ``scores`` higher for same-identity trials. In [0, 1]."""
     s, y = np.asarray(scores, dtype=float), np.asarray(same, dtype=bool)
     if y.all() or (~y).all():
@@ -70,12 +72,12 @@ def mean_std(values: Sequence[float]) -> tuple[float, float]:
     return float(v.mean()), float(v.std(ddof=1)) if len(v) > 1 else 0.0
 
 
-def paired_ttest(a: Sequence[float], b: Sequence[float]) -> float:
+def paired_ttest(a: ArrayLike, b: ArrayLike) -> float:
     """Two-sided p-value of a paired t-test (e.g. two methods over the same folds)."""
-    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    if len(a) != len(b) or len(a) < 2 or np.allclose(a - b, 0):
+    x, y = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if len(x) != len(y) or len(x) < 2 or np.allclose(x - y, 0):
         return 1.0
-    return float(stats.ttest_rel(a, b).pvalue)
+    return float(stats.ttest_rel(x, y).pvalue)
 
 
 def benjamini_hochberg(pvalues: Sequence[float]) -> list[float]:
