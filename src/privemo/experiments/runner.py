@@ -191,10 +191,14 @@ def run_unit(cfg: ExperimentConfig, unit: Unit, data: dict[str, Any], fold: Fold
         labels = sorted(set(target[np.concatenate([train_idx, valid_idx])]))
         code = {lab: i for i, lab in enumerate(labels)}
         known = np.array([t in code for t in target])
-        enc = lambda ix: SeqData([values[i] for i in ix], np.array([code[t] for t in target[ix]]))  # noqa: E731
         train_idx, valid_idx = train_idx[known[train_idx]], valid_idx[known[valid_idx]]
-        lcfg = dict(vcfg.learner)
-        learner = create("learner", **{**lcfg, "seed": unit.seed})
+        learner = create("learner", **{**dict(vcfg.learner), "seed": unit.seed})
+        aux = _aux_labels(manifest, train_idx, getattr(learner, "targets", []))
+
+        def enc(ix: np.ndarray) -> SeqData:
+            return SeqData([values[i] for i in ix], np.array([code[t] for t in target[ix]]),
+                           {k: v[ix] for k, v in aux.items()})
+
         if on_epoch:
             learner.on_epoch = lambda epoch, record: on_epoch(epoch + 1, learner.epochs)
         learner.fit(enc(train_idx), enc(valid_idx) if len(valid_idx) else None, n_classes=len(labels))
@@ -205,6 +209,8 @@ def run_unit(cfg: ExperimentConfig, unit: Unit, data: dict[str, Any], fold: Fold
         X[every] = reps
         pred = np.array(labels, dtype=object)[learner.predict([values[i] for i in test_idx])]
         extra = {"epochs": len(learner.history_), "best_epoch": int(getattr(learner, "best_epoch_", -1))}
+        if getattr(learner, "adversaries", None):
+            extra["private_checkpoint"] = bool(learner.private_checkpoint_)
     else:
         kept = [values[i] for i in np.flatnonzero(ok)]
         pooled = np.stack([v.reshape(-1) for v in kept]) if data["kind"] == "image" else pool(kept, vcfg.pool)
@@ -235,3 +241,17 @@ def run_unit(cfg: ExperimentConfig, unit: Unit, data: dict[str, Any], fold: Fold
     return rows
 
 
+
+
+def _aux_labels(manifest: Manifest, train_idx: np.ndarray, targets: list[str]) -> dict[str, np.ndarray]:
+    """Integer labels of every item for the adversaries (-1 where unknown): gender m=0 / f=1, and
+    speaker codes of the training speakers (other speakers are unknown to the speaker adversary)."""
+    out: dict[str, np.ndarray] = {}
+    if "gender" in targets:
+        g = manifest.df["gender"].astype(object).to_numpy()
+        out["gender"] = np.array([{"m": 0, "f": 1}.get(x, -1) if isinstance(x, str) else -1 for x in g])
+    if "speaker" in targets:
+        spk = manifest.df["speaker"].to_numpy()
+        code = {s: i for i, s in enumerate(sorted(set(spk[train_idx])))}
+        out["speaker"] = np.array([code.get(s, -1) for s in spk])
+    return out

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -11,10 +11,12 @@ import torch
 
 @dataclass
 class SeqData:
-    """``x``: per-item (T_i, D) arrays; ``y``: integer labels (or ``None`` for unlabelled data)."""
+    """``x``: per-item (T_i, D) arrays; ``y``: integer labels (or ``None`` for unlabelled data);
+    ``aux``: integer labels of other attributes (gender, speaker) for adversaries, -1 = unknown."""
 
     x: Sequence[np.ndarray]
     y: np.ndarray | None = None
+    aux: dict[str, np.ndarray] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.x)
