@@ -99,9 +99,6 @@ class _OpenSmile(Extractor):
     level: ClassVar[str] = "Functionals"
     sr: int = 16000
 
-    def config(self):
-        return {**super().config(), "feature_set": self.feature_set, "level": self.level}
-
     def compute(self, row):
         x = self._audio(row, self.sr)
         if len(x) < self.sr // 10:  # openSMILE needs a few frames
