@@ -228,3 +228,16 @@ def test_mug(tmp_path):
     m = load_mug(tmp_path, genders={"001": "f"})
     assert set(m["emotion"]) == {"happy", "angry"}
     assert m.df.set_index("speaker").loc["mug_001", "gender"] == "f"
+
+
+def test_label_tables_are_checked(tmp_path):
+    (tmp_path / "Labels").mkdir()
+    (tmp_path / "Audios").mkdir()
+    with pytest.raises(CorpusError, match="consensus label file not found"):
+        load_msp_podcast(tmp_path)
+    (tmp_path / "Labels" / "labels_consensus.csv").write_text("FileName,EmoClass\nx.wav,H\n")
+    with pytest.raises(CorpusError, match="missing columns"):
+        load_msp_podcast(tmp_path)
+    (tmp_path / "annotations.csv").write_text("file,subject\n")
+    with pytest.raises(CorpusError, match=r"missing columns \['gender'"):
+        load_muse(tmp_path)

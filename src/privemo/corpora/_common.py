@@ -31,6 +31,20 @@ def files(root: Path, exts: Iterable[str], pattern: str = "**/*") -> list[Path]:
                   if p.is_file() and p.suffix.lower() in exts and not p.name.startswith("."))
 
 
+def read_label_table(csv: Path, needed: Iterable[str], what: str) -> pd.DataFrame:
+    """A label CSV as strings, checked for its file and its ``needed`` columns."""
+    if not csv.is_file():
+        raise CorpusError(csv, f"{what} not found")
+    try:
+        table = pd.read_csv(csv, dtype=str)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise CorpusError(csv, f"unreadable CSV: {exc}") from exc
+    missing = [c for c in needed if c not in table.columns]
+    if missing:
+        raise CorpusError(csv, f"missing columns {missing}")
+    return table
+
+
 def bin_level(value: Any, low_max: float, mid_max: float) -> Any:
     """Bin a dimensional rating: low <= low_max < mid <= mid_max < high (../shared/data/README.md)."""
     if value is None or pd.isna(value):

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pandas as pd
-
-from privemo.corpora._common import bin_level, finish, require_dir
+from privemo.corpora._common import bin_level, finish, read_label_table, require_dir
 from privemo.corpora.manifest import Manifest
 from privemo.errors import CorpusError
 from privemo.registry import register
@@ -23,13 +21,7 @@ NEEDED = ("file", "subject", "gender", "activation", "valence")
 @register("corpus", "muse")
 def load_muse(root: str | Path, skip_bad: bool = False) -> Manifest:
     root = require_dir(root)
-    csv = root / "annotations.csv"
-    if not csv.is_file():
-        raise CorpusError(csv, "MuSE annotations.csv not found")
-    table = pd.read_csv(csv, dtype=str)
-    missing = [c for c in NEEDED if c not in table.columns]
-    if missing:
-        raise CorpusError(csv, f"missing columns {missing}")
+    table = read_label_table(root / "annotations.csv", NEEDED, "MuSE annotations.csv")
     rows = []
     for rec in table.to_dict("records"):
         p = root / "audio" / rec["file"]

@@ -12,6 +12,7 @@ import soundfile as sf
 from scipy.signal import resample_poly
 
 from privemo.errors import MediaError
+from privemo.media._files import existing_file
 
 
 def read_audio(path: str | Path, sr: int | None = 16000) -> tuple[np.ndarray, int]:
@@ -21,11 +22,7 @@ def read_audio(path: str | Path, sr: int | None = 16000) -> tuple[np.ndarray, in
     (m4a, mp4, webm, ...) through PyAV. Raises :class:`MediaError` naming the file when it is
     missing, unreadable, truncated, empty or holds non-finite samples.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise MediaError(path, "no such file")
-    if path.stat().st_size == 0:
-        raise MediaError(path, "file is empty (0 bytes)")
+    path = existing_file(path)
     try:
         data, rate = sf.read(str(path), dtype="float32", always_2d=True)
     except Exception as sf_exc:  # soundfile cannot read it: try FFmpeg through PyAV
@@ -52,17 +49,26 @@ def _finish(path: Path, data: np.ndarray, rate: int, sr: int | None) -> tuple[np
 
 
 def _read_with_av(path: Path) -> tuple[np.ndarray, int]:
+    audio, rate = decode_audio_stream(path)
+    if audio is None or rate is None:
+        raise MediaError(path, "no audio stream, or an empty one")
+    return audio[:, None], rate
+
+
+def decode_audio_stream(path: Path) -> tuple[np.ndarray | None, int | None]:
+    """The first audio stream of any FFmpeg container as mono float32 at its own rate; (None, None)
+    where there is no audio stream or it holds no samples."""
     import av
 
     try:
         container = av.open(str(path))
     except Exception as exc:
-        raise MediaError(path, f"unreadable audio: {exc}") from exc
+        raise MediaError(path, f"unreadable media: {exc}") from exc
     with container:
         if not container.streams.audio:
-            raise MediaError(path, "no audio stream")
+            return None, None
         stream = container.streams.audio[0]
-        rate = stream.rate or stream.codec_context.sample_rate
+        rate = int(stream.rate or stream.codec_context.sample_rate)
         resampler = av.AudioResampler(format="flt", layout="mono", rate=rate)
         chunks = []
         try:
@@ -72,8 +78,8 @@ def _read_with_av(path: Path) -> tuple[np.ndarray, int]:
         except Exception as exc:
             raise MediaError(path, f"truncated or corrupt audio: {exc}") from exc
     if not chunks:
-        raise MediaError(path, "audio has zero length")
-    return np.concatenate(chunks)[:, None], int(rate)
+        return None, None
+    return np.concatenate(chunks).astype(np.float32), rate
 
 
 def resample(x: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
@@ -86,11 +92,7 @@ def resample(x: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
 
 def probe_audio(path: str | Path) -> None:
     """Check that ``path`` is a readable, non-empty audio file without decoding all of it."""
-    path = Path(path)
-    if not path.is_file():
-        raise MediaError(path, "no such file")
-    if path.stat().st_size == 0:
-        raise MediaError(path, "file is empty (0 bytes)")
+    path = existing_file(path)
     try:
         info = sf.info(str(path))
     except Exception:

@@ -11,6 +11,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from privemo.errors import MediaError
+from privemo.media._files import existing_file
 
 
 def read_image(path: str | Path, mode: Literal["gray", "rgb"] = "gray") -> np.ndarray:
@@ -19,11 +20,7 @@ def read_image(path: str | Path, mode: Literal["gray", "rgb"] = "gray") -> np.nd
     Palette and 16-bit images are converted. Raises :class:`MediaError` for a missing, empty,
     truncated or unrecognised file.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise MediaError(path, "no such file")
-    if path.stat().st_size == 0:
-        raise MediaError(path, "file is empty (0 bytes)")
+    path = existing_file(path)
     try:
         with Image.open(path) as src:
             src.seek(0)

@@ -11,7 +11,8 @@ from typing import Any
 import numpy as np
 
 from privemo.errors import MediaError
-from privemo.media.audio import resample
+from privemo.media._files import existing_file
+from privemo.media.audio import decode_audio_stream, resample
 
 
 @dataclass
@@ -37,11 +38,7 @@ def read_video(path: str | Path, fps: float | None = None, sr: int | None = 1600
     """
     import av
 
-    path = Path(path)
-    if not path.is_file():
-        raise MediaError(path, "no such file")
-    if path.stat().st_size == 0:
-        raise MediaError(path, "file is empty (0 bytes)")
+    path = existing_file(path)
     try:
         container = av.open(str(path))
     except Exception as exc:
@@ -76,21 +73,9 @@ def read_video(path: str | Path, fps: float | None = None, sr: int | None = 1600
 
 
 def _read_audio_track(path: Path, sr: int | None) -> tuple[np.ndarray | None, int | None]:
-    import av
-
-    with av.open(str(path)) as container:
-        if not container.streams.audio:
-            return None, None
-        stream = container.streams.audio[0]
-        rate = int(stream.rate or stream.codec_context.sample_rate)
-        resampler = av.AudioResampler(format="flt", layout="mono", rate=rate)
-        chunks = []
-        for frame in container.decode(stream):
-            for out in resampler.resample(frame):
-                chunks.append(out.to_ndarray().reshape(-1))
-    if not chunks:
+    audio, rate = decode_audio_stream(path)
+    if audio is None or rate is None:
         return None, None
-    audio = np.concatenate(chunks).astype(np.float32)
     if sr and sr != rate:
         audio, rate = resample(audio, rate, sr), sr
     return audio, rate
