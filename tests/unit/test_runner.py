@@ -108,3 +108,32 @@ def test_ray_executor(tmp_path, synth_root):
                    out=tmp_path / "local").run()
     key = lambda r: (r["fold"], r["evaluator"])  # noqa: E731
     assert [round(r["uar"], 6) for r in sorted(rows, key=key)] == [round(r["uar"], 6) for r in sorted(local, key=key)]
+
+
+def test_heldout_attacker_data_is_never_trained_on(tmp_path, synth_root, monkeypatch):
+    from privemo.learners import StandardLearner
+
+    seen = []
+    real_fit = StandardLearner.fit
+    monkeypatch.setattr(StandardLearner, "fit", lambda self, train, *a, **k: seen.append(len(train)) or
+                        real_fit(self, train, *a, **k))
+    learner = {"type": "standard", "epochs": 1, "encoder": {"type": "acoustic", "conv_layers": 1, "channels": 4,
+                                                             "gru_layers": 1, "gru_width": 4}}
+    cfg = config(synth_root, folds=2, valid_speakers=0, attacker_data="heldout", heldout_fraction=0.34,
+                 variants=[{"name": "nn", "features": {"type": "mfb"}, "learner": learner}],
+                 evaluators=[{"type": "emotion"}, {"type": "gender_attacker", "classifier": ["logreg", "gbm"]}])
+    rows = Runner(cfg, out=tmp_path / "run").run()
+    atk = [r for r in rows if r["evaluator"] == "gender_attacker"]
+    for r, n_fit in zip(sorted(atk, key=lambda r: r["fold"]), seen, strict=True):
+        # 3 training speakers per fold (24 items each): 2 train the learner, 1 is the attacker's D2
+        assert n_fit == r["n_train"] and n_fit + r["n_attacker_train"] == 72
+        assert r["n_attacker_train"] == 24
+        assert r["uar"] == max(r["uar_logreg"], r["uar_gbm"]) and r["attacker"] in ("logreg", "gbm")
+
+
+def test_report_marks_significance(tmp_path, synth_root):
+    Runner(config(synth_root), out=tmp_path / "run").run()
+    res = write_report(tmp_path / "run")
+    norm = [e for e in res["summary"] if e["variant"] == "mfcc_lr_norm"]
+    assert all(e["reference"] == "mfcc_lr" and 0 <= e["q_vs_reference"] <= 1 for e in norm)
+    assert "differs from the reference variant `mfcc_lr`" in res["markdown"]

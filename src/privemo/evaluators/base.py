@@ -52,18 +52,31 @@ class View:
                     a.context)
 
 
-CLASSIFIERS = ("logreg", "svm", "mlp", "gbm")
+CLASSIFIERS = ("logreg", "svm", "mlp", "paper_mlp", "wide_mlp", "gbm")
+# the attacker grid of jaiswal-2020 (§4.3): 2-4 dense layers of width 32 or 64
+PAPER_GRID = [(w,) * n for n in (2, 3, 4) for w in (32, 64)]
 
 
 def make_classifier(kind: str = "logreg", seed: int = 0, C: float = 1.0, hidden: tuple[int, ...] = (64, 32),
                     max_iter: int = 2000) -> Pipeline:
-    """A standardised classifier: logistic regression, linear SVM, MLP or gradient boosting."""
+    """A standardised classifier: logistic regression, linear SVM, MLP, the paper's MLP attacker
+    (its width/depth grid tuned by 3-fold cross-validation on the training data only), a wide MLP,
+    or gradient boosting."""
     if kind == "logreg":
         est: Any = LogisticRegression(C=C, max_iter=max_iter, class_weight="balanced", random_state=seed)
     elif kind == "svm":
         est = LinearSVC(C=C, class_weight="balanced", max_iter=max_iter, random_state=seed)
     elif kind == "mlp":
         est = MLPClassifier(hidden_layer_sizes=hidden, max_iter=max_iter, early_stopping=True, random_state=seed)
+    elif kind == "paper_mlp":
+        from sklearn.model_selection import GridSearchCV, StratifiedKFold
+
+        mlp = make_pipeline(StandardScaler(), MLPClassifier(max_iter=max_iter, early_stopping=True,
+                                                            random_state=seed))
+        return GridSearchCV(mlp, {"mlpclassifier__hidden_layer_sizes": PAPER_GRID}, scoring="balanced_accuracy",
+                            cv=StratifiedKFold(3, shuffle=True, random_state=seed))  # type: ignore[return-value]
+    elif kind == "wide_mlp":
+        est = MLPClassifier(hidden_layer_sizes=(256, 128), max_iter=max_iter, early_stopping=True, random_state=seed)
     elif kind == "gbm":
         est = HistGradientBoostingClassifier(class_weight="balanced", random_state=seed)
     else:
@@ -72,9 +85,15 @@ def make_classifier(kind: str = "logreg", seed: int = 0, C: float = 1.0, hidden:
 
 
 class Evaluator:
-    """Base class: subclasses set ``name`` and implement :meth:`evaluate`."""
+    """Base class: subclasses set ``name`` and implement :meth:`evaluate`.
+
+    ``role`` says which data the runner gives as ``train``: "utility" evaluators get the learner's
+    training speakers; "attack" evaluators get the attacker's data (the same speakers, or the
+    held-out part D2 when the experiment sets ``attacker_data: heldout``).
+    """
 
     name = "evaluator"
+    role = "utility"
 
     def get_config(self) -> dict[str, Any]:
         return {"type": self.name, **{k: v for k, v in vars(self).items() if not k.endswith("_")}}

@@ -57,6 +57,10 @@ class ExperimentConfig(_Strict):
     balance_gender: bool = True
     valid_speakers: int = Field(2, ge=0)
     skip_bad: bool = False
+    # which data the attackers train on: the fold's training speakers, or a held-out part D2 of them
+    # (speaker-disjoint, gender-balanced) that the learner never trains on (jaiswal-2020 §4.2)
+    attacker_data: Literal["train", "heldout"] = "train"
+    heldout_fraction: float = Field(0.3, gt=0.0, lt=1.0)
     executor: Literal["local", "ray"] = "local"
     ray_num_cpus: int | None = None
 

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from privemo.experiments.store import atomic_write, read_results
-from privemo.metrics import mean_std
+from privemo.metrics import benjamini_hochberg, mean_std, paired_ttest
 
 FIGURES = ("uar", "accuracy", "uar_m", "uar_f", "privacy")
 
@@ -40,7 +40,34 @@ def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             entry["confusion"] = np.sum([r["confusion"] for r in rs], axis=0).tolist()
         entry["wall_s"] = float(np.sum([r.get("wall_s", 0.0) for r in rs if r.get("evaluator") == ev]))
         out.append(entry)
+    _significance(out, rows)
     return out
+
+
+def main_figure(entry: dict[str, Any]) -> str:
+    return "accuracy" if entry.get("evaluator_type") == "speaker_id" else "uar"
+
+
+def _significance(summary: list[dict[str, Any]], rows: list[dict[str, Any]]) -> None:
+    """Each variant against the reference (the first variant of the config), per evaluator: a paired
+    t-test over the (fold, seed) units they share, Benjamini-Hochberg corrected over the run."""
+    if not summary:
+        return
+    ref = min(summary, key=lambda e: _order(rows, e["variant"]))["variant"]
+    tests = []
+    for e in summary:
+        if e["variant"] == ref:
+            continue
+        key = main_figure(e)
+        a = {(r["fold"], r["seed"]): float(r[key]) for r in rows if r["variant"] == ref
+             and r["evaluator"] == e["evaluator"] and r.get(key) is not None}
+        b = {(r["fold"], r["seed"]): float(r[key]) for r in rows if r["variant"] == e["variant"]
+             and r["evaluator"] == e["evaluator"] and r.get(key) is not None}
+        units = sorted(set(a) & set(b))
+        if len(units) >= 2:
+            tests.append((e, paired_ttest([a[k] for k in units], [b[k] for k in units])))
+    for (e, p), q in zip(tests, benjamini_hochberg([p for _, p in tests]), strict=True):
+        e["reference"], e["p_vs_reference"], e["q_vs_reference"] = ref, p, q
 
 
 def _order(rows: list[dict[str, Any]], variant: str) -> int:
@@ -57,7 +84,10 @@ def _unit_order(r: dict[str, Any]) -> tuple[int, int]:
 
 def _fmt(entry: dict[str, Any], f: str) -> str:
     v = entry.get(f)
-    return f"{v['mean']:.3f} ± {v['std']:.3f}" if v else "-"
+    if not v:
+        return "-"
+    mark = "*" if f == main_figure(entry) and entry.get("q_vs_reference", 1.0) < 0.05 else ""
+    return f"{v['mean']:.3f} ± {v['std']:.3f}{mark}"
 
 
 def markdown(summary: list[dict[str, Any]], rows: list[dict[str, Any]]) -> str:
@@ -81,6 +111,10 @@ def markdown(summary: list[dict[str, Any]], rows: list[dict[str, Any]]) -> str:
         if e.get(key):
             lines.append(f"| {e['variant']} | {e['evaluator']} | "
                          + ", ".join("-" if v is None else f"{v:.3f}" for v in e[key]["per_fold"]) + " |")
+    ref = next((e["reference"] for e in summary if e.get("reference")), None)
+    if ref:
+        lines += ["", f"\\* differs from the reference variant `{ref}` (paired t-test over folds x seeds, "
+                  "Benjamini-Hochberg q < 0.05)."]
     lines += ["", THREATS]
     return "\n".join(lines) + "\n"
 

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from privemo.corpora import Manifest, load
-from privemo.corpora.splits import Fold, speaker_folds
+from privemo.corpora.splits import Fold, attacker_split, speaker_folds
 from privemo.errors import ConfigError
 from privemo.evaluators import View
 from privemo.experiments.config import ExperimentConfig, corpus_root, data_root
@@ -183,6 +183,9 @@ def run_unit(cfg: ExperimentConfig, unit: Unit, data: dict[str, Any], fold: Fold
     vcfg = next(v for v in cfg.variants if v.name == unit.variant)
     ok = data["ok"]
     train_idx, valid_idx, test_idx = (ix[ok[ix]] for ix in (fold.train, fold.valid, fold.test))
+    d2_idx = np.array([], dtype=int)
+    if cfg.attacker_data == "heldout":  # D2: training speakers set aside for the attacker alone
+        train_idx, d2_idx = attacker_split(manifest, train_idx, cfg.heldout_fraction, cfg.split_seed + unit.fold)
     values = data["values"]
     target = manifest.df[cfg.target].astype(str).to_numpy()
     context = {"fold": unit.fold, "seed": unit.seed, "variant": unit.variant}
@@ -203,7 +206,7 @@ def run_unit(cfg: ExperimentConfig, unit: Unit, data: dict[str, Any], fold: Fold
             learner.on_epoch = lambda epoch, record: on_epoch(epoch + 1, learner.epochs)
         learner.fit(enc(train_idx), enc(valid_idx) if len(valid_idx) else None, n_classes=len(labels))
         learner.save(Path(run_dir) / "checkpoints" / f"{unit.key}.pt")
-        every = np.concatenate([train_idx, valid_idx, test_idx])
+        every = np.concatenate([train_idx, valid_idx, test_idx, d2_idx])
         reps = learner.encode([values[i] for i in every])
         X = np.zeros((len(manifest), reps.shape[1]), dtype=np.float32)
         X[every] = reps
@@ -220,7 +223,9 @@ def run_unit(cfg: ExperimentConfig, unit: Unit, data: dict[str, Any], fold: Fold
     # the evaluators' training side: all non-test speakers (a learner used the validation speakers for
     # early stopping only; without a learner they simply join training)
     train_side = np.concatenate([train_idx, valid_idx])
-    train_view = View(X[train_side], manifest.subset(train_side), None, context)
+    attack_side = d2_idx if cfg.attacker_data == "heldout" else train_side
+    views = {role: View(X[ix], manifest.subset(ix), None, context)
+             for role, ix in (("utility", train_side), ("attack", attack_side))}
     test_view = View(X[test_idx], manifest.subset(test_idx), pred, context)
     rows = []
     if data.get("fallback"):
@@ -229,11 +234,13 @@ def run_unit(cfg: ExperimentConfig, unit: Unit, data: dict[str, Any], fold: Fold
         ecfg = dict(ecfg)
         name = ecfg.pop("name", ecfg["type"])
         e0 = time.perf_counter()
-        figures = create("evaluator", **ecfg).evaluate(train_view, test_view)
+        evaluator = create("evaluator", **ecfg)
+        figures = evaluator.evaluate(views[getattr(evaluator, "role", "utility")], test_view)
         rows.append({"run": cfg.name, "corpus": cfg.corpus.type, "synthetic": cfg.corpus.type == "synthetic",
                      "variant": unit.variant, "variant_order": [v.name for v in cfg.variants].index(unit.variant),
                      "fold": unit.fold, "seed": unit.seed, "evaluator": name,
-                     "evaluator_type": ecfg["type"], "n_train": int(len(train_side)), "n_test": int(len(test_idx)),
+                     "evaluator_type": ecfg["type"], "n_train": int(len(train_side)),
+                     "n_attacker_train": int(len(attack_side)), "n_test": int(len(test_idx)),
                      **extra, **figures, "eval_s": time.perf_counter() - e0})
     wall = time.perf_counter() - t0
     for r in rows:
