@@ -248,8 +248,6 @@ def run_unit(cfg: ExperimentConfig, unit: Unit, data: dict[str, Any], fold: Fold
     return rows
 
 
-
-
 def _aux_labels(manifest: Manifest, train_idx: np.ndarray, targets: list[str]) -> dict[str, np.ndarray]:
     """Integer labels of every item for the adversaries (-1 where unknown): gender m=0 / f=1, and
     speaker codes of the training speakers (other speakers are unknown to the speaker adversary)."""
