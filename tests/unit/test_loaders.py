@@ -241,3 +241,13 @@ def test_label_tables_are_checked(tmp_path):
     (tmp_path / "annotations.csv").write_text("file,subject\n")
     with pytest.raises(CorpusError, match=r"missing columns \['gender'"):
         load_muse(tmp_path)
+
+
+def test_manifest_jsonl_round_trip(tmp_path):
+    for emo in ("01", "05"):
+        make_wav(tmp_path / "Actor_03" / f"03-01-{emo}-01-02-01-03.wav")
+    m = load_ravdess(tmp_path)
+    m.to_jsonl(tmp_path / "m.jsonl")
+    again = type(m).from_jsonl(tmp_path / "m.jsonl")
+    assert again.df[["item_id", "speaker", "gender", "emotion", "text"]].equals(
+        m.df[["item_id", "speaker", "gender", "emotion", "text"]])

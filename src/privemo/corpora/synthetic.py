@@ -10,7 +10,6 @@ something to remove. Anything measured on it is a measurement on synthetic data,
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from collections.abc import Callable
@@ -121,7 +120,3 @@ def load_synthetic(root: str | Path | None = None, media: str = "audio", n_speak
                     })
     return finish(rows, root, "synthetic", skip_bad)
 
-
-def fingerprint(root: str | Path) -> str:
-    """A short hash of the generation spec (to tell corpora apart in reports)."""
-    return hashlib.sha256((Path(root) / "DONE.json").read_bytes()).hexdigest()[:12]
