@@ -42,7 +42,7 @@ def test_learner_round_trip_determinism_and_shapes(name):
 def _views():
     rng = np.random.default_rng(0)
     rows = [{"item_id": f"i{i}", "path": f"/x/{i}", "media": "audio", "corpus": "t", "speaker": f"s{i % 8}",
-             "gender": "m" if (i % 8) < 4 else "f", "emotion": ["happy", "sad"][i % 2]} for i in range(64)]
+             "gender": "m" if (i % 8) < 4 else "f", "emotion": ["happy", "sad"][i % 2], "member": int((i % 8) in (0, 1, 4, 5))} for i in range(64)]
     m = Manifest(pd.DataFrame(rows))
     X = rng.normal(0, 1, (64, 6)) + (m["gender"] == "m").to_numpy()[:, None] + (m["emotion"] == "sad").to_numpy()[:, None]
     tr = (m["speaker"].isin(["s0", "s1", "s4", "s5", "s6", "s2"])).to_numpy()

@@ -137,3 +137,33 @@ def test_report_marks_significance(tmp_path, synth_root):
     norm = [e for e in res["summary"] if e["variant"] == "mfcc_lr_norm"]
     assert all(e["reference"] == "mfcc_lr" and 0 <= e["q_vs_reference"] <= 1 for e in norm)
     assert "differs from the reference variant `mfcc_lr`" in res["markdown"]
+
+
+def test_membership_protocol(tmp_path, synth_root):
+    from privemo.corpora import load_synthetic
+    from privemo.corpora.splits import membership_split
+
+    opts = {**SYNTH_OPTS, "n_speakers": 10, "items": 2}
+    root = tmp_path / "synth10"
+    learner = {"type": "standard", "epochs": 2, "encoder": {"type": "acoustic", "conv_layers": 1, "channels": 4,
+                                                             "gru_layers": 1, "gru_width": 4}}
+    cfg = parse_config({
+        "name": "mi", "corpus": {"type": "synthetic", "root": str(root), "options": {"media": "audio", **opts}},
+        "variants": [{"name": "nn", "features": {"type": "mfcc"}, "learner": learner}],
+        "evaluators": [{"type": "emotion"}, {"type": "membership", "classifier": "logreg"}],
+        "folds": 5, "protocol": "membership"})
+    rows = Runner(cfg, out=tmp_path / "run").run()
+    assert len(rows) == 5 and {r["evaluator"] for r in rows} == {"membership"}  # utility does not apply
+    m = load_synthetic(root, media="audio", **opts)
+    for r in rows:
+        ms = membership_split(m, 0, rotation=r["fold"])
+        assert r["n_train"] == len(ms.train) and r["n_test"] == len(ms.attack_test)
+        assert 0 <= r["uar"] <= 1 and 0 <= r["uar_speakers"] <= 1 and r["chance"] == 0.5
+
+
+def test_membership_protocol_needs_learners_and_five_folds(synth_root):
+    with pytest.raises(ConfigError, match="needs a learner"):
+        config(synth_root, folds=5, protocol="membership")
+    with pytest.raises(ConfigError, match="five"):
+        config(synth_root, folds=3, protocol="membership",
+               variants=[{"name": "a", "features": {"type": "mfcc"}, "learner": {"type": "standard"}}])

@@ -60,6 +60,9 @@ class ExperimentConfig(_Strict):
     # which data the attackers train on: the fold's training speakers, or a held-out part D2 of them
     # (speaker-disjoint, gender-balanced) that the learner never trains on (jaiswal-2020 §4.2)
     attacker_data: Literal["train", "heldout"] = "train"
+    # "folds": speaker-independent k-fold; "membership": the five-fold membership protocol of
+    # jaiswal-2020 §4.2 (every variant needs a learner; only "membership" evaluators run)
+    protocol: Literal["folds", "membership"] = "folds"
     heldout_fraction: float = Field(0.3, gt=0.0, lt=1.0)
     executor: Literal["local", "ray"] = "local"
     ray_num_cpus: int | None = None
@@ -79,6 +82,11 @@ class ExperimentConfig(_Strict):
 
     @model_validator(mode="after")
     def _unique_variants(self) -> ExperimentConfig:
+        if self.protocol == "membership":
+            if self.folds != 5:
+                raise ValueError("protocol membership: uses five speaker-independent folds (folds: 5)")
+            if any(v.learner is None for v in self.variants):
+                raise ValueError("protocol membership: every variant needs a learner")
         names = [v.name for v in self.variants]
         if not names:
             raise ValueError("variants: name at least one variant")

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from privemo.corpora import Manifest, load
-from privemo.corpora.splits import Fold, attacker_split, speaker_folds
+from privemo.corpora.splits import Fold, MembershipSplit, attacker_split, membership_split, speaker_folds
 from privemo.errors import ConfigError
 from privemo.evaluators import View
 from privemo.experiments.config import ExperimentConfig, corpus_root, data_root
@@ -95,8 +95,12 @@ class Runner:
         if manifest.skipped:
             self.log(f"skipped {len(manifest.skipped)} bad files, e.g. {manifest.skipped[0]}")
         atomic_write(self.run_dir / "manifest.csv", manifest.df.to_csv(index=False))
-        folds = speaker_folds(manifest, self.cfg.folds, self.cfg.split_seed, self.cfg.balance_gender,
-                              self.cfg.valid_speakers)
+        folds: list[Any]
+        if self.cfg.protocol == "membership":
+            folds = [membership_split(manifest, self.cfg.split_seed, rotation=r) for r in range(self.cfg.folds)]
+        else:
+            folds = speaker_folds(manifest, self.cfg.folds, self.cfg.split_seed, self.cfg.balance_gender,
+                                  self.cfg.valid_speakers)
         todo = [u for u in self.units() if u.key not in self.store.done()]
         if len(todo) < len(self.units()):
             self.log(f"resuming: {len(self.units()) - len(todo)} of {len(self.units())} units already done")
@@ -147,7 +151,7 @@ class Runner:
         progress = self.progress
         for unit, data in payloads:
             on_epoch = (lambda e, n, key=unit.key: progress(f"{key} epochs", e, n)) if progress else None
-            yield unit, run_unit(self.cfg, unit, data, folds[unit.fold], manifest, self.run_dir, on_epoch)
+            yield unit, _unit_fn(self.cfg)(self.cfg, unit, data, folds[unit.fold], manifest, self.run_dir, on_epoch)
 
 
 def _execute_ray(cfg: ExperimentConfig, payloads, folds, manifest, run_dir):
@@ -159,7 +163,7 @@ def _execute_ray(cfg: ExperimentConfig, payloads, folds, manifest, run_dir):
     if started:
         ray.init(num_cpus=cfg.ray_num_cpus, include_dashboard=False, log_to_driver=False)
     try:
-        remote = ray.remote(run_unit)
+        remote = ray.remote(_unit_fn(cfg))
         man_ref = ray.put(manifest)
         if not payloads:
             return
@@ -172,6 +176,10 @@ def _execute_ray(cfg: ExperimentConfig, payloads, folds, manifest, run_dir):
     finally:
         if started:
             ray.shutdown()
+
+
+def _unit_fn(cfg: ExperimentConfig) -> Callable[..., list[dict[str, Any]]]:
+    return run_membership_unit if cfg.protocol == "membership" else run_unit
 
 
 def run_unit(cfg: ExperimentConfig, unit: Unit, data: dict[str, Any], fold: Fold, manifest: Manifest,
@@ -191,29 +199,11 @@ def run_unit(cfg: ExperimentConfig, unit: Unit, data: dict[str, Any], fold: Fold
     context = {"fold": unit.fold, "seed": unit.seed, "variant": unit.variant}
     extra: dict[str, Any] = {}
     if vcfg.learner:
-        labels = sorted(set(target[np.concatenate([train_idx, valid_idx])]))
-        code = {lab: i for i, lab in enumerate(labels)}
-        known = np.array([t in code for t in target])
-        train_idx, valid_idx = train_idx[known[train_idx]], valid_idx[known[valid_idx]]
-        learner = create("learner", **{**dict(vcfg.learner), "seed": unit.seed})
-        aux = _aux_labels(manifest, train_idx, getattr(learner, "targets", []))
-
-        def enc(ix: np.ndarray) -> SeqData:
-            return SeqData([values[i] for i in ix], np.array([code[t] for t in target[ix]]),
-                           {k: v[ix] for k, v in aux.items()})
-
-        if on_epoch:
-            learner.on_epoch = lambda epoch, record: on_epoch(epoch + 1, learner.epochs)
-        learner.fit(enc(train_idx), enc(valid_idx) if len(valid_idx) else None, n_classes=len(labels))
-        learner.save(Path(run_dir) / "checkpoints" / f"{unit.key}.pt")
-        every = np.concatenate([train_idx, valid_idx, test_idx, d2_idx])
-        reps = learner.encode([values[i] for i in every])
-        X = np.zeros((len(manifest), reps.shape[1]), dtype=np.float32)
-        X[every] = reps
+        learner, labels, train_idx, valid_idx = _fit_learner(vcfg.learner, unit, values, target, manifest,
+                                                            train_idx, valid_idx, run_dir, on_epoch)
+        X = _encode(learner, values, len(manifest), np.concatenate([train_idx, valid_idx, test_idx, d2_idx]))
         pred = np.array(labels, dtype=object)[learner.predict([values[i] for i in test_idx])]
-        extra = {"epochs": len(learner.history_), "best_epoch": int(getattr(learner, "best_epoch_", -1))}
-        if getattr(learner, "adversaries", None):
-            extra["private_checkpoint"] = bool(learner.private_checkpoint_)
+        extra = _learner_figures(learner)
     else:
         kept = [values[i] for i in np.flatnonzero(ok)]
         pooled = np.stack([v.reshape(-1) for v in kept]) if data["kind"] == "image" else pool(kept, vcfg.pool)
@@ -227,26 +217,108 @@ def run_unit(cfg: ExperimentConfig, unit: Unit, data: dict[str, Any], fold: Fold
     views = {role: View(X[ix], manifest.subset(ix), None, context)
              for role, ix in (("utility", train_side), ("attack", attack_side))}
     test_view = View(X[test_idx], manifest.subset(test_idx), pred, context)
-    rows = []
     if data.get("fallback"):
         extra["face_fallback"] = data["fallback"]
+    sizes = {"n_train": int(len(train_side)), "n_attacker_train": int(len(attack_side)), "n_test": int(len(test_idx))}
+    return _evaluate(cfg, unit, {**views, "membership": None}, test_view, {**sizes, **extra}, t0)
+
+
+def run_membership_unit(cfg: ExperimentConfig, unit: Unit, data: dict[str, Any], split: MembershipSplit,
+                        manifest: Manifest, run_dir: Path, on_epoch: Callable[[int, int], None] | None = None
+                        ) -> list[dict[str, Any]]:
+    """One unit of the membership protocol (jaiswal-2020 §4.2): the learner trains on folds s1-s3 plus
+    some items of the selected speakers of s4 and s5 (``split.train``); the attacker learns
+    membership from training items (1) and s4's unused items (selected 1, not selected 0) and is
+    tested on s5's unused items."""
+    t0 = time.perf_counter()
+    vcfg = next(v for v in cfg.variants if v.name == unit.variant)
+    if not vcfg.learner:
+        raise ConfigError(f"variants.{unit.variant}: protocol 'membership' needs a learner")
+    ok, values = data["ok"], data["values"]
+    target = manifest.df[cfg.target].astype(str).to_numpy()
+    train_idx = split.train[ok[split.train]]
+    learner, _, train_idx, _ = _fit_learner(vcfg.learner, unit, values, target, manifest, train_idx,
+                                            np.array([], dtype=int), run_dir, on_epoch)
+    s4 = ok[split.attack_train]
+    s5 = ok[split.attack_test]
+    a_idx, a_lab = split.attack_train[s4], split.attack_labels[s4]
+    t_idx, t_lab = split.attack_test[s5], split.test_labels[s5]
+    rng = np.random.default_rng(unit.seed)
+    members = rng.choice(train_idx, size=min(len(train_idx), len(a_idx)), replace=False)
+    atk_idx = np.concatenate([members, a_idx])
+    atk_lab = np.concatenate([np.ones(len(members), dtype=int), a_lab])
+    X = _encode(learner, values, len(manifest), np.concatenate([train_idx, a_idx, t_idx]))
+    context = {"fold": unit.fold, "seed": unit.seed, "variant": unit.variant}
+
+    def view(ix: np.ndarray, member: np.ndarray) -> View:
+        sub = manifest.subset(ix)
+        sub.df["member"] = member
+        return View(X[ix], sub, None, context)
+
+    sizes = {"n_train": int(len(train_idx)), "n_attacker_train": int(len(atk_idx)), "n_test": int(len(t_idx))}
+    return _evaluate(cfg, unit, {"membership": view(atk_idx, atk_lab)}, view(t_idx, t_lab),
+                     {**sizes, **_learner_figures(learner)}, t0)
+
+
+def _fit_learner(lcfg: dict[str, Any], unit: Unit, values: list[Any], target: np.ndarray, manifest: Manifest,
+                 train_idx: np.ndarray, valid_idx: np.ndarray, run_dir: Path,
+                 on_epoch: Callable[[int, int], None] | None) -> tuple[Any, list[str], np.ndarray, np.ndarray]:
+    """Build and fit the variant's learner on ``train_idx`` (early stopping on ``valid_idx``), save its
+    checkpoint; returns it, its labels and the index sets it used (items of unseen labels dropped)."""
+    labels = sorted(set(target[np.concatenate([train_idx, valid_idx])]))
+    code = {lab: i for i, lab in enumerate(labels)}
+    known = np.array([t in code for t in target])
+    train_idx, valid_idx = train_idx[known[train_idx]], valid_idx[known[valid_idx]]
+    learner = create("learner", **{**dict(lcfg), "seed": unit.seed})
+    aux = _aux_labels(manifest, train_idx, getattr(learner, "targets", []))
+
+    def enc(ix: np.ndarray) -> SeqData:
+        return SeqData([values[i] for i in ix], np.array([code[t] for t in target[ix]]),
+                       {k: v[ix] for k, v in aux.items()})
+
+    if on_epoch:
+        learner.on_epoch = lambda epoch, record: on_epoch(epoch + 1, learner.epochs)
+    learner.fit(enc(train_idx), enc(valid_idx) if len(valid_idx) else None, n_classes=len(labels))
+    learner.save(Path(run_dir) / "checkpoints" / f"{unit.key}.pt")
+    return learner, labels, train_idx, valid_idx
+
+
+def _encode(learner: Any, values: list[Any], n: int, index: np.ndarray) -> np.ndarray:
+    """(n, D) representations, filled at ``index`` (other rows stay zero and are never read)."""
+    reps = learner.encode([values[i] for i in index])
+    X = np.zeros((n, reps.shape[1]), dtype=np.float32)
+    X[index] = reps
+    return X
+
+
+def _learner_figures(learner: Any) -> dict[str, Any]:
+    out = {"epochs": len(learner.history_), "best_epoch": int(getattr(learner, "best_epoch_", -1))}
+    if getattr(learner, "adversaries", None):
+        out["private_checkpoint"] = bool(learner.private_checkpoint_)
+    return out
+
+
+def _evaluate(cfg: ExperimentConfig, unit: Unit, views: dict[str, View | None], test_view: View,
+              extra: dict[str, Any], t0: float) -> list[dict[str, Any]]:
+    """Run each evaluator whose role has a training view in this protocol; one row each."""
+    rows = []
     for ecfg in cfg.evaluators:
         ecfg = dict(ecfg)
         name = ecfg.pop("name", ecfg["type"])
-        e0 = time.perf_counter()
         evaluator = create("evaluator", **ecfg)
-        figures = evaluator.evaluate(views[getattr(evaluator, "role", "utility")], test_view)
+        train_view = views.get(getattr(evaluator, "role", "utility"))
+        if train_view is None:
+            continue
+        e0 = time.perf_counter()
+        figures = evaluator.evaluate(train_view, test_view)
         rows.append({"run": cfg.name, "corpus": cfg.corpus.type, "synthetic": cfg.corpus.type == "synthetic",
                      "variant": unit.variant, "variant_order": [v.name for v in cfg.variants].index(unit.variant),
-                     "fold": unit.fold, "seed": unit.seed, "evaluator": name,
-                     "evaluator_type": ecfg["type"], "n_train": int(len(train_side)),
-                     "n_attacker_train": int(len(attack_side)), "n_test": int(len(test_idx)),
-                     **extra, **figures, "eval_s": time.perf_counter() - e0})
+                     "fold": unit.fold, "seed": unit.seed, "evaluator": name, "evaluator_type": ecfg["type"],
+                     "protocol": cfg.protocol, **extra, **figures, "eval_s": time.perf_counter() - e0})
     wall = time.perf_counter() - t0
     for r in rows:
         r["wall_s"] = wall
     return rows
-
 
 def _aux_labels(manifest: Manifest, train_idx: np.ndarray, targets: list[str]) -> dict[str, np.ndarray]:
     """Integer labels of every item for the adversaries (-1 where unknown): gender m=0 / f=1, and
