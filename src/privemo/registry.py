@@ -6,6 +6,7 @@ A component is registered under a ``type`` name; an experiment config names it b
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -30,12 +31,12 @@ def register(kind: str, name: str) -> Callable[[T], T]:
 
 def names(kind: str) -> list[str]:
     """The registered names of ``kind``, sorted."""
-    _load_builtins()
+    _load_builtins(kind)
     return sorted(_REGISTRY.get(kind, {}))
 
 
 def lookup(kind: str, name: str) -> Any:
-    _load_builtins()
+    _load_builtins(kind)
     table = _REGISTRY.get(kind, {})
     if name not in table:
         known = ", ".join(sorted(table)) or "none"
@@ -52,17 +53,21 @@ def create(kind: str, type: str, **config: Any) -> Any:  # noqa: A002 - 'type' i
         raise ConfigError(f"{kind} {type!r}: bad configuration {config!r}: {exc}") from exc
 
 
-_loaded = False
+# the packages whose modules register each kind (imported on first use: loading a corpus must not
+# import torch)
+_PROVIDERS = {
+    "corpus": ("privemo.corpora",),
+    "feature": ("privemo.features",),
+    "learner": ("privemo.learners",),
+    "evaluator": ("privemo.evaluators", "privemo.attacks"),
+}
+_loaded: set[str] = set()
 
 
-def _load_builtins() -> None:
-    """Import the packages whose modules register the built-in components."""
-    global _loaded
-    if _loaded:
+def _load_builtins(kind: str) -> None:
+    """Import the packages that register the built-in components of ``kind``."""
+    if kind in _loaded:
         return
-    _loaded = True
-    import privemo.attacks  # noqa: F401
-    import privemo.corpora  # noqa: F401
-    import privemo.evaluators  # noqa: F401
-    import privemo.features  # noqa: F401
-    import privemo.learners  # noqa: F401
+    _loaded.add(kind)
+    for module in _PROVIDERS.get(kind, ()):
+        importlib.import_module(module)
