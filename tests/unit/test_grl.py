@@ -21,15 +21,14 @@ def test_gradient_reversal_flips_and_scales():
 
 
 def _enc_grads(learner: StandardLearner, data: SeqData) -> list[torch.Tensor]:
-    from privemo.learners.data import pad
+    from privemo.learners.data import pad_streams
 
     model = learner.model_
     model.train()
     model.zero_grad()
-    x, lengths = pad(list(data.x))
-    h, logits = model(x, lengths)
+    h, logits, parts = model(pad_streams(list(data.x)))
     loss = torch.nn.functional.cross_entropy(logits, torch.as_tensor(data.y))
-    for t, adv in model.adversary_logits(h).items():
+    for t, adv in model.adversary_logits(h, parts).items():
         loss = loss + torch.nn.functional.cross_entropy(adv, torch.as_tensor(data.aux[t]))
     loss.backward()
     return [p.grad.clone() for p in model.encoder.parameters()]

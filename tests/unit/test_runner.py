@@ -136,7 +136,7 @@ def test_report_marks_significance(tmp_path, synth_root):
     res = write_report(tmp_path / "run")
     norm = [e for e in res["summary"] if e["variant"] == "mfcc_lr_norm"]
     assert all(e["reference"] == "mfcc_lr" and 0 <= e["q_vs_reference"] <= 1 for e in norm)
-    assert "differs from the reference variant `mfcc_lr`" in res["markdown"]
+    assert "differs from the variant's reference (`mfcc_lr`" in res["markdown"]
 
 
 def test_membership_protocol(tmp_path, synth_root):
@@ -167,3 +167,42 @@ def test_membership_protocol_needs_learners_and_five_folds(synth_root):
     with pytest.raises(ConfigError, match="five"):
         config(synth_root, folds=3, protocol="membership",
                variants=[{"name": "a", "features": {"type": "mfcc"}, "learner": {"type": "standard"}}])
+
+
+def test_jaiswal_pipeline_multimodal_priv_seed_average_and_paper_table(tmp_path, synth_root, monkeypatch):
+    """Gen and Priv on fused acoustic + lexical streams, attackers on held-out speakers D2 that never
+    see a test speaker's label, two seeds averaged, the paper's table and the privacy-utility figure."""
+    from privemo.attacks.attribute import GenderAttacker
+
+    seen = []
+    real = GenderAttacker.evaluate
+    monkeypatch.setattr(GenderAttacker, "evaluate", lambda self, train, test: seen.append(
+        (set(train.manifest.df["speaker"]), set(test.manifest.df["speaker"]))) or real(self, train, test))
+    tiny = {"type": "acoustic", "conv_layers": 1, "channels": 4, "gru_layers": 1, "gru_width": 4}
+    enc = {"type": "multimodal", "streams": {"acoustic": tiny, "lexical": {"type": "lexical", "gru_layers": 1,
+                                                                           "gru_width": 4}}}
+    streams = {"acoustic": {"features": {"type": "mfb"}, "normalize": "speaker"},
+               "lexical": {"features": {"type": "glove"}}}
+    gen = {"type": "standard", "epochs": 2, "encoder": enc}
+    priv = {**gen, "type": "grl", "adversary_steps": 2, "select": "probe",
+            "adversaries": [{"target": "gender", "stream": "acoustic"}, {"target": "speaker", "lambda": 0.5}]}
+    cfg = config(synth_root, folds=2, seeds=[0, 1], valid_speakers=1, attacker_data="heldout",
+                 heldout_fraction=0.34,
+                 variants=[{"name": "gen", "streams": streams, "learner": gen},
+                           {"name": "priv", "streams": streams, "learner": priv, "reference": "gen"}],
+                 evaluators=[{"type": "emotion"}, {"type": "leakage"}, {"type": "gender_attacker"},
+                             {"type": "speaker_id"}])
+    rows = Runner(cfg, out=tmp_path / "run").run()
+    assert seen and all(not (tr & te) for tr, te in seen)  # the attacker never trains on a test speaker
+    leak = {r["variant"]: r for r in rows if r["evaluator"] == "leakage"}
+    assert leak["priv"]["source"] == "gender:acoustic" and leak["gen"]["source"] == "logreg"
+    spk = [r for r in rows if r["evaluator"] == "speaker_id"]
+    assert all(r["n_speakers"] == 6 for r in spk)  # enrolment covers every speaker, D2 included
+    res = write_report(tmp_path / "run")
+    emo = next(e for e in res["summary"] if e["variant"] == "priv" and e["evaluator"] == "emotion")
+    assert emo["seed_avg"]["seeds"] == [0, 1] and len(emo["seed_avg"]["uar"]["per_fold"]) == 2
+    table = json.loads((tmp_path / "run" / "paper_table.json").read_text())
+    assert [r["variant"] for r in table] == ["gen", "priv"] and table[1]["private"] and not table[0]["private"]
+    assert {"U", "U(M)", "U(F)", "L", "P", "speaker ID"} <= set(table[1])
+    assert "jaiswal-2020 Tables 1-5" in res["markdown"]
+    assert (tmp_path / "run" / "figure_privacy_utility.png").stat().st_size > 5_000

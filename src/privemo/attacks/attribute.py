@@ -53,19 +53,52 @@ class GenderAttacker(Evaluator):
         return out
 
 
+@register("evaluator", "leakage")
+class GenderLeakage(Evaluator):
+    """Leakage L of jaiswal-2020: how well the model's own gender classifier does on the test speakers.
+
+    For a ``Priv`` learner this is its gender adversary head (the worst case where there is one per
+    stream); a model without one (``Gen``, or raw features) gets a ``classifier`` trained on the
+    representations of the learner's own training speakers, standing in for the head it would have.
+    L near 0.5 says the adversary was fooled, not that gender is gone: P (``gender_attacker``) asks a
+    fresh attacker.
+    """
+
+    name = "leakage"
+    role = "utility"
+
+    def __init__(self, classifier: str = "logreg") -> None:
+        self.classifier = classifier
+
+    def evaluate(self, train: View, test: View) -> dict[str, Any]:
+        train, test = train.known("gender"), test.known("gender")
+        if len(test) == 0:
+            return {"uar": float("nan"), "skipped": "no gender labels"}
+        y_true = test.labels("gender").astype(str)
+        if test.adversary_pred:
+            per = {k: uar(y_true, v.astype(str)) for k, v in test.adversary_pred.items()}
+            source = max(per, key=lambda k: per[k])
+            u = per[source]
+        else:
+            source = self.classifier
+            u = uar(y_true, fit_predict(self.classifier, train.X, train.labels("gender").astype(str), test.X,
+                                        seed=test.context.get("seed", 0)).astype(str))
+        return {"uar": u, "chance": 1.0 / len(np.unique(y_true)), "n_test": int(len(y_true)), "source": source}
+
+
 @register("evaluator", "speaker_id")
 class SpeakerIdentification(Evaluator):
     """Closed-set speaker identification from the representation.
 
     Threat model: the attacker has the representation function and labelled items of every
-    speaker (an enrolment set) and identifies other items of the same speakers. Items of the
-    fold's training and test speakers are pooled and split within each speaker by ``group``
+    speaker (an enrolment set) and identifies other items of the same speakers. Items of all the
+    fold's speakers (training, held-out D2 and test) are pooled and split within each speaker by ``group``
     (``folds`` parts, part = the run's fold index), so no original is on both sides.
     Figures: accuracy and UAR over speakers; chance = 1 / number of speakers.
     """
 
     name = "speaker_id"
-    role = "attack"
+    role = "reid"
 
     def __init__(self, classifier: str = "logreg", folds: int = 2) -> None:
         self.classifier, self.folds = classifier, folds

@@ -28,6 +28,9 @@ class View:
     manifest: Manifest
     pred: np.ndarray | None = None  # a learner's emotion predictions (labels), test side only
     context: dict[str, Any] = field(default_factory=dict)  # fold, seed, variant
+    proba: np.ndarray | None = None  # the learner's class probabilities (columns: proba_labels)
+    proba_labels: list[str] | None = None
+    adversary_pred: dict[str, np.ndarray] | None = None  # the learner's adversary heads, e.g. {"gender": ["m", ...]}
 
     def __post_init__(self) -> None:
         if len(self.X) != len(self.manifest):
@@ -42,7 +45,9 @@ class View:
     def known(self, target: str) -> View:
         mask = self.manifest.df[target].notna().to_numpy()
         return View(self.X[mask], self.manifest.subset(mask),
-                    None if self.pred is None else self.pred[mask], self.context)
+                    None if self.pred is None else self.pred[mask], self.context,
+                    None if self.proba is None else self.proba[mask], self.proba_labels,
+                    None if self.adversary_pred is None else {k: v[mask] for k, v in self.adversary_pred.items()})
 
     @staticmethod
     def concat(a: View, b: View) -> View:
@@ -89,7 +94,8 @@ class Evaluator:
 
     ``role`` says which data the runner gives as ``train``: "utility" evaluators get the learner's
     training speakers; "attack" evaluators get the attacker's data (the same speakers, or the
-    held-out part D2 when the experiment sets ``attacker_data: heldout``).
+    held-out part D2 when the experiment sets ``attacker_data: heldout``); "reid" evaluators get
+    every non-test speaker (training and D2), for closed-set re-identification.
     """
 
     name = "evaluator"

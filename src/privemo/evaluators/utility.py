@@ -41,7 +41,12 @@ class EmotionUtility(Evaluator):
                                  seed=test.context.get("seed", 0), **kw).astype(str)
         labels = sorted(set(train.labels(self.target).astype(str)) | set(y_true))
         groups = per_group_uar(y_true, y_pred, test.manifest.df["gender"].to_numpy(dtype=object))
+        out: dict[str, Any] = {}
+        if use_learner and test.proba is not None:  # kept so that seeds' predictions can be averaged
+            out = {"proba": np.round(test.proba, 4).tolist(), "proba_labels": test.proba_labels,
+                   "y_true": y_true.tolist(), "groups": [str(g) for g in test.manifest.df["gender"]]}
         return {
+            **out,
             "uar": uar(y_true, y_pred), "accuracy": accuracy(y_true, y_pred),
             **{f"uar_{g}": v for g, v in groups.items()},
             "chance": 1.0 / len(np.unique(y_true)), "n_test": int(len(y_true)),

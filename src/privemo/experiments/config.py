@@ -27,10 +27,31 @@ class CorpusConfig(_Strict):
     options: dict[str, Any] = Field(default_factory=dict)  # loader keyword arguments (media, n_speakers, ...)
 
 
-class VariantConfig(_Strict):
-    name: str
+class StreamConfig(_Strict):
+    """One input stream of a multimodal variant: its features and their normalisation."""
+
     features: dict[str, Any]
     normalize: Literal["none", "speaker"] = "none"
+
+    @field_validator("features")
+    @classmethod
+    def _has_type(cls, v: dict[str, Any]) -> dict[str, Any]:
+        if "type" not in v:
+            raise ValueError("needs a 'type' key")
+        return v
+
+
+class VariantConfig(_Strict):
+    """A variant reads one kind of ``features`` (with ``normalize``), or several named ``streams``
+    (e.g. ``acoustic`` MFB and ``lexical`` GloVe, each item then a tuple of arrays in that order)
+    for a multimodal learner."""
+
+    name: str
+    features: dict[str, Any] | None = None
+    normalize: Literal["none", "speaker"] = "none"
+    streams: dict[str, StreamConfig] | None = None
+    # the variant its figures are tested against (paired t-test); default: the first variant
+    reference: str | None = None
     pool: list[Literal["mean", "std", "min", "max"]] = ["mean", "std"]
     learner: dict[str, Any] | None = None
     # which items of the corpus this variant reads (default: the features' own media; text -> audio)
@@ -42,6 +63,29 @@ class VariantConfig(_Strict):
         if v is not None and "type" not in v:
             raise ValueError("needs a 'type' key")
         return v
+
+    @model_validator(mode="after")
+    def _features_or_streams(self) -> VariantConfig:
+        if (self.features is None) == (self.streams is None):
+            raise ValueError("name either 'features' or 'streams' (not both)")
+        if self.streams is not None and not self.streams:
+            raise ValueError("streams: name at least one stream")
+        encoder = (self.learner or {}).get("encoder") or {}
+        if self.streams is not None and self.learner is not None and len(self.streams) > 1:
+            if encoder.get("type") != "multimodal":
+                raise ValueError("streams: several input streams need learner.encoder.type 'multimodal'")
+            named = list(encoder.get("streams") or {})
+            if named != list(self.streams):
+                raise ValueError(f"learner.encoder.streams {named} must name the variant's streams "
+                                 f"{list(self.streams)}, in the same order")
+        return self
+
+    def stream_configs(self) -> dict[str, StreamConfig]:
+        """The variant's streams; a single-features variant is one stream named ``main``."""
+        if self.streams is not None:
+            return dict(self.streams)
+        assert self.features is not None
+        return {"main": StreamConfig(features=self.features, normalize=self.normalize)}
 
 
 class ExperimentConfig(_Strict):
@@ -90,6 +134,9 @@ class ExperimentConfig(_Strict):
         names = [v.name for v in self.variants]
         if not names:
             raise ValueError("variants: name at least one variant")
+        for v in self.variants:
+            if v.reference is not None and v.reference not in names:
+                raise ValueError(f"variants: {v.name}.reference {v.reference!r} is not a variant of this config")
         if len(set(names)) != len(names):
             raise ValueError(f"variant names must be unique: {names}")
         return self
@@ -116,7 +163,10 @@ def _check_components(cfg: ExperimentConfig, source: str) -> None:
 
     checks = [("corpus.type", "corpus", cfg.corpus.type)]
     for i, v in enumerate(cfg.variants):
-        checks.append((f"variants.{i}.features.type", "feature", v.features["type"]))
+        if v.features is not None:
+            checks.append((f"variants.{i}.features.type", "feature", v.features["type"]))
+        for name, st in (v.streams or {}).items():
+            checks.append((f"variants.{i}.streams.{name}.features.type", "feature", st.features["type"]))
         if v.learner:
             checks.append((f"variants.{i}.learner.type", "learner", v.learner["type"]))
     checks += [(f"evaluators.{i}.type", "evaluator", e["type"]) for i, e in enumerate(cfg.evaluators)]

@@ -39,9 +39,116 @@ def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             entry["labels"] = labels
             entry["confusion"] = np.sum([r["confusion"] for r in rs], axis=0).tolist()
         entry["wall_s"] = float(np.sum([r.get("wall_s", 0.0) for r in rs if r.get("evaluator") == ev]))
+        avg = seed_average(rs)
+        if avg:
+            entry["seed_avg"] = avg
         out.append(entry)
     _significance(out, rows)
     return out
+
+
+def seed_average(rs: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """Emotion figures of the seeds' predictions averaged (jaiswal-2020 trains three seeds and
+    averages their class probabilities): per fold, the mean of the seeds' probabilities decides;
+    mean and std over folds. ``None`` unless some fold has at least two seeds with probabilities."""
+    from privemo.metrics import per_group_uar, uar
+
+    by_fold: dict[int, list[dict[str, Any]]] = {}
+    for r in rs:
+        if r.get("proba") is not None:
+            by_fold.setdefault(int(r["fold"]), []).append(r)
+    per: dict[str, list[float]] = {"uar": [], "uar_m": [], "uar_f": []}
+    seeds = set()
+    for fold in sorted(by_fold):
+        group = by_fold[fold]
+        first = group[0]
+        same = [r for r in group if r["y_true"] == first["y_true"] and r["proba_labels"] == first["proba_labels"]]
+        if len(same) < 2:
+            continue
+        seeds |= {r["seed"] for r in same}
+        labels = np.array(first["proba_labels"], dtype=object)
+        pred = labels[np.mean([np.asarray(r["proba"]) for r in same], axis=0).argmax(1)].astype(str)
+        y = np.array(first["y_true"], dtype=str)
+        per["uar"].append(uar(y, pred))
+        groups = per_group_uar(y, pred, np.array(first["groups"], dtype=object))
+        for g in ("m", "f"):
+            if g in groups:
+                per[f"uar_{g}"].append(groups[g])
+    if not per["uar"]:
+        return None
+    out: dict[str, Any] = {"seeds": sorted(seeds), "folds": len(per["uar"])}
+    for f, vals in per.items():
+        if vals:
+            m, sd = mean_std(vals)
+            out[f] = {"mean": m, "std": sd, "per_fold": vals}
+    return out
+
+
+def _pick(summary: list[dict[str, Any]], variant: str, etype: str) -> dict[str, Any] | None:
+    return next((e for e in summary if e["variant"] == variant and e.get("evaluator_type") == etype), None)
+
+
+def paper_table(summary: list[dict[str, Any]], rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per variant in the layout of jaiswal-2020 Tables 1-5: U (emotion UAR, seeds'
+    predictions averaged where there are several), U(M), U(F), L (leakage), P (1 - worst-case
+    gender attacker UAR), speaker identification accuracy, MI (membership UAR); each with its mean,
+    std, and whether it differs significantly from the variant's reference (q < 0.05)."""
+    private = {r["variant"] for r in rows if "private_checkpoint" in r}
+    out = []
+    for variant in dict.fromkeys(e["variant"] for e in summary):
+        row: dict[str, Any] = {"variant": variant, "private": variant in private}
+        emo = _pick(summary, variant, "emotion")
+        if emo:
+            src = emo.get("seed_avg") or emo
+            row["U_source"] = "seed_avg" if emo.get("seed_avg") else "per_seed"
+            for col, f in (("U", "uar"), ("U(M)", "uar_m"), ("U(F)", "uar_f")):
+                if src.get(f):
+                    row[col] = {"mean": src[f]["mean"], "std": src[f]["std"]}
+            if "U" in row and emo.get("q_vs_reference") is not None:
+                row["U"]["significant"] = emo["q_vs_reference"] < 0.05
+                ref = _pick(summary, emo["reference"], "emotion")
+                row["U"]["decreased"] = bool(row["U"]["significant"] and ref and ref.get("uar")
+                                             and emo["uar"]["mean"] < ref["uar"]["mean"])
+        for col, etype, f in (("L", "leakage", "uar"), ("P", "gender_attacker", "privacy"),
+                              ("speaker ID", "speaker_id", "accuracy"), ("MI", "membership", "uar")):
+            e = _pick(summary, variant, etype)
+            if e and e.get(f):
+                row[col] = {"mean": e[f]["mean"], "std": e[f]["std"]}
+                if e.get("q_vs_reference") is not None:
+                    row[col]["significant"] = e["q_vs_reference"] < 0.05
+                if etype == "gender_attacker":
+                    row["attacker"] = {"uar": e["uar"]["mean"], "chance": e.get("chance")}
+        out.append(row)
+    return out
+
+
+PAPER_COLUMNS = ("U", "U(M)", "U(F)", "L", "P", "speaker ID", "MI")
+
+
+def paper_markdown(table: list[dict[str, Any]]) -> str:
+    cols = [c for c in PAPER_COLUMNS if any(c in r for r in table)]
+    if not any(c in cols for c in ("U", "P")):
+        return ""
+
+    def cell(v: dict[str, Any] | None) -> str:
+        if not v:
+            return "-"
+        text = f"{v['mean']:.3f} ± {v['std']:.3f}"
+        if v.get("decreased"):
+            return f"*{text}*"
+        return f"**{text}**" if v.get("significant") else text
+
+    lines = ["| variant | " + " | ".join(cols) + " |", "|---|" + "---|" * len(cols)]
+    for r in table:
+        name = r["variant"] + (" (Priv)" if r["private"] else "")
+        lines.append(f"| {name} | " + " | ".join(cell(r.get(c)) for c in cols) + " |")
+    lines += ["", "U: emotion UAR on unseen speakers (" + ("seeds' predictions averaged" if any(
+        r.get("U_source") == "seed_avg" for r in table) else "mean over folds x seeds") + "); U(M)/U(F): per "
+              "gender; L: leakage, the model's own gender adversary on the test speakers (0.5 = chance); "
+              "P: privacy metric, 1 - UAR of the strongest gender attacker (0.5 = best); speaker ID: "
+              "closed-set accuracy; MI: membership identification UAR. **Bold**: differs significantly from "
+              "the variant's reference; *italic*: utility significantly lower."]
+    return "\n".join(lines) + "\n"
 
 
 def main_figure(entry: dict[str, Any]) -> str:
@@ -49,13 +156,16 @@ def main_figure(entry: dict[str, Any]) -> str:
 
 
 def _significance(summary: list[dict[str, Any]], rows: list[dict[str, Any]]) -> None:
-    """Each variant against the reference (the first variant of the config), per evaluator: a paired
-    t-test over the (fold, seed) units they share, Benjamini-Hochberg corrected over the run."""
+    """Each variant against its reference (the ``reference`` of its config, else the first variant),
+    per evaluator: a paired t-test over the (fold, seed) units they share, Benjamini-Hochberg
+    corrected over the run."""
     if not summary:
         return
-    ref = min(summary, key=lambda e: _order(rows, e["variant"]))["variant"]
+    first = min(summary, key=lambda e: _order(rows, e["variant"]))["variant"]
+    refs = {r["variant"]: r.get("reference") or first for r in rows}
     tests = []
     for e in summary:
+        ref = refs.get(e["variant"], first)
         if e["variant"] == ref:
             continue
         key = main_figure(e)
@@ -65,8 +175,8 @@ def _significance(summary: list[dict[str, Any]], rows: list[dict[str, Any]]) -> 
              and r["evaluator"] == e["evaluator"] and r.get(key) is not None}
         units = sorted(set(a) & set(b))
         if len(units) >= 2:
-            tests.append((e, paired_ttest([a[k] for k in units], [b[k] for k in units])))
-    for (e, p), q in zip(tests, benjamini_hochberg([p for _, p in tests]), strict=True):
+            tests.append((e, ref, paired_ttest([a[k] for k in units], [b[k] for k in units])))
+    for (e, ref, p), q in zip(tests, benjamini_hochberg([p for _, _, p in tests]), strict=True):
         e["reference"], e["p_vs_reference"], e["q_vs_reference"] = ref, p, q
 
 
@@ -111,10 +221,13 @@ def markdown(summary: list[dict[str, Any]], rows: list[dict[str, Any]]) -> str:
         if e.get(key):
             lines.append(f"| {e['variant']} | {e['evaluator']} | "
                          + ", ".join("-" if v is None else f"{v:.3f}" for v in e[key]["per_fold"]) + " |")
-    ref = next((e["reference"] for e in summary if e.get("reference")), None)
-    if ref:
-        lines += ["", f"\\* differs from the reference variant `{ref}` (paired t-test over folds x seeds, "
-                  "Benjamini-Hochberg q < 0.05)."]
+    refs = sorted({e["reference"] for e in summary if e.get("reference")})
+    if refs:
+        lines += ["", "\\* differs from the variant's reference (" + ", ".join(f"`{r}`" for r in refs)
+                  + "; paired t-test over folds x seeds, Benjamini-Hochberg q < 0.05)."]
+    paper = paper_markdown(paper_table(summary, rows))
+    if paper:
+        lines += ["", "## In the layout of jaiswal-2020 Tables 1-5", "", paper]
     lines += ["", THREATS]
     return "\n".join(lines) + "\n"
 
@@ -123,7 +236,8 @@ THREATS = (
     "Threat models. *gender_attacker*: trained on the representations of the fold's training speakers "
     "with their gender, tested on the unseen test speakers; P = 1 - its UAR. *speaker_id*: closed set; "
     "the attacker has labelled items of every speaker and identifies held-out items of the same speakers. "
-    "*emotion*: utility on unseen test speakers."
+    "*emotion*: utility on unseen test speakers. With `attacker_data: heldout` the gender attacker is trained "
+    "only on held-out speakers (D2) the encoder never saw, and speaker identification enrols every speaker."
 )
 
 
@@ -187,6 +301,37 @@ def figures(summary: list[dict[str, Any]], out_dir: Path) -> list[tuple[str, str
     return figs
 
 
+def privacy_utility_figure(table: list[dict[str, Any]], out_dir: Path) -> tuple[str, str] | None:
+    """Emotion UAR against the worst-case gender attacker's UAR, one point per variant; the
+    non-private variants (no adversary) are marked as baselines."""
+    points = [r for r in table if r.get("U") and r.get("attacker")]
+    if not points:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.6, 4.2))
+    for r in points:
+        x, y = r["attacker"]["uar"], r["U"]["mean"]
+        ax.scatter([x], [y], marker="o" if r["private"] else "s", s=46,
+                   c="tab:blue" if r["private"] else "tab:red", zorder=3)
+        ax.annotate(r["variant"], (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7)
+    chance = next((r["attacker"]["chance"] for r in points if r["attacker"].get("chance")), 0.5)
+    ax.axvline(chance, color="k", linestyle="dotted", linewidth=1)
+    ax.scatter([], [], marker="s", c="tab:red", label="non-private (no adversary)")
+    ax.scatter([], [], marker="o", c="tab:blue", label="adversarial (Priv)")
+    ax.set_xlabel("worst-case gender attacker UAR (lower = more private; dotted: chance)")
+    ax.set_ylabel("emotion UAR")
+    ax.set_title("Privacy-utility trade-off")
+    ax.legend(fontsize=7, loc="best")
+    fig.savefig(out_dir / "figure_privacy_utility.png", dpi=110, bbox_inches="tight")
+    out = ("Privacy-utility trade-off", _png(fig))
+    plt.close(fig)
+    return out
+
+
 def write_report(run_dir: str | Path) -> dict[str, Any]:
     run_dir = Path(run_dir)
     rows = read_results(run_dir)
@@ -194,7 +339,13 @@ def write_report(run_dir: str | Path) -> dict[str, Any]:
     md = markdown(summary, rows)
     atomic_write(run_dir / "summary.json", json.dumps(summary, indent=1))
     atomic_write(run_dir / "report.md", md)
+    table = paper_table(summary, rows)
+    if paper_markdown(table):
+        atomic_write(run_dir / "paper_table.json", json.dumps(table, indent=1))
     figs = figures(summary, run_dir)
+    pu = privacy_utility_figure(table, run_dir)
+    if pu:
+        figs.insert(1, pu)
     body = [f"<pre style='white-space:pre-wrap'>{html.escape(md)}</pre>"]
     body += [f"<h3>{html.escape(t)}</h3><img src='data:image/png;base64,{b}'/>" for t, b in figs]
     page = ("<!doctype html><html><head><meta charset='utf-8'><title>privemo report</title>"

@@ -9,7 +9,7 @@ the pooled features are the representation), and runs every evaluator on (train,
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -123,26 +123,38 @@ class Runner:
     # -- features ---------------------------------------------------------------------------------
     def features(self, manifest: Manifest, variant: str) -> dict[str, Any]:
         """Features of the variant's items (its media), ``None`` for the others, speaker-normalised
-        if asked."""
+        if asked. A variant with several ``streams`` gets, per item, a tuple of their arrays (the
+        item is kept only where every stream has features)."""
         vcfg = next(v for v in self.cfg.variants if v.name == variant)
-        ex = get_extractor(vcfg.features)
-        media: list[str] = list(vcfg.media) if vcfg.media else ["audio" if ex.media == "text" else ex.media]
-        chosen = np.flatnonzero(manifest.df["media"].isin(media).to_numpy())
-        if len(chosen) == 0:
-            raise ConfigError(f"variants.{variant}: the corpus has no {'/'.join(media)} items for "
-                              f"{vcfg.features['type']} features")
-        progress = self.progress
-        prog = (lambda i, n: progress(f"features {variant}", i, n)) if progress else None
-        feats = extract(manifest.subset(chosen), ex, self.cache, skip_bad=self.cfg.skip_bad, progress=prog)
-        for path, why in feats.failed:
-            self.log(f"feature extraction skipped {path}: {why}")
-        values: list[np.ndarray | None] = [None] * len(manifest)
-        for i, v in zip(chosen, feats.values, strict=True):
-            values[i] = v
-        if vcfg.normalize == "speaker":
-            values = speaker_znorm(values, manifest.df["speaker"].tolist())
-        return {"values": values, "ok": np.array([v is not None for v in values]), "kind": feats.kind,
-                "fallback": int(sum(bool(n.get("fallback")) for n in feats.notes))}
+        streams = vcfg.stream_configs()
+        per_stream, kinds, fallback = [], [], 0
+        for sname, st in streams.items():
+            label = variant if len(streams) == 1 else f"{variant}.{sname}"
+            ex = get_extractor(st.features)
+            media: list[str] = list(vcfg.media) if vcfg.media else ["audio" if ex.media == "text" else ex.media]
+            chosen = np.flatnonzero(manifest.df["media"].isin(media).to_numpy())
+            if len(chosen) == 0:
+                raise ConfigError(f"variants.{variant}: the corpus has no {'/'.join(media)} items for "
+                                  f"{st.features['type']} features")
+            prog = (lambda i, n, label=label, p=self.progress: p(f"features {label}", i, n)) if self.progress else None
+            feats = extract(manifest.subset(chosen), ex, self.cache, skip_bad=self.cfg.skip_bad, progress=prog)
+            for path, why in feats.failed:
+                self.log(f"feature extraction skipped {path}: {why}")
+            values: list[Any] = [None] * len(manifest)
+            for i, v in zip(chosen, feats.values, strict=True):
+                values[i] = v
+            if st.normalize == "speaker":
+                values = speaker_znorm(values, manifest.df["speaker"].tolist())
+            per_stream.append(values)
+            kinds.append(feats.kind)
+            fallback += int(sum(bool(n.get("fallback")) for n in feats.notes))
+        if len(per_stream) == 1:
+            combined = per_stream[0]
+        else:
+            combined = [tuple(vs) if all(v is not None for v in vs) else None for vs in zip(*per_stream, strict=True)]
+        return {"values": combined, "ok": np.array([v is not None for v in combined]),
+                "kind": kinds[0] if len(kinds) == 1 else "streams", "kinds": kinds,
+                "streams": list(streams), "fallback": fallback}
 
     def _execute(self, payloads: list[tuple[Unit, dict[str, Any]]], folds: list[Fold], manifest: Manifest):
         if self.cfg.executor == "ray":
@@ -202,21 +214,26 @@ def run_unit(cfg: ExperimentConfig, unit: Unit, data: dict[str, Any], fold: Fold
         learner, labels, train_idx, valid_idx = _fit_learner(vcfg.learner, unit, values, target, manifest,
                                                             train_idx, valid_idx, run_dir, on_epoch)
         X = _encode(learner, values, len(manifest), np.concatenate([train_idx, valid_idx, test_idx, d2_idx]))
-        pred = np.array(labels, dtype=object)[learner.predict([values[i] for i in test_idx])]
+        proba = learner.predict_proba([values[i] for i in test_idx])
+        pred = np.array(labels, dtype=object)[proba.argmax(1)]
+        adv_pred = {k: np.array(["m", "f"], dtype=object)[v] for k, v in
+                    learner.adversary_predict([values[i] for i in test_idx]).items() if k.split(":")[0] == "gender"}
         extra = _learner_figures(learner)
     else:
         kept = [values[i] for i in np.flatnonzero(ok)]
-        pooled = np.stack([v.reshape(-1) for v in kept]) if data["kind"] == "image" else pool(kept, vcfg.pool)
+        pooled = _pool_items(kept, data.get("kinds", [data["kind"]]), vcfg.pool)
         X = np.zeros((len(manifest), pooled.shape[1]), dtype=np.float32)
         X[np.flatnonzero(ok)] = pooled
-        pred = None
+        pred, proba, labels, adv_pred = None, None, None, None
     # the evaluators' training side: all non-test speakers (a learner used the validation speakers for
     # early stopping only; without a learner they simply join training)
     train_side = np.concatenate([train_idx, valid_idx])
     attack_side = d2_idx if cfg.attacker_data == "heldout" else train_side
+    # re-identification (scenario III): the attacker enrols items of every speaker of the corpus
+    reid_side = np.concatenate([train_side, d2_idx])
     views = {role: View(X[ix], manifest.subset(ix), None, context)
-             for role, ix in (("utility", train_side), ("attack", attack_side))}
-    test_view = View(X[test_idx], manifest.subset(test_idx), pred, context)
+             for role, ix in (("utility", train_side), ("attack", attack_side), ("reid", reid_side))}
+    test_view = View(X[test_idx], manifest.subset(test_idx), pred, context, proba, labels, adv_pred)
     if data.get("fallback"):
         extra["face_fallback"] = data["fallback"]
     sizes = {"n_train": int(len(train_side)), "n_attacker_train": int(len(attack_side)), "n_test": int(len(test_idx))}
@@ -258,6 +275,15 @@ def run_membership_unit(cfg: ExperimentConfig, unit: Unit, data: dict[str, Any],
     sizes = {"n_train": int(len(train_idx)), "n_attacker_train": int(len(atk_idx)), "n_test": int(len(t_idx))}
     return _evaluate(cfg, unit, {"membership": view(atk_idx, atk_lab)}, view(t_idx, t_lab),
                      {**sizes, **_learner_figures(learner)}, t0)
+
+
+def _pool_items(items: list[Any], kinds: list[str], how: Sequence[str]) -> np.ndarray:
+    """Fixed-length vectors of variable-length features (images flattened); streams concatenated."""
+    if len(kinds) > 1:
+        return np.hstack([_pool_items([it[k] for it in items], [kind], how) for k, kind in enumerate(kinds)])
+    if kinds[0] == "image":
+        return np.stack([v.reshape(-1) for v in items])
+    return pool(items, list(how))  # type: ignore[arg-type]
 
 
 def _fit_learner(lcfg: dict[str, Any], unit: Unit, values: list[Any], target: np.ndarray, manifest: Manifest,
@@ -313,12 +339,18 @@ def _evaluate(cfg: ExperimentConfig, unit: Unit, views: dict[str, View | None], 
         figures = evaluator.evaluate(train_view, test_view)
         rows.append({"run": cfg.name, "corpus": cfg.corpus.type, "synthetic": cfg.corpus.type == "synthetic",
                      "variant": unit.variant, "variant_order": [v.name for v in cfg.variants].index(unit.variant),
+                     "reference": _reference(cfg, unit.variant),
                      "fold": unit.fold, "seed": unit.seed, "evaluator": name, "evaluator_type": ecfg["type"],
                      "protocol": cfg.protocol, **extra, **figures, "eval_s": time.perf_counter() - e0})
     wall = time.perf_counter() - t0
     for r in rows:
         r["wall_s"] = wall
     return rows
+
+def _reference(cfg: ExperimentConfig, variant: str) -> str:
+    vcfg = next(v for v in cfg.variants if v.name == variant)
+    return vcfg.reference or cfg.variants[0].name
+
 
 def _aux_labels(manifest: Manifest, train_idx: np.ndarray, targets: list[str]) -> dict[str, np.ndarray]:
     """Integer labels of every item for the adversaries (-1 where unknown): gender m=0 / f=1, and

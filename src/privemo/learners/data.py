@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
@@ -11,10 +12,10 @@ import torch
 
 @dataclass
 class SeqData:
-    """``x``: per-item (T_i, D) arrays; ``y``: integer labels (or ``None`` for unlabelled data);
+    """``x``: per-item (T_i, D) arrays (or, for several streams, per-item tuples of them); ``y``: integer labels (or ``None`` for unlabelled data);
     ``aux``: integer labels of other attributes (gender, speaker) for adversaries, -1 = unknown."""
 
-    x: Sequence[np.ndarray]
+    x: Sequence[Any]
     y: np.ndarray | None = None
     aux: dict[str, np.ndarray] = field(default_factory=dict)
 
@@ -40,6 +41,18 @@ def pad(xs: Sequence[np.ndarray], max_frames: int | None = None, rng: np.random.
     for i, c in enumerate(crops):
         out[i, : len(c)] = c
     return torch.from_numpy(out), lengths
+
+
+Inputs = list[tuple[torch.Tensor, torch.Tensor]]
+
+
+def pad_streams(items: Sequence[object], max_frames: int | None = None, rng: np.random.Generator | None = None
+                ) -> Inputs:
+    """:func:`pad` for each stream: items that are tuples of arrays (one per stream) give one
+    padded (x, lengths) per stream; plain arrays give a list of one."""
+    if len(items) and isinstance(items[0], tuple):
+        return [pad([it[k] for it in items], max_frames, rng) for k in range(len(items[0]))]  # type: ignore[index]
+    return [pad(items, max_frames, rng)]  # type: ignore[arg-type]
 
 
 def batches(n: int, batch_size: int, rng: np.random.Generator | None) -> Iterator[np.ndarray]:

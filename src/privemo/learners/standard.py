@@ -18,9 +18,9 @@ import torch
 from torch import nn
 
 from privemo.errors import ConfigError
-from privemo.learners.data import SeqData, batches, class_weights, pad
+from privemo.learners.data import Inputs, SeqData, batches, class_weights, pad_streams
 from privemo.metrics import uar
-from privemo.models import AcousticEncoder, LexicalEncoder, MLPHead, grad_reverse
+from privemo.models import AcousticEncoder, LexicalEncoder, MLPHead, MultimodalEncoder, grad_reverse
 from privemo.registry import register
 
 ENCODERS: dict[str, type[nn.Module]] = {"acoustic": AcousticEncoder, "lexical": LexicalEncoder}
@@ -28,7 +28,9 @@ ENCODERS: dict[str, type[nn.Module]] = {"acoustic": AcousticEncoder, "lexical": 
 
 class EmotionNet(nn.Module):
     """Encoder + emotion head, and optional adversary heads that read the representation through a
-    gradient reversal layer (they learn the attribute; the encoder learns to hide it)."""
+    gradient reversal layer (they learn the attribute; the encoder learns to hide it). An adversary
+    keyed ``"<target>:<stream>"`` reads one stream's pooled vector of a multimodal encoder (before
+    fusion); one keyed ``"<target>"`` reads the fused representation."""
 
     def __init__(self, encoder: nn.Module, head: nn.Module, adversaries: dict[str, nn.Module] | None = None,
                  lambdas: dict[str, float] | None = None) -> None:
@@ -37,12 +39,24 @@ class EmotionNet(nn.Module):
         self.adversaries = nn.ModuleDict(adversaries or {})
         self.lambdas = dict(lambdas or {})
 
-    def adversary_logits(self, h: torch.Tensor) -> dict[str, torch.Tensor]:
-        return {k: head(grad_reverse(h, self.lambdas[k])) for k, head in self.adversaries.items()}
+    def encode(self, inputs: Inputs) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """The representation and, for a multimodal encoder, each stream's part of it."""
+        if isinstance(self.encoder, MultimodalEncoder):
+            parts = self.encoder.parts(inputs)
+            return torch.cat(list(parts.values()), dim=1), parts
+        return self.encoder(*inputs[0]), {}
 
-    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        h = self.encoder(x, lengths)
-        return h, self.head(h)
+    def adversary_input(self, key: str, h: torch.Tensor, parts: dict[str, torch.Tensor]) -> torch.Tensor:
+        return parts[key.split(":", 1)[1]] if ":" in key else h
+
+    def adversary_logits(self, h: torch.Tensor, parts: dict[str, torch.Tensor] | None = None
+                         ) -> dict[str, torch.Tensor]:
+        return {k: head(grad_reverse(self.adversary_input(k, h, parts or {}), self.lambdas[k]))
+                for k, head in self.adversaries.items()}
+
+    def forward(self, inputs: Inputs) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
+        h, parts = self.encode(inputs)
+        return h, self.head(h), parts
 
 
 @register("learner", "standard")
@@ -59,6 +73,7 @@ class StandardLearner:
                  epochs: int = 50, patience: int = 5, lr: float = 1e-3, batch_size: int = 32,
                  max_frames: int | None = 300, seed: int = 0, weighted: bool = True,
                  adversaries: list[dict[str, Any]] | None = None, chance_tolerance: float = 0.05,
+                 adversary_steps: int = 1, adversary_lr: float | None = None, select: str = "adversary",
                  on_epoch: Callable[[int, dict[str, float]], None] | None = None) -> None:
         self.encoder = dict(encoder or {"type": "acoustic"})
         self.head = dict(head or {})
@@ -66,11 +81,16 @@ class StandardLearner:
         self.batch_size, self.max_frames, self.seed, self.weighted = batch_size, max_frames, seed, weighted
         self.adversaries = [dict(a) for a in (adversaries or [])]
         self.chance_tolerance = chance_tolerance
+        self.adversary_steps, self.adversary_lr, self.select = int(adversary_steps), adversary_lr, select
+        if self.adversary_steps < 1:
+            raise ConfigError(f"learner.adversary_steps: must be >= 1, got {adversary_steps}")
+        if select not in ("adversary", "probe"):
+            raise ConfigError(f"learner.select: must be 'adversary' or 'probe', got {select!r}")
         self.on_epoch = on_epoch
         for i, a in enumerate(self.adversaries):
             if a.get("target") not in ("gender", "speaker"):
                 raise ConfigError(f"learner.adversaries.{i}.target: must be 'gender' or 'speaker', got {a.get('target')!r}")
-            unknown = set(a) - {"target", "lambda", "layers", "width", "dropout"}
+            unknown = set(a) - {"target", "lambda", "layers", "width", "dropout", "stream"}
             if unknown:
                 raise ConfigError(f"learner.adversaries.{i}: unknown keys {sorted(unknown)}")
 
@@ -78,29 +98,62 @@ class StandardLearner:
         return {"type": "standard", "encoder": self.encoder, "head": self.head, "epochs": self.epochs,
                 "patience": self.patience, "lr": self.lr, "batch_size": self.batch_size,
                 "max_frames": self.max_frames, "seed": self.seed, "weighted": self.weighted,
-                "adversaries": self.adversaries, "chance_tolerance": self.chance_tolerance}
+                "adversaries": self.adversaries, "chance_tolerance": self.chance_tolerance,
+                "adversary_steps": self.adversary_steps, "adversary_lr": self.adversary_lr, "select": self.select}
 
     @property
     def targets(self) -> list[str]:
         """The attributes the adversaries need labels for (``SeqData.aux`` keys)."""
-        return [a["target"] for a in self.adversaries]
+        return sorted({a["target"] for a in self.adversaries})
+
+    @staticmethod
+    def adversary_key(a: dict[str, Any]) -> str:
+        return f"{a['target']}:{a['stream']}" if a.get("stream") else str(a["target"])
 
     # -- building -------------------------------------------------------------------------------
-    def _build(self, n_in: int, n_classes: int, n_aux: dict[str, int] | None = None) -> EmotionNet:
+    def _build(self, n_in: int | list[int], n_classes: int, n_aux: dict[str, int] | None = None) -> EmotionNet:
         cfg = dict(self.encoder)
         kind = cfg.pop("type", "acoustic")
-        if kind not in ENCODERS:
-            raise ConfigError(f"learner.encoder.type: unknown encoder {kind!r} (known: {sorted(ENCODERS)})")
-        enc = ENCODERS[kind](n_in=n_in, **cfg)
+        dims = n_in if isinstance(n_in, list) else [n_in]
+        if kind == "multimodal":
+            streams = cfg.pop("streams", None)
+            if not isinstance(streams, dict) or len(streams) != len(dims) or cfg:
+                raise ConfigError(f"learner.encoder: a multimodal encoder names one encoder per input stream "
+                                  f"under 'streams' ({len(dims)} here), and nothing else")
+            enc: nn.Module = MultimodalEncoder({name: self._stream_encoder(dict(sc), d, f"streams.{name}")
+                                                for (name, sc), d in zip(streams.items(), dims, strict=True)})
+        else:
+            if len(dims) != 1:
+                raise ConfigError(f"learner.encoder.type: {len(dims)} input streams need the 'multimodal' encoder")
+            enc = self._stream_encoder({"type": kind, **cfg}, dims[0], "type")
         out_dim: int = enc.out_dim  # type: ignore[assignment]
+        part_dims = ({k: int(m.out_dim) for k, m in enc.streams.items()}  # type: ignore[union-attr,arg-type]
+                     if isinstance(enc, MultimodalEncoder) else {})
         heads: dict[str, nn.Module] = {}
         lambdas: dict[str, float] = {}
-        for a in self.adversaries:
-            t = a["target"]
-            heads[t] = MLPHead(out_dim, (n_aux or {})[t], layers=a.get("layers", 1), width=a.get("width", 64),
-                               dropout=a.get("dropout", 0.2))
-            lambdas[t] = float(a.get("lambda", 1.0))
+        for i, a in enumerate(self.adversaries):
+            key = self.adversary_key(a)
+            if a.get("stream") and a["stream"] not in part_dims:
+                raise ConfigError(f"learner.adversaries.{i}.stream: {a['stream']!r} is not a stream of the "
+                                  f"encoder (streams: {sorted(part_dims) or 'none, not multimodal'})")
+            if key in heads:
+                raise ConfigError(f"learner.adversaries.{i}: a second adversary for {key!r}")
+            d_in = part_dims[a["stream"]] if a.get("stream") else out_dim
+            heads[key] = MLPHead(d_in, (n_aux or {})[a["target"]], layers=a.get("layers", 1),
+                                 width=a.get("width", 64), dropout=a.get("dropout", 0.2))
+            lambdas[key] = float(a.get("lambda", 1.0))
         return EmotionNet(enc, MLPHead(out_dim, n_classes, **self.head), heads, lambdas)
+
+    @staticmethod
+    def _stream_encoder(cfg: dict[str, Any], n_in: int, where: str) -> nn.Module:
+        kind = cfg.pop("type", "acoustic")
+        if kind not in ENCODERS:
+            raise ConfigError(f"learner.encoder.{where}: unknown encoder {kind!r} (known: "
+                              f"{', '.join(sorted(ENCODERS))}, multimodal)")
+        try:
+            return ENCODERS[kind](n_in=n_in, **cfg)
+        except TypeError as exc:
+            raise ConfigError(f"learner.encoder.{where}: {exc}") from None
 
     # -- training -------------------------------------------------------------------------------
     def fit(self, train: SeqData, valid: SeqData | None = None, n_classes: int | None = None) -> StandardLearner:
@@ -114,12 +167,17 @@ class StandardLearner:
         self.n_classes_ = int(n_classes or int(max(train.y.max(), valid.y.max() if valid and valid.y is not None
                                                     and len(valid) else 0)) + 1)
         self.n_aux_ = {t: int(train.aux[t].max()) + 1 for t in self.targets}
-        self.n_in_ = int(np.asarray(train.x[0]).shape[-1])
+        first = train.x[0]
+        self.n_in_ = ([int(np.asarray(v).shape[-1]) for v in first] if isinstance(first, tuple)
+                      else int(np.asarray(first).shape[-1]))
         self.model_ = self._build(self.n_in_, self.n_classes_, self.n_aux_)
         loss_fn = nn.CrossEntropyLoss(weight=class_weights(train.y, self.n_classes_) if self.weighted else None)
         aux_fns = {t: nn.CrossEntropyLoss(weight=class_weights(train.aux[t][train.aux[t] >= 0], self.n_aux_[t])
                                           if self.weighted else None, ignore_index=-1) for t in self.targets}
+        target_of = {self.adversary_key(a): a["target"] for a in self.adversaries}
         opt = torch.optim.RMSprop(self.model_.parameters(), lr=self.lr)
+        adv_opt = (torch.optim.RMSprop(self.model_.adversaries.parameters(), lr=self.adversary_lr or self.lr)
+                   if self.adversaries and self.adversary_steps > 1 else None)
         best, best_state, bad, self.history_ = np.inf, None, 0, []
         best_private: tuple[float, Any, int] | None = None
         for epoch in range(self.epochs):
@@ -127,11 +185,21 @@ class StandardLearner:
             self.model_.train()
             total, seen = 0.0, 0
             for idx in batches(len(train), self.batch_size, rng):
-                x, lengths = pad([train.x[i] for i in idx], self.max_frames, rng)
-                h, logits = self.model_(x, lengths)
+                inputs = pad_streams([train.x[i] for i in idx], self.max_frames, rng)
+                h, logits, parts = self.model_(inputs)
+                aux_y = {t: torch.as_tensor(train.aux[t][idx], dtype=torch.long) for t in self.targets}
+                if adv_opt is not None:  # the adversaries catch up on the current representation first
+                    hd, pd = h.detach(), {k: v.detach() for k, v in parts.items()}
+                    for _ in range(self.adversary_steps - 1):
+                        adv_loss = sum(aux_fns[target_of[k]](head(self.model_.adversary_input(k, hd, pd)),
+                                                             aux_y[target_of[k]])
+                                       for k, head in self.model_.adversaries.items())
+                        adv_opt.zero_grad()
+                        adv_loss.backward()  # type: ignore[union-attr]
+                        adv_opt.step()
                 loss = loss_fn(logits, torch.as_tensor(train.y[idx], dtype=torch.long))
-                for t, adv_logits in self.model_.adversary_logits(h).items():
-                    loss = loss + aux_fns[t](adv_logits, torch.as_tensor(train.aux[t][idx], dtype=torch.long))
+                for k, adv_logits in self.model_.adversary_logits(h, parts).items():
+                    loss = loss + aux_fns[target_of[k]](adv_logits, aux_y[target_of[k]])
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
@@ -140,19 +208,22 @@ class StandardLearner:
                                         "seconds": time.perf_counter() - t0}
             if valid is not None and len(valid):
                 record.update(self._validate(valid, loss_fn))
+                if self.adversaries and self.select == "probe" and "gender" in valid.aux:
+                    record["valid_gender_uar"] = self._probe(train, valid, rng)
             self.history_.append(record)
             if self.on_epoch:
                 self.on_epoch(epoch, record)
             monitor = record.get("valid_loss", record["train_loss"])
             private = record.get("valid_gender_uar", 0.5) <= 0.5 + self.chance_tolerance
-            if self.adversaries and private and (best_private is None or monitor < best_private[0]):
-                best_private = (monitor, copy.deepcopy(self.model_.state_dict()), epoch)
+            improved = False
+            if self.adversaries and private and (best_private is None or monitor < best_private[0] - 1e-6):
+                best_private, improved = (monitor, copy.deepcopy(self.model_.state_dict()), epoch), True
             if monitor < best - 1e-6:
-                best, best_state, bad, self.best_epoch_ = monitor, copy.deepcopy(self.model_.state_dict()), 0, epoch
-            else:
-                bad += 1
-                if bad >= self.patience:
-                    break
+                best, best_state, self.best_epoch_ = monitor, copy.deepcopy(self.model_.state_dict()), epoch
+                improved = True
+            bad = 0 if improved else bad + 1
+            if bad >= self.patience:  # no better epoch (nor, for Priv, better private epoch) for a while
+                break
         if best_private is not None:  # Priv: prefer the best epoch whose adversary is at chance
             _, best_state, self.best_epoch_ = best_private
         self.private_checkpoint_ = best_private is not None
@@ -163,30 +234,50 @@ class StandardLearner:
 
     @torch.no_grad()
     def _validate(self, data: SeqData, loss_fn: nn.Module) -> dict[str, float]:
-        h, logits = self._forward(data.x)
+        h, logits, parts = self._forward(data.x)
         out = {"valid_loss": float(loss_fn(logits, torch.as_tensor(data.y, dtype=torch.long)))}
-        if "gender" in self.model_.adversaries and "gender" in data.aux:
+        if "gender" in data.aux:  # the worst case over the gender adversaries (fused and per stream)
             y = data.aux["gender"]
             known = y >= 0
-            if known.any():
-                pred = self.model_.adversaries["gender"](h).argmax(1).numpy()
-                out["valid_gender_uar"] = uar(y[known], pred[known])
+            uars = [uar(y[known], head(self.model_.adversary_input(k, h, parts)).argmax(1).numpy()[known])
+                    for k, head in self.model_.adversaries.items() if k.split(":")[0] == "gender"]
+            if known.any() and uars:
+                out["valid_gender_uar"] = max(uars)
         return out
 
+    def _probe(self, train: SeqData, valid: SeqData, rng: np.random.Generator, n: int = 400) -> float:
+        """Gender UAR of a fresh attacker (logistic regression on at most ``n`` training
+        representations) on the validation speakers: a leakage estimate that, unlike the adversary
+        head, the encoder was never trained to fool."""
+        from privemo.evaluators.base import fit_predict
+
+        g_tr = train.aux["gender"]
+        pick = np.flatnonzero(g_tr >= 0)
+        pick = rng.choice(pick, size=min(n, len(pick)), replace=False)
+        g_va = valid.aux["gender"]
+        known = np.flatnonzero(g_va >= 0)
+        if len(known) == 0 or len(np.unique(g_tr[pick])) < 2:
+            return 0.5
+        h_tr = self.encode([train.x[int(i)] for i in pick])
+        h_va = self.encode([valid.x[int(i)] for i in known])
+        return uar(g_va[known], fit_predict("logreg", h_tr, g_tr[pick], h_va).astype(int))
+
     @torch.no_grad()
-    def _forward(self, xs: Any, batch_size: int = 128) -> tuple[torch.Tensor, torch.Tensor]:
+    def _forward(self, xs: Any, batch_size: int = 128) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
         self.model_.eval()
-        hs, ls = [], []
+        hs, ls, ps = [], [], []
         for i in range(0, len(xs), batch_size):
-            x, lengths = pad(list(xs[i:i + batch_size]))  # whole utterances at inference
-            h, logits = self.model_(x, lengths)
+            h, logits, parts = self.model_(pad_streams(list(xs[i:i + batch_size])))  # whole utterances
             hs.append(h)
             ls.append(logits)
-        return torch.cat(hs), torch.cat(ls)
+            ps.append(parts)
+        parts_all = {k: torch.cat([p[k] for p in ps]) for k in (ps[0] if ps else {})}
+        return torch.cat(hs), torch.cat(ls), parts_all
 
     # -- using ------------------------------------------------------------------------------------
     def encode(self, xs: Any) -> np.ndarray:
-        """The representation that leaves the device: (N, D) pooled encoder outputs."""
+        """The representation that leaves the device: (N, D) pooled encoder outputs (for a
+        multimodal encoder, the streams' pooled vectors concatenated)."""
         return self._forward(xs)[0].numpy()
 
     def predict_proba(self, xs: Any) -> np.ndarray:
@@ -194,6 +285,15 @@ class StandardLearner:
 
     def predict(self, xs: Any) -> np.ndarray:
         return self.predict_proba(xs).argmax(1)
+
+    @torch.no_grad()
+    def adversary_predict(self, xs: Any) -> dict[str, np.ndarray]:
+        """Each adversary head's class predictions (codes of ``SeqData.aux``), keyed like the heads."""
+        if not len(self.model_.adversaries):
+            return {}
+        h, _, parts = self._forward(xs)
+        return {k: head(self.model_.adversary_input(k, h, parts)).argmax(1).numpy()
+                for k, head in self.model_.adversaries.items()}
 
     # -- checkpoints ----------------------------------------------------------------------------
     def save(self, path: str | Path) -> None:
@@ -206,7 +306,9 @@ class StandardLearner:
 
     def load(self, path: str | Path) -> StandardLearner:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
-        self.n_in_, self.n_classes_ = int(ckpt["n_in"]), int(ckpt["n_classes"])
+        n_in = ckpt["n_in"]
+        self.n_in_ = [int(v) for v in n_in] if isinstance(n_in, list) else int(n_in)
+        self.n_classes_ = int(ckpt["n_classes"])
         self.n_aux_ = {k: int(v) for k, v in ckpt.get("n_aux", {}).items()}
         self.model_ = self._build(self.n_in_, self.n_classes_, self.n_aux_)
         self.model_.load_state_dict(ckpt["state"])

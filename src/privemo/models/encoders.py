@@ -56,3 +56,20 @@ class LexicalEncoder(nn.Module):
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         h, _ = self.gru(x)
         return masked_mean(h, lengths)
+
+
+class MultimodalEncoder(nn.Module):
+    """One encoder per named stream (e.g. ``acoustic`` and ``lexical``), each mean-pooled; the
+    representation is their concatenation (early fusion of the pooled streams, jaiswal-2020 Fig. 1).
+    :meth:`parts` gives each stream's pooled vector, for adversaries placed before fusion."""
+
+    def __init__(self, streams: dict[str, nn.Module]) -> None:
+        super().__init__()
+        self.streams = nn.ModuleDict(streams)
+        self.out_dim: int = sum(int(m.out_dim) for m in streams.values())  # type: ignore[arg-type,misc]
+
+    def parts(self, inputs: list[tuple[torch.Tensor, torch.Tensor]]) -> dict[str, torch.Tensor]:
+        return {name: enc(x, lengths) for (name, enc), (x, lengths) in zip(self.streams.items(), inputs, strict=True)}
+
+    def forward(self, inputs: list[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
+        return torch.cat(list(self.parts(inputs).values()), dim=1)
