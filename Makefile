@@ -30,8 +30,9 @@ lint: setup
 	$(VENV)/bin/ruff check src tests bench
 	$(VENV)/bin/mypy
 
-bench: setup  ## feature-extraction throughput against a librosa baseline -> bench/results/
+bench: setup  ## feature throughput vs librosa, learner epoch time vs a plain torch loop -> bench/results/
 	$(PY) bench/bench_features.py
+	$(PY) bench/bench_learner.py
 
 ravdess: setup  ## the RAVDESS leakage baseline (needs ../shared/data/ravdess or --data-root)
 	$(VENV)/bin/privemo run configs/ravdess_baseline.yaml

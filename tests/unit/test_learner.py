@@ -60,3 +60,35 @@ def test_early_stopping_stops():
     noise = SeqData([rng.normal(0, 1, (20, 8)).astype(np.float32) for _ in range(40)], rng.integers(0, 2, 40))
     learner = small(epochs=30, patience=2, lr=1e-2).fit(noise, SeqData(noise.x[:20], noise.y[:20][::-1].copy()))
     assert len(learner.history_) < 30
+
+
+def test_dp_sgd_trains_reports_epsilon_and_round_trips(tmp_path):
+    import pytest
+
+    pytest.importorskip("opacus")
+    train, valid = toy(90, 0), toy(30, 1)
+    dp = {"noise_multiplier": 0.5, "max_grad_norm": 1.0, "delta": 1e-5}
+    learner = small(epochs=6, patience=6, dp=dp).fit(train, valid, n_classes=3)
+    eps = [h["epsilon"] for h in learner.history_]
+    assert all(b > a > 0 for a, b in zip(eps, eps[1:], strict=False))  # privacy spent grows per epoch
+    assert learner.epsilon_ == eps[-1]
+    assert not any(isinstance(m, torch.nn.BatchNorm1d) for m in learner.model_.modules())
+    assert (learner.predict(valid.x) == valid.y).mean() > 0.6  # an easy task survives the noise
+    learner.save(tmp_path / "dp.pt")
+    again = small(dp=dp).load(tmp_path / "dp.pt")
+    assert np.allclose(again.predict_proba(valid.x), learner.predict_proba(valid.x), atol=1e-6)
+    stronger = small(epochs=6, patience=6, dp={**dp, "noise_multiplier": 2.0}).fit(train, valid, n_classes=3)
+    assert stronger.epsilon_ < learner.epsilon_  # more noise, less privacy spent
+
+
+def test_dp_config_errors():
+    import pytest
+
+    from privemo.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="unknown keys"):
+        small(dp={"noise": 1.0})
+    with pytest.raises(ConfigError, match="must be > 0"):
+        small(dp={"noise_multiplier": 0})
+    with pytest.raises(ConfigError, match="adversary_steps"):
+        small(dp={"noise_multiplier": 1.0}, adversary_steps=3)

@@ -97,6 +97,10 @@ def paper_table(summary: list[dict[str, Any]], rows: list[dict[str, Any]]) -> li
     out = []
     for variant in dict.fromkeys(e["variant"] for e in summary):
         row: dict[str, Any] = {"variant": variant, "private": variant in private}
+        eps = [float(r["epsilon"]) for r in rows if r["variant"] == variant and r.get("epsilon") is not None]
+        if eps:
+            row["epsilon"] = {"mean": float(np.mean(eps)), "max": float(np.max(eps)),
+                              "delta": next(r["delta"] for r in rows if r["variant"] == variant and r.get("delta"))}
         emo = _pick(summary, variant, "emotion")
         if emo:
             src = emo.get("seed_avg") or emo
@@ -138,15 +142,19 @@ def paper_markdown(table: list[dict[str, Any]]) -> str:
             return f"*{text}*"
         return f"**{text}**" if v.get("significant") else text
 
-    lines = ["| variant | " + " | ".join(cols) + " |", "|---|" + "---|" * len(cols)]
+    dp = any(r.get("epsilon") for r in table)
+    lines = ["| variant | " + " | ".join(cols) + (" | DP ε |" if dp else " |"),
+             "|---|" + "---|" * (len(cols) + int(dp))]
     for r in table:
         name = r["variant"] + (" (Priv)" if r["private"] else "")
-        lines.append(f"| {name} | " + " | ".join(cell(r.get(c)) for c in cols) + " |")
+        eps = (f" | {r['epsilon']['max']:.2f} (δ={r['epsilon']['delta']:g})" if r.get("epsilon") else " | -") if dp else ""
+        lines.append(f"| {name} | " + " | ".join(cell(r.get(c)) for c in cols) + eps + " |")
     lines += ["", "U: emotion UAR on unseen speakers (" + ("seeds' predictions averaged" if any(
         r.get("U_source") == "seed_avg" for r in table) else "mean over folds x seeds") + "); U(M)/U(F): per "
               "gender; L: leakage, the model's own gender adversary on the test speakers (0.5 = chance); "
               "P: privacy metric, 1 - UAR of the strongest gender attacker (0.5 = best); speaker ID: "
-              "closed-set accuracy; MI: membership identification UAR. **Bold**: differs significantly from "
+              "closed-set accuracy; MI: membership identification UAR; DP ε: the largest over folds x seeds of "
+              "the (ε, δ) spent by DP-SGD training (Opacus RDP accountant). **Bold**: differs significantly from "
               "the variant's reference; *italic*: utility significantly lower."]
     return "\n".join(lines) + "\n"
 
@@ -315,13 +323,16 @@ def privacy_utility_figure(table: list[dict[str, Any]], out_dir: Path) -> tuple[
     fig, ax = plt.subplots(figsize=(5.6, 4.2))
     for r in points:
         x, y = r["attacker"]["uar"], r["U"]["mean"]
-        ax.scatter([x], [y], marker="o" if r["private"] else "s", s=46,
-                   c="tab:blue" if r["private"] else "tab:red", zorder=3)
+        marker, color = (("^", "tab:green") if r.get("epsilon") else ("o", "tab:blue") if r["private"]
+                         else ("s", "tab:red"))
+        ax.scatter([x], [y], marker=marker, s=46, c=color, zorder=3)
         ax.annotate(r["variant"], (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7)
     chance = next((r["attacker"]["chance"] for r in points if r["attacker"].get("chance")), 0.5)
     ax.axvline(chance, color="k", linestyle="dotted", linewidth=1)
     ax.scatter([], [], marker="s", c="tab:red", label="non-private (no adversary)")
     ax.scatter([], [], marker="o", c="tab:blue", label="adversarial (Priv)")
+    if any(r.get("epsilon") for r in points):
+        ax.scatter([], [], marker="^", c="tab:green", label="DP-SGD")
     ax.set_xlabel("worst-case gender attacker UAR (lower = more private; dotted: chance)")
     ax.set_ylabel("emotion UAR")
     ax.set_title("Privacy-utility trade-off")

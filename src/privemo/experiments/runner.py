@@ -318,9 +318,11 @@ def _encode(learner: Any, values: list[Any], n: int, index: np.ndarray) -> np.nd
 
 
 def _learner_figures(learner: Any) -> dict[str, Any]:
-    out = {"epochs": len(learner.history_), "best_epoch": int(getattr(learner, "best_epoch_", -1))}
+    out: dict[str, Any] = {"epochs": len(learner.history_), "best_epoch": int(getattr(learner, "best_epoch_", -1))}
     if getattr(learner, "adversaries", None):
         out["private_checkpoint"] = bool(learner.private_checkpoint_)
+    if getattr(learner, "epsilon_", None) is not None:
+        out["epsilon"], out["delta"] = float(learner.epsilon_), float(learner.dp.get("delta", 1e-5))
     return out
 
 

@@ -59,6 +59,12 @@ class EmotionNet(nn.Module):
         return h, self.head(h), parts
 
 
+def _per_sample_mean(fn: nn.CrossEntropyLoss, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """``fn``'s class weights and ignored label, but averaged over the batch size (not the weights)."""
+    return nn.functional.cross_entropy(logits, y, weight=fn.weight, ignore_index=fn.ignore_index,
+                                       reduction="sum") / len(y)
+
+
 @register("learner", "standard")
 class StandardLearner:
     """Encoder (``encoder={"type": "acoustic" | "lexical", ...}``) + MLP emotion head (``Gen``).
@@ -74,6 +80,7 @@ class StandardLearner:
                  max_frames: int | None = 300, seed: int = 0, weighted: bool = True,
                  adversaries: list[dict[str, Any]] | None = None, chance_tolerance: float = 0.05,
                  adversary_steps: int = 1, adversary_lr: float | None = None, select: str = "adversary",
+                 dp: dict[str, Any] | None = None,
                  on_epoch: Callable[[int, dict[str, float]], None] | None = None) -> None:
         self.encoder = dict(encoder or {"type": "acoustic"})
         self.head = dict(head or {})
@@ -84,6 +91,15 @@ class StandardLearner:
         self.adversary_steps, self.adversary_lr, self.select = int(adversary_steps), adversary_lr, select
         if self.adversary_steps < 1:
             raise ConfigError(f"learner.adversary_steps: must be >= 1, got {adversary_steps}")
+        self.dp = dict(dp) if dp else None
+        if self.dp is not None:
+            unknown = set(self.dp) - {"noise_multiplier", "max_grad_norm", "delta"}
+            if unknown:
+                raise ConfigError(f"learner.dp: unknown keys {sorted(unknown)} (noise_multiplier, max_grad_norm, delta)")
+            if float(self.dp.get("noise_multiplier", 1.0)) <= 0 or float(self.dp.get("max_grad_norm", 1.0)) <= 0:
+                raise ConfigError("learner.dp: noise_multiplier and max_grad_norm must be > 0")
+            if self.adversary_steps > 1:
+                raise ConfigError("learner.dp: DP-SGD counts every gradient step; use adversary_steps: 1")
         if select not in ("adversary", "probe"):
             raise ConfigError(f"learner.select: must be 'adversary' or 'probe', got {select!r}")
         self.on_epoch = on_epoch
@@ -99,7 +115,8 @@ class StandardLearner:
                 "patience": self.patience, "lr": self.lr, "batch_size": self.batch_size,
                 "max_frames": self.max_frames, "seed": self.seed, "weighted": self.weighted,
                 "adversaries": self.adversaries, "chance_tolerance": self.chance_tolerance,
-                "adversary_steps": self.adversary_steps, "adversary_lr": self.adversary_lr, "select": self.select}
+                "adversary_steps": self.adversary_steps, "adversary_lr": self.adversary_lr, "select": self.select,
+                "dp": self.dp}
 
     @property
     def targets(self) -> list[str]:
@@ -144,9 +161,10 @@ class StandardLearner:
             lambdas[key] = float(a.get("lambda", 1.0))
         return EmotionNet(enc, MLPHead(out_dim, n_classes, **self.head), heads, lambdas)
 
-    @staticmethod
-    def _stream_encoder(cfg: dict[str, Any], n_in: int, where: str) -> nn.Module:
+    def _stream_encoder(self, cfg: dict[str, Any], n_in: int, where: str) -> nn.Module:
         kind = cfg.pop("type", "acoustic")
+        if self.dp is not None:
+            cfg["dp"] = True
         if kind not in ENCODERS:
             raise ConfigError(f"learner.encoder.{where}: unknown encoder {kind!r} (known: "
                               f"{', '.join(sorted(ENCODERS))}, multimodal)")
@@ -175,7 +193,11 @@ class StandardLearner:
         aux_fns = {t: nn.CrossEntropyLoss(weight=class_weights(train.aux[t][train.aux[t] >= 0], self.n_aux_[t])
                                           if self.weighted else None, ignore_index=-1) for t in self.targets}
         target_of = {self.adversary_key(a): a["target"] for a in self.adversaries}
-        opt = torch.optim.RMSprop(self.model_.parameters(), lr=self.lr)
+        opt: torch.optim.Optimizer = torch.optim.RMSprop(self.model_.parameters(), lr=self.lr)
+        net: nn.Module = self.model_
+        accountant = None
+        if self.dp is not None:  # DP-SGD: per-sample clipping + Gaussian noise, Poisson-sampled batches
+            net, opt, accountant = self._make_private(opt, len(train))
         adv_opt = (torch.optim.RMSprop(self.model_.adversaries.parameters(), lr=self.adversary_lr or self.lr)
                    if self.adversaries and self.adversary_steps > 1 else None)
         best, best_state, bad, self.history_ = np.inf, None, 0, []
@@ -184,9 +206,10 @@ class StandardLearner:
             t0 = time.perf_counter()
             self.model_.train()
             total, seen = 0.0, 0
-            for idx in batches(len(train), self.batch_size, rng):
+            for idx in (self._poisson_batches(len(train), rng) if accountant is not None
+                        else batches(len(train), self.batch_size, rng)):
                 inputs = pad_streams([train.x[i] for i in idx], self.max_frames, rng)
-                h, logits, parts = self.model_(inputs)
+                h, logits, parts = net(inputs)
                 aux_y = {t: torch.as_tensor(train.aux[t][idx], dtype=torch.long) for t in self.targets}
                 if adv_opt is not None:  # the adversaries catch up on the current representation first
                     hd, pd = h.detach(), {k: v.detach() for k, v in parts.items()}
@@ -197,15 +220,21 @@ class StandardLearner:
                         adv_opt.zero_grad()
                         adv_loss.backward()  # type: ignore[union-attr]
                         adv_opt.step()
-                loss = loss_fn(logits, torch.as_tensor(train.y[idx], dtype=torch.long))
+                y_b = torch.as_tensor(train.y[idx], dtype=torch.long)
+                # with DP each sample's loss must not depend on the others: weighted sum / batch size
+                loss = _per_sample_mean(loss_fn, logits, y_b) if accountant is not None else loss_fn(logits, y_b)
                 for k, adv_logits in self.model_.adversary_logits(h, parts).items():
-                    loss = loss + aux_fns[target_of[k]](adv_logits, aux_y[target_of[k]])
+                    fn, y_a = aux_fns[target_of[k]], aux_y[target_of[k]]
+                    loss = loss + (_per_sample_mean(fn, adv_logits, y_a) if accountant is not None
+                                   else fn(adv_logits, y_a))
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
                 total, seen = total + loss.item() * len(idx), seen + len(idx)
             record: dict[str, float] = {"epoch": epoch, "train_loss": total / max(seen, 1),
                                         "seconds": time.perf_counter() - t0}
+            if accountant is not None:
+                record["epsilon"] = self._epsilon(accountant)
             if valid is not None and len(valid):
                 record.update(self._validate(valid, loss_fn))
                 if self.adversaries and self.select == "probe" and "gender" in valid.aux:
@@ -227,10 +256,45 @@ class StandardLearner:
         if best_private is not None:  # Priv: prefer the best epoch whose adversary is at chance
             _, best_state, self.best_epoch_ = best_private
         self.private_checkpoint_ = best_private is not None
+        # every epoch trained counts (the best-epoch choice looked at all of them)
+        self.epsilon_ = self._epsilon(accountant) if accountant is not None else None
         if best_state is not None:
             self.model_.load_state_dict(best_state)
         self.model_.eval()
         return self
+
+    def _make_private(self, opt: torch.optim.Optimizer, n: int) -> tuple[nn.Module, torch.optim.Optimizer, Any]:
+        try:
+            from opacus import GradSampleModule
+            from opacus.accountants import RDPAccountant
+            from opacus.optimizers import DPOptimizer
+        except ImportError as exc:
+            raise ConfigError("learner.dp needs the package opacus (pip install privemo[dp])") from exc
+        assert self.dp is not None
+        import warnings
+
+        # the inputs never require gradients; Opacus's hooks fire on module outputs, as they should
+        warnings.filterwarnings("ignore", message="Full backward hook is firing when gradients are computed")
+        net = GradSampleModule(self.model_, loss_reduction="mean")
+        dp_opt = DPOptimizer(opt, noise_multiplier=float(self.dp.get("noise_multiplier", 1.0)),
+                             max_grad_norm=float(self.dp.get("max_grad_norm", 1.0)),
+                             expected_batch_size=self.batch_size, loss_reduction="mean")
+        accountant = RDPAccountant()
+        dp_opt.attach_step_hook(accountant.get_optimizer_hook_fn(sample_rate=min(1.0, self.batch_size / n)))
+        return net, dp_opt, accountant
+
+    def _poisson_batches(self, n: int, rng: np.random.Generator) -> Any:
+        """As many batches as an epoch of fixed batches, each item drawn with probability
+        batch_size / n (the sampling the privacy accountant assumes); empty draws are skipped."""
+        q = min(1.0, self.batch_size / n)
+        for _ in range(max(1, round(n / self.batch_size))):
+            idx = np.flatnonzero(rng.random(n) < q)
+            if len(idx):
+                yield idx
+
+    def _epsilon(self, accountant: Any) -> float:
+        assert self.dp is not None
+        return float(accountant.get_epsilon(delta=float(self.dp.get("delta", 1e-5))))
 
     @torch.no_grad()
     def _validate(self, data: SeqData, loss_fn: nn.Module) -> dict[str, float]:

@@ -13,26 +13,38 @@ def masked_mean(h: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
     return (h * mask).sum(1) / mask.sum(1).clamp_min(1.0)
 
 
+def _gru(n_in: int, width: int, layers: int, dropout: float, dp: bool) -> nn.Module:
+    """``nn.GRU``, or with ``dp`` Opacus's ``DPGRU`` (same interface, per-sample gradients)."""
+    if dp:
+        from opacus.layers import DPGRU
+
+        return DPGRU(n_in, width, num_layers=layers, batch_first=True, dropout=dropout if layers > 1 else 0.0)
+    return nn.GRU(n_in, width, num_layers=layers, batch_first=True, dropout=dropout if layers > 1 else 0.0)
+
+
 class AcousticEncoder(nn.Module):
     """Conv1d layers over (B, T, n_in) frames, then GRU layers, then mean pooling over valid frames.
 
     Hyperparameters follow the paper's grid: ``conv_layers`` {3, 4}, ``kernel`` (conv width) {2, 3},
     ``channels`` {32, 64, 128}, ``gru_layers`` {2, 3}, ``gru_width`` 32. ``stride`` > 1 max-pools
-    time once after the convolutions (fewer GRU steps; faster on a CPU).
+    time once after the convolutions (fewer GRU steps; faster on a CPU). ``dp`` builds the
+    DP-SGD-compatible variant (GroupNorm, Opacus DPGRU).
     """
 
     def __init__(self, n_in: int = 40, conv_layers: int = 3, kernel: int = 3, channels: int = 64,
-                 gru_layers: int = 2, gru_width: int = 32, stride: int = 2, dropout: float = 0.2) -> None:
+                 gru_layers: int = 2, gru_width: int = 32, stride: int = 2, dropout: float = 0.2,
+                 dp: bool = False) -> None:
         super().__init__()
         layers: list[nn.Module] = []
         c_in = n_in
         for _ in range(conv_layers):
-            layers += [nn.Conv1d(c_in, channels, kernel, padding="same"), nn.BatchNorm1d(channels), nn.ReLU()]
+            # DP-SGD needs per-sample gradients: GroupNorm instead of BatchNorm (which mixes samples)
+            norm = nn.GroupNorm(1, channels) if dp else nn.BatchNorm1d(channels)
+            layers += [nn.Conv1d(c_in, channels, kernel, padding="same"), norm, nn.ReLU()]
             c_in = channels
         self.conv = nn.Sequential(*layers)
         self.stride = stride
-        self.gru = nn.GRU(channels, gru_width, num_layers=gru_layers, batch_first=True,
-                          dropout=dropout if gru_layers > 1 else 0.0)
+        self.gru = _gru(channels, gru_width, gru_layers, dropout, dp)
         self.out_dim = gru_width
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
@@ -47,10 +59,10 @@ class AcousticEncoder(nn.Module):
 class LexicalEncoder(nn.Module):
     """GRU layers over (B, T, n_in) word vectors, mean-pooled over the words."""
 
-    def __init__(self, n_in: int = 50, gru_layers: int = 2, gru_width: int = 32, dropout: float = 0.2) -> None:
+    def __init__(self, n_in: int = 50, gru_layers: int = 2, gru_width: int = 32, dropout: float = 0.2,
+                 dp: bool = False) -> None:
         super().__init__()
-        self.gru = nn.GRU(n_in, gru_width, num_layers=gru_layers, batch_first=True,
-                          dropout=dropout if gru_layers > 1 else 0.0)
+        self.gru = _gru(n_in, gru_width, gru_layers, dropout, dp)
         self.out_dim = gru_width
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
