@@ -206,3 +206,35 @@ def test_jaiswal_pipeline_multimodal_priv_seed_average_and_paper_table(tmp_path,
     assert {"U", "U(M)", "U(F)", "L", "P", "speaker ID"} <= set(table[1])
     assert "jaiswal-2020 Tables 1-5" in res["markdown"]
     assert (tmp_path / "run" / "figure_privacy_utility.png").stat().st_size > 5_000
+
+
+def test_binned_activation_target_with_transcripts(tmp_path):
+    """A MuSE-layout corpus (binned activation, transcripts): Gen and Priv multimodal learn the
+    three activation levels through the same runner."""
+    from tests.conftest import make_wav
+
+    root = tmp_path / "muse"
+    lines = ["file,subject,gender,activation,valence,text"]
+    words = {"low": "so tired and slow", "mid": "it is fine", "high": "wow this is amazing"}
+    for s in range(6):
+        for k, (level, score) in enumerate([("low", 3.0), ("mid", 5.0), ("high", 7.0)] * 2):
+            name = f"s{s}_{k}.wav"
+            make_wav(root / "audio" / name, freq=150.0 + 100 * k % 300 + 10 * s, seed=s * 10 + k)
+            lines.append(f"{name},{s},{'Male' if s % 2 else 'Female'},{score},5.0,{words[level]}")
+    (root / "annotations.csv").write_text("\n".join(lines) + "\n")
+    enc = {"type": "multimodal", "streams": {
+        "acoustic": {"type": "acoustic", "conv_layers": 1, "channels": 4, "gru_layers": 1, "gru_width": 4},
+        "lexical": {"type": "lexical", "gru_layers": 1, "gru_width": 4}}}
+    streams = {"acoustic": {"features": {"type": "mfb"}}, "lexical": {"features": {"type": "glove"}}}
+    gen = {"type": "standard", "epochs": 2, "encoder": enc}
+    cfg = parse_config({
+        "name": "muse_activation", "corpus": {"type": "muse", "root": str(root)}, "target": "activation",
+        "variants": [{"name": "gen", "streams": streams, "learner": gen},
+                     {"name": "priv", "streams": streams, "learner": {**gen, "type": "grl"}}],
+        "evaluators": [{"type": "emotion", "target": "activation"}, {"type": "leakage"},
+                       {"type": "gender_attacker"}],
+        "folds": 3, "valid_speakers": 0})
+    rows = Runner(cfg, out=tmp_path / "run").run()
+    emo = [r for r in rows if r["evaluator"] == "emotion"]
+    assert len(emo) == 6 and all(r["labels"] == ["high", "low", "mid"] and r["chance"] == 1 / 3 for r in emo)
+    assert all(r["predictor"] == "learner" for r in emo)
