@@ -1,4 +1,5 @@
-"""The standard learner (``Gen`` in jaiswal-2020): encoder + emotion head, one training loop.
+"""The learners of jaiswal-2020: ``Gen`` (encoder + emotion head) and ``Priv`` (plus adversaries
+behind gradient reversal), one training loop, optionally differentially private (DP-SGD).
 
 RMSprop, class-weighted cross-entropy, at most ``epochs`` epochs, early stopping on the validation
 emotion loss with ``patience``, and the weights of the best epoch restored at the end. Seeds make a
@@ -67,12 +68,18 @@ def _per_sample_mean(fn: nn.CrossEntropyLoss, logits: torch.Tensor, y: torch.Ten
 
 @register("learner", "standard")
 class StandardLearner:
-    """Encoder (``encoder={"type": "acoustic" | "lexical", ...}``) + MLP emotion head (``Gen``).
+    """Encoder (``encoder={"type": "acoustic" | "lexical" | "multimodal", ...}``) + MLP emotion
+    head (``Gen``).
 
     Training crops each item to a random window of ``max_frames`` frames (3 s of MFB by default: an
     augmentation, and a faster epoch); inference encodes whole utterances. ``adversaries`` (a list
-    of ``{"target": "gender" | "speaker", "lambda": 1.0, "layers": 1, "width": 64}``) adds heads
-    behind gradient reversal: that is the ``Priv`` learner of jaiswal-2020 (registered as ``grl``).
+    of ``{"target": "gender" | "speaker", "lambda": 1.0, "layers": 1, "width": 64, "stream": ...}``)
+    adds heads behind gradient reversal: that is the ``Priv`` learner of jaiswal-2020 (registered
+    as ``grl``). ``adversary_steps`` k gives the adversaries k-1 extra updates per batch on the
+    detached representation. ``select="adversary"`` prefers the best epoch whose gender adversary is
+    within ``chance_tolerance`` of chance on the validation speakers; ``"probe"`` asks a fresh
+    logistic regression instead (the adversary itself is easily fooled). ``dp`` trains with DP-SGD
+    (Opacus) and records the (epsilon, delta) spent in ``epsilon_``.
     """
 
     def __init__(self, encoder: dict[str, Any] | None = None, head: dict[str, Any] | None = None,
