@@ -213,11 +213,10 @@ def run_unit(cfg: ExperimentConfig, unit: Unit, data: dict[str, Any], fold: Fold
     if vcfg.learner:
         learner, labels, train_idx, valid_idx = _fit_learner(vcfg.learner, unit, values, target, manifest,
                                                             train_idx, valid_idx, run_dir, on_epoch)
-        X = _encode(learner, values, len(manifest), np.concatenate([train_idx, valid_idx, test_idx, d2_idx]))
-        proba = learner.predict_proba([values[i] for i in test_idx])
+        X = _encode(learner, values, len(manifest), np.concatenate([train_idx, valid_idx, d2_idx]))
+        X[test_idx], proba, adv = learner.outputs([values[i] for i in test_idx])  # one pass over the test items
         pred = np.array(labels, dtype=object)[proba.argmax(1)]
-        adv_pred = {k: np.array(["m", "f"], dtype=object)[v] for k, v in
-                    learner.adversary_predict([values[i] for i in test_idx]).items() if k.split(":")[0] == "gender"}
+        adv_pred = {k: np.array(["m", "f"], dtype=object)[v] for k, v in adv.items() if k.split(":")[0] == "gender"}
         extra = _learner_figures(learner)
     else:
         kept = [values[i] for i in np.flatnonzero(ok)]
@@ -348,6 +347,7 @@ def _evaluate(cfg: ExperimentConfig, unit: Unit, views: dict[str, View | None], 
     for r in rows:
         r["wall_s"] = wall
     return rows
+
 
 def _reference(cfg: ExperimentConfig, variant: str) -> str:
     vcfg = next(v for v in cfg.variants if v.name == variant)

@@ -354,17 +354,21 @@ class StandardLearner:
     def predict_proba(self, xs: Any) -> np.ndarray:
         return torch.softmax(self._forward(xs)[1], dim=1).numpy()
 
+    @torch.no_grad()
+    def outputs(self, xs: Any) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+        """One pass: the representation, the emotion probabilities and each adversary head's
+        predictions (as :meth:`encode`, :meth:`predict_proba` and :meth:`adversary_predict`)."""
+        h, logits, parts = self._forward(xs)
+        adv = {k: head(self.model_.adversary_input(k, h, parts)).argmax(1).numpy()
+               for k, head in self.model_.adversaries.items()}
+        return h.numpy(), torch.softmax(logits, dim=1).numpy(), adv
+
     def predict(self, xs: Any) -> np.ndarray:
         return self.predict_proba(xs).argmax(1)
 
-    @torch.no_grad()
     def adversary_predict(self, xs: Any) -> dict[str, np.ndarray]:
         """Each adversary head's class predictions (codes of ``SeqData.aux``), keyed like the heads."""
-        if not len(self.model_.adversaries):
-            return {}
-        h, _, parts = self._forward(xs)
-        return {k: head(self.model_.adversary_input(k, h, parts)).argmax(1).numpy()
-                for k, head in self.model_.adversaries.items()}
+        return self.outputs(xs)[2] if len(self.model_.adversaries) else {}
 
     # -- checkpoints ----------------------------------------------------------------------------
     def save(self, path: str | Path) -> None:
