@@ -13,20 +13,16 @@ so and measures on the synthetic demo corpus instead.
 
 from __future__ import annotations
 
-import argparse
 import json
 import platform
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+from _common import corpus as load_corpus  # noqa: E402
+from _common import parser  # noqa: E402  (puts src/ on the path)
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
-
-from privemo.corpora import load_ravdess, load_synthetic  # noqa: E402
 from privemo.features import FeatureCache, extract, log_mel  # noqa: E402
 from privemo.media import read_audio  # noqa: E402
 
@@ -55,16 +51,10 @@ def librosa_mfb(path):
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--root", default=str(ROOT.parent / "shared" / "data" / "ravdess"))
+    ap = parser()
     ap.add_argument("--limit", type=int, default=0, help="use only the first N files (0 = all)")
-    ap.add_argument("--out", default=str(ROOT / "bench" / "results"))
     args = ap.parse_args()
-    if Path(args.root).is_dir():
-        manifest, corpus = load_ravdess(args.root), "ravdess"
-    else:
-        print(f"RAVDESS not found at {args.root}: measuring on the synthetic demo corpus instead")
-        manifest, corpus = load_synthetic(media="audio"), "synthetic"
+    manifest, corpus = load_corpus(args.root)
     if args.limit:
         manifest = manifest.subset(list(range(min(args.limit, len(manifest)))))
     paths = manifest["path"].tolist()

@@ -15,21 +15,17 @@ bench/results/learner.json and bench/results/learner.md.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import platform
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
+from _common import corpus as load_corpus  # noqa: E402
+from _common import parser  # noqa: E402  (puts src/ on the path)
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
-
-from privemo.corpora import load_ravdess, load_synthetic  # noqa: E402
 from privemo.features import FeatureCache, extract, speaker_znorm  # noqa: E402
 from privemo.learners import SeqData, StandardLearner  # noqa: E402
 from privemo.learners.data import batches, pad_streams  # noqa: E402
@@ -62,17 +58,11 @@ def plain_loop(train: SeqData, n_classes: int, epochs: int) -> list[float]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--root", default=str(ROOT.parent / "shared" / "data" / "ravdess"))
+    ap = parser()
     ap.add_argument("--items", type=int, default=600, help="training items (the rest of 1440: validation)")
     ap.add_argument("--epochs", type=int, default=4)
-    ap.add_argument("--out", default=str(ROOT / "bench" / "results"))
     args = ap.parse_args()
-    if Path(args.root).is_dir():
-        manifest, corpus = load_ravdess(args.root), "ravdess"
-    else:
-        print(f"RAVDESS not found at {args.root}: measuring on the synthetic demo corpus instead")
-        manifest, corpus = load_synthetic(media="audio"), "synthetic"
+    manifest, corpus = load_corpus(args.root)
     feats = extract(manifest, "mfb", FeatureCache())
     values = speaker_znorm(feats.values, manifest["speaker"].tolist())
     rng = np.random.default_rng(0)
