@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import platform
 import sys
+import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
@@ -25,3 +30,18 @@ def corpus(root: str):
         return load_ravdess(root), "ravdess"
     print(f"RAVDESS not found at {root}: measuring on the synthetic demo corpus instead")
     return load_synthetic(media="audio"), "synthetic"
+
+
+def machine() -> str:
+    return f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores"
+
+
+def write(out: str, name: str, report: dict[str, Any], lines: list[str]) -> None:
+    """``report`` (plus python version and date) to ``<out>/<name>.json``, ``lines`` to ``<name>.md``,
+    and print them."""
+    report = {**report, "python": platform.python_version(), "date": time.strftime("%Y-%m-%d")}
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{name}.json").write_text(json.dumps(report, indent=1))
+    (folder / f"{name}.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))

@@ -13,15 +13,12 @@ so and measures on the synthetic demo corpus instead.
 
 from __future__ import annotations
 
-import json
-import platform
 import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
 from _common import corpus as load_corpus  # noqa: E402
-from _common import parser  # noqa: E402  (puts src/ on the path)
+from _common import machine, parser, write  # noqa: E402  (puts src/ on the path)
 
 from privemo.features import FeatureCache, extract, log_mel  # noqa: E402
 from privemo.media import read_audio  # noqa: E402
@@ -77,21 +74,14 @@ def main() -> None:
         results["mfb_from_cache"] = {"files": len(paths), "seconds": round(dt, 3),
                                      "files_per_s": round(len(paths) / dt, 2)}
     speedup = results["mfb_privemo_numpy"]["files_per_s"] / results["mfb_librosa_baseline"]["files_per_s"]
-    report = {"corpus": corpus, "files": len(paths), "machine": f"{platform.processor() or platform.machine()}, "
-              f"{__import__('os').cpu_count()} cores", "python": platform.python_version(),
-              "results": results, "mfb_speedup_vs_librosa": round(speedup, 2),
-              "date": time.strftime("%Y-%m-%d")}
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "features.json").write_text(json.dumps(report, indent=1))
+    report = {"corpus": corpus, "files": len(paths), "machine": machine(), "results": results,
+              "mfb_speedup_vs_librosa": round(speedup, 2)}
     lines = [f"# Feature extraction throughput ({corpus}, {len(paths)} files, {report['machine']})", "",
              "| extractor | files/s | seconds |", "|---|---|---|"]
     lines += [f"| {k} | {v['files_per_s']} | {v['seconds']} |" for k, v in results.items()]
     lines += ["", f"MFB: privemo numpy is {speedup:.2f}x the librosa baseline (same files, same run).",
               "Command: `python bench/bench_features.py`"]
-    (out / "features.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
-
+    write(args.out, "features", report, lines)
 
 if __name__ == "__main__":
     main()

@@ -15,16 +15,12 @@ bench/results/learner.json and bench/results/learner.md.
 
 from __future__ import annotations
 
-import json
-import os
-import platform
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
 from _common import corpus as load_corpus  # noqa: E402
-from _common import parser  # noqa: E402  (puts src/ on the path)
+from _common import machine, parser, write  # noqa: E402  (puts src/ on the path)
 
 from privemo.features import FeatureCache, extract, speaker_znorm  # noqa: E402
 from privemo.learners import SeqData, StandardLearner  # noqa: E402
@@ -92,22 +88,15 @@ def main() -> None:
     per_epoch = {k: float(np.median(v[1:] if len(v) > 1 else v)) for k, v in runs.items()}
     base = per_epoch["plain_torch_loop"]
     report = {"corpus": corpus, "train_items": len(tr), "epochs": args.epochs, "encoder": ENCODER,
-              "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
-              "torch_threads": torch.get_num_threads(), "python": platform.python_version(),
-              "seconds_per_epoch": per_epoch, "ratio_to_plain_loop": {k: v / base for k, v in per_epoch.items()},
-              "date": time.strftime("%Y-%m-%d")}
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "learner.json").write_text(json.dumps(report, indent=1))
+              "machine": machine(), "torch_threads": torch.get_num_threads(),
+              "seconds_per_epoch": per_epoch, "ratio_to_plain_loop": {k: v / base for k, v in per_epoch.items()}}
     lines = [f"# Learner time per epoch ({corpus}, {len(tr)} training items, {report['machine']})", "",
              "| loop | s / epoch | x plain loop |", "|---|---|---|"]
     lines += [f"| {k} | {v:.2f} | {v / base:.2f} |" for k, v in per_epoch.items()]
     lines += ["", "Same model, batches and crops in each; median over epochs after the first. "
               "`priv_with_validation_and_probe` is the whole fit per epoch (validation pass and the fresh "
               "gender probe included).", "Command: `python bench/bench_learner.py`"]
-    (out / "learner.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
-
+    write(args.out, "learner", report, lines)
 
 if __name__ == "__main__":
     main()

@@ -208,7 +208,8 @@ def _fmt(entry: dict[str, Any], f: str) -> str:
     return f"{v['mean']:.3f} ± {v['std']:.3f}{mark}"
 
 
-def markdown(summary: list[dict[str, Any]], rows: list[dict[str, Any]]) -> str:
+def markdown(summary: list[dict[str, Any]], rows: list[dict[str, Any]],
+             table: list[dict[str, Any]] | None = None) -> str:
     run = rows[0]["run"] if rows else "?"
     corpus = rows[0]["corpus"] if rows else "?"
     synth = any(r.get("synthetic") for r in rows)
@@ -233,7 +234,7 @@ def markdown(summary: list[dict[str, Any]], rows: list[dict[str, Any]]) -> str:
     if refs:
         lines += ["", "\\* differs from the variant's reference (" + ", ".join(f"`{r}`" for r in refs)
                   + "; paired t-test over folds x seeds, Benjamini-Hochberg q < 0.05)."]
-    paper = paper_markdown(paper_table(summary, rows))
+    paper = paper_markdown(paper_table(summary, rows) if table is None else table)
     if paper:
         lines += ["", "## In the layout of jaiswal-2020 Tables 1-5", "", paper]
     lines += ["", THREATS]
@@ -347,10 +348,10 @@ def write_report(run_dir: str | Path) -> dict[str, Any]:
     run_dir = Path(run_dir)
     rows = read_results(run_dir)
     summary = summarize(rows)
-    md = markdown(summary, rows)
+    table = paper_table(summary, rows)
+    md = markdown(summary, rows, table)
     atomic_write(run_dir / "summary.json", json.dumps(summary, indent=1))
     atomic_write(run_dir / "report.md", md)
-    table = paper_table(summary, rows)
     if paper_markdown(table):
         atomic_write(run_dir / "paper_table.json", json.dumps(table, indent=1))
     figs = figures(summary, run_dir)
