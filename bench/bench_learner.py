@@ -27,7 +27,7 @@ from privemo.learners import SeqData, StandardLearner  # noqa: E402
 from privemo.learners.data import batches, pad_streams  # noqa: E402
 from privemo.learners.standard import AdversarialLearner  # noqa: E402
 
-ENCODER = {"type": "acoustic", "conv_layers": 3, "kernel": 3, "channels": 64, "gru_layers": 2, "gru_width": 32,
+ENCODER = {"type": "acoustic", "conv_layers": 3, "kernel": 3, "channels": 32, "gru_layers": 2, "gru_width": 32,
            "stride": 4}
 COMMON = {"encoder": ENCODER, "max_frames": 250, "batch_size": 32, "patience": 1000}
 
