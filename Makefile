@@ -30,9 +30,10 @@ lint: setup
 	$(VENV)/bin/ruff check src tests bench
 	$(VENV)/bin/mypy
 
-bench: setup  ## feature throughput vs librosa, learner epoch time vs a plain torch loop -> bench/results/
+bench: setup  ## feature throughput vs librosa, learner epoch time vs a plain torch loop, federated round time vs a plain loop -> bench/results/
 	$(PY) bench/bench_features.py
 	$(PY) bench/bench_learner.py
+	$(PY) bench/bench_federated.py
 
 ravdess: setup  ## the RAVDESS leakage baseline (needs ../shared/data/ravdess or --data-root)
 	$(VENV)/bin/privemo run configs/ravdess_baseline.yaml

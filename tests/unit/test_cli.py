@@ -50,3 +50,14 @@ def test_run_and_report(tmp_path, synth_root):
     assert res.exit_code == 0 and (tmp_path / "run" / "report.html").is_file()
     bad = cli.invoke(app, ["run", str(tmp_path / "nope.yaml")])
     assert bad.exit_code == 2 and "not found" in bad.output
+
+
+def test_federated_commands_give_clear_errors(tmp_path):
+    bad = tmp_path / "fed.yaml"
+    bad.write_text("name: x\ncorpus: {type: synthetic}\nrounds: 0\n")
+    res = cli.invoke(app, ["federated", "run", str(bad)])
+    assert res.exit_code == 2 and "rounds" in res.output
+    res = cli.invoke(app, ["federated", "deploy", str(tmp_path / "job.json")])
+    assert res.exit_code == 2 and "job file not found" in res.output
+    res = cli.invoke(app, ["federated", "report", str(tmp_path)])
+    assert res.exit_code == 2 and "no results" in res.output
