@@ -3,7 +3,7 @@
     python bench/bench_federated.py [--root ../shared/data/ravdess] [--rounds 10]
 
 Every RAVDESS actor is a client (24; the synthetic demo corpus's speakers where RAVDESS is absent),
-with the model and settings of configs/ravdess_federated.yaml (ComParE functionals, MLP 256, one
+with the model and settings of configs/federated/ravdess.yaml (ComParE functionals, MLP 256, one
 local epoch). In the same run it times:
   * baseline: the same FedAvg rounds as a plain Python loop calling the same task functions
     (no Flower, no Ray, no serialisation);
@@ -82,7 +82,7 @@ def main() -> None:
     ap = parser()
     ap.add_argument("--rounds", type=int, default=10)
     args = ap.parse_args()
-    cfg = load_federated_config(ROOT / "configs" / "ravdess_federated.yaml")
+    cfg = load_federated_config(ROOT / "configs" / "federated" / "ravdess.yaml")
     corpus = "ravdess"
     if not Path(args.root).is_dir():
         print(f"RAVDESS not found at {args.root}: measuring on the synthetic demo corpus instead")

@@ -208,8 +208,9 @@ def test_packaged_federated_configs_parse():
 
     from privemo.experiments.federated import load_federated_config
 
-    configs = Path(__file__).resolve().parents[2] / "src" / "privemo" / "configs"
-    names = ["demo_federated", "ravdess_federated", "ravdess_federated_global", "crema_d_federated"]
-    for name in names:
-        cfg = load_federated_config(configs / f"{name}.yaml")
-        assert cfg.name == name and all(cfg.variant(v["name"]) for v in cfg.variants)
+    folder = Path(__file__).resolve().parents[2] / "configs" / "federated"
+    files = sorted(folder.glob("*.yaml"))
+    assert {f.stem for f in files} >= {"demo", "ravdess", "ravdess_global", "crema_d"}
+    for f in files:
+        cfg = load_federated_config(f)
+        assert all(cfg.variant(v["name"]) for v in cfg.variants)
