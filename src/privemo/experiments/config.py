@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -145,15 +145,34 @@ class ExperimentConfig(_Strict):
         return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
 
 
-def parse_config(data: Any, source: str = "<config>") -> ExperimentConfig:
+M = TypeVar("M", bound=BaseModel)
+
+
+def validate_mapping(model: type[M], data: Any, source: str) -> M:
+    """``data`` (parsed YAML) as ``model``, or one ConfigError naming every bad key."""
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: the config must be a mapping of keys, got {type(data).__name__}")
     try:
-        cfg = ExperimentConfig.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(str(p) for p in err['loc']) or '<root>'}: {err['msg']}"
                              for err in exc.errors())
         raise ConfigError(f"{source}: {problems}") from None
+
+
+def read_yaml(path: str | Path) -> tuple[Any, str]:
+    """The parsed content of a YAML config file and its name, or a ConfigError naming the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: config file not found")
+    try:
+        return yaml.safe_load(path.read_text()), str(path)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+
+
+def parse_config(data: Any, source: str = "<config>") -> ExperimentConfig:
+    cfg = validate_mapping(ExperimentConfig, data, source)
     _check_components(cfg, source)
     return cfg
 
@@ -177,14 +196,7 @@ def _check_components(cfg: ExperimentConfig, source: str) -> None:
 
 
 def load_config(path: str | Path) -> ExperimentConfig:
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"{path}: config file not found")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
-    return parse_config(data, str(path))
+    return parse_config(*read_yaml(path))
 
 
 def data_root(explicit: str | Path | None = None) -> Path:

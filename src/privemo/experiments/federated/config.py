@@ -17,7 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from privemo.errors import ConfigError
-from privemo.experiments.config import CorpusConfig
+from privemo.experiments.config import CorpusConfig, read_yaml, validate_mapping
 
 
 class _Strict(BaseModel):
@@ -113,7 +113,7 @@ class FederatedConfig(Settings):
             if "name" not in v:
                 raise ValueError(f"variants.{i}: needs a 'name'")
             try:
-                self.variant(v["name"]) if v["name"] not in names else None
+                self.variant(v["name"])
             except ValidationError as exc:
                 problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
                 raise ValueError(f"variants.{i}: {problems}") from None
@@ -148,29 +148,15 @@ class FederatedConfig(Settings):
 
 
 def parse_federated_config(data: Any, source: str = "<config>") -> FederatedConfig:
-    if not isinstance(data, dict):
-        raise ConfigError(f"{source}: the config must be a mapping of keys, got {type(data).__name__}")
-    try:
-        cfg = FederatedConfig.model_validate(data)
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(p) for p in err['loc']) or '<root>'}: {err['msg']}"
-                             for err in exc.errors())
-        raise ConfigError(f"{source}: {problems}") from None
     from privemo.registry import names
 
-    for key, kind, name in (("corpus.type", "corpus", cfg.corpus.type), ("features.type", "feature",
-                                                                          cfg.features.get("type"))):
+    cfg = validate_mapping(FederatedConfig, data, source)
+    for key, kind, name in (("corpus.type", "corpus", cfg.corpus.type),
+                            ("features.type", "feature", cfg.features.get("type"))):
         if name not in names(kind):
             raise ConfigError(f"{source}: {key}: unknown {kind} {name!r} (known: {', '.join(names(kind))})")
     return cfg
 
 
 def load_federated_config(path: str | Path) -> FederatedConfig:
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"{path}: config file not found")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
-    return parse_federated_config(data, str(path))
+    return parse_federated_config(*read_yaml(path))
