@@ -120,7 +120,7 @@ def deploy(job_path: str | Path, out: str | Path | None = None, port: int = 9100
                                                f"127.0.0.1:{port}", "--port", str(port + 1 + pid),
                                                "--node-config", f"partition-id={pid} num-partitions={n}"])
             t0 = time.monotonic()
-            log("flwr run (the ServerApp's log follows)")
+            log(f"flwr run: the federation runs (logs in {logs})")
             with open(logs / "flwr_run.log", "w") as fh:
                 run = subprocess.run([str(bindir / "flwr"), "run", str(app_dir), "privemo-local", "--stream"],
                                      env=env, cwd=tmp, stdout=fh, stderr=subprocess.STDOUT,
