@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from privemo.experiments.federated.data import CorpusData, FoldData
+from privemo.experiments.federated.data import CorpusData, FoldData, zscore
 from privemo.learners.federated.task import Partition, build_model, evaluate, train, uar_of_confusion
 
 
@@ -51,10 +51,7 @@ def loso(data: CorpusData, settings: dict[str, Any], epochs: int, seed: int,
     per_speaker = {}
     for i, spk in enumerate(speakers):
         test = data.speaker == spk
-        X = data.X
-        if normalize == "global":
-            mu, sd = X[~test].mean(0), X[~test].std(0)
-            X = (X - mu) / np.where(sd < 1e-8, 1.0, sd)
+        X = zscore(data.X, data.X[~test]) if normalize == "global" else data.X
         model = _fit(X[~test], data.y[~test], settings, data.X.shape[1], k, epochs, seed)
         ev = evaluate(model, X[test], data.y[test], k)
         total += np.asarray(ev["confusion"], dtype=np.int64)

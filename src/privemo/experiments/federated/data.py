@@ -71,6 +71,13 @@ def load_corpus_data(cfg: FederatedConfig, data_root: Path, cache: FeatureCache 
     return CorpusData(kept, X, y, labels, speakers, gender)
 
 
+def zscore(X: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """``X`` standardised with the mean and std of ``reference`` (constant dimensions left as they are)."""
+    ref = reference.astype(np.float64)
+    mu, sd = ref.mean(0), ref.std(0)
+    return ((X - mu) / np.where(sd < 1e-8, 1.0, sd)).astype(np.float32)
+
+
 def local_split(y: np.ndarray, fraction: float, seed: int) -> np.ndarray:
     """A client's train mask: ``fraction`` of its items of each class go to its local test set
     (at least one item stays for training)."""
@@ -112,9 +119,7 @@ def write_fold(data: CorpusData, cfg: FederatedConfig, fold: int, out: Path) -> 
               for pid, spk in enumerate(client_speakers)}
     X = data.X
     if cfg.normalize == "global":  # the pooled statistics of the clients' training items, for everyone
-        pooled = np.concatenate([data.X[data.speaker == spk][tr] for spk, tr in splits.items()]).astype(np.float64)
-        mu, sd = pooled.mean(0), pooled.std(0)
-        X = ((data.X - mu) / np.where(sd < 1e-8, 1.0, sd)).astype(np.float32)
+        X = zscore(data.X, np.concatenate([data.X[data.speaker == spk][tr] for spk, tr in splits.items()]))
     clients = []
     for pid, spk in enumerate(client_speakers):
         ix = np.flatnonzero(data.speaker == spk)

@@ -20,11 +20,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from flwr.app import ArrayRecord, ConfigRecord, Context, Message, MetricRecord, RecordDict
 from flwr.clientapp import ClientApp
 
-from privemo.learners.federated.task import Partition, build_model, evaluate, set_weights, train
+from privemo.learners.federated.task import Partition, build_model, evaluate, get_weights, set_weights, train
 
 app = ClientApp()
 
@@ -60,12 +59,8 @@ def client_train(msg: Message, context: Context) -> Message:
     metrics = {"num-examples": int(part.train.sum()), "train-loss": float(out["train_loss"]), "partition-id": pid}
     if "epsilon" in out:
         metrics["epsilon"] = float(out["epsilon"])
-    arrays = ArrayRecord([np.ascontiguousarray(w) for w in _weights(model)])
+    arrays = ArrayRecord(get_weights(model))
     return Message(content=RecordDict({"arrays": arrays, "metrics": MetricRecord(metrics)}), reply_to=msg)
-
-
-def _weights(model: Any) -> list[np.ndarray]:
-    return [v.detach().cpu().numpy() for v in model.state_dict().values()]
 
 
 @app.evaluate()

@@ -186,9 +186,10 @@ def run_federation(grid: Grid, job: dict[str, Any], log: Callable[[str], None] |
                 f"({row['seconds']:.1f} s)")
         return MetricRecord({"uar": ev["uar"], "loss": ev["loss"]})
 
-    task = ConfigRecord({"privemo-job": json.dumps(job)})
+    payload = json.dumps(job)  # train and evaluate get records of their own (the strategy adds keys)
     result = strategy.start(grid=grid, initial_arrays=ArrayRecord(initial), num_rounds=settings["rounds"],
-                            train_config=task, evaluate_config=ConfigRecord({"privemo-job": json.dumps(job)}),
+                            train_config=ConfigRecord({"privemo-job": payload}),
+                            evaluate_config=ConfigRecord({"privemo-job": payload}),
                             evaluate_fn=evaluate_fn)
     for r in rows:  # what the clients measured on their local test items, per round
         rnd = r["round"]
