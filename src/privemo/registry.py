@@ -1,6 +1,6 @@
 """One registry for every kind of component: ``register(kind, name)`` and ``create(kind, **config)``.
 
-Kinds used in privemo: ``corpus``, ``feature``, ``anonymizer``, ``learner``, ``evaluator``.
+Kinds used in privemo: ``corpus``, ``feature``, ``anonymizer``, ``learner``, ``evaluator``, ``anonymizer``.
 A component is registered under a ``type`` name; an experiment config names it by that ``type``.
 """
 
@@ -60,6 +60,7 @@ _PROVIDERS = {
     "feature": ("privemo.features",),
     "learner": ("privemo.learners",),
     "evaluator": ("privemo.evaluators", "privemo.attacks"),
+    "anonymizer": ("privemo.anonymize",),
 }
 _loaded: set[str] = set()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from privemo.cli import data, features, federated
+from privemo.cli import anonymize, data, evaluate, features, federated
 from privemo.cli.run import demo, report, run
 
 app = typer.Typer(help="privemo: privacy-preserving emotion recognition, measured with real attackers.",
@@ -15,6 +15,8 @@ app.command()(report)
 app.add_typer(data.app, name="data")
 app.add_typer(features.app, name="features")
 app.add_typer(federated.app, name="federated")
+app.add_typer(anonymize.app, name="anonymize")
+app.add_typer(evaluate.app, name="evaluate")
 
 if __name__ == "__main__":  # pragma: no cover
     app()

@@ -1,0 +1,216 @@
+"""Anonymize many clips: a manifest (for evaluations) or a file / folder (the CLI), resumably.
+
+Outputs keep the input's relative layout and name under the output folder (an input container
+that cannot hold 16-bit PCM, e.g. mp3 or m4a, is written as .wav). A clip whose output exists is not
+redone, so an interrupted batch resumes where it stopped; a ``.privemo-anonymizer.json`` stamp in
+the output folder records the configuration, and a resume with another configuration is refused
+rather than mixing two methods in one folder. Each output is written to a temporary name and
+renamed, so no half-written file is left behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from privemo.anonymize.base import Clip, VoiceAnonymizer
+from privemo.corpora.manifest import Manifest
+from privemo.errors import ConfigError, MediaError, PrivemoError
+from privemo.media import read_audio, write_audio
+from privemo.registry import create
+
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".m4a", ".aac", ".opus", ".webm")
+_KEEP = (".wav", ".flac", ".ogg")
+STAMP = ".privemo-anonymizer.json"
+
+
+def create_anonymizer(spec: dict[str, Any] | str | VoiceAnonymizer) -> VoiceAnonymizer:
+    if isinstance(spec, VoiceAnonymizer):
+        return spec
+    if isinstance(spec, str):
+        spec = {"type": spec}
+    spec = dict(spec)
+    if isinstance(spec.get("alpha_range"), list):
+        spec["alpha_range"] = tuple(spec["alpha_range"])
+    return create("anonymizer", **spec)
+
+
+@dataclass
+class BatchResult:
+    written: int = 0
+    skipped: int = 0  # already there (resume)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    seconds: float = 0.0  # transform time only (no reading or writing), one thread per clip
+    audio_seconds: float = 0.0
+
+    @property
+    def rtf(self) -> float | None:
+        return self.seconds / self.audio_seconds if self.audio_seconds else None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"written": self.written, "skipped": self.skipped, "failed": len(self.failed),
+                "transform_s": round(self.seconds, 3), "audio_s": round(self.audio_seconds, 3), "rtf": self.rtf}
+
+
+def output_path(src: Path, root: Path, out_dir: Path) -> Path:
+    rel = src.relative_to(root) if src.is_relative_to(root) else Path(src.name)
+    return out_dir / (rel if rel.suffix.lower() in _KEEP else rel.with_suffix(".wav"))
+
+
+def check_stamp(out_dir: Path, anonymizer: VoiceAnonymizer) -> None:
+    """Record the configuration in ``out_dir``; refuse a folder made with another one."""
+    stamp = out_dir / STAMP
+    cfg = json.loads(json.dumps(anonymizer.config(), default=list))
+    if stamp.is_file():
+        try:
+            old = json.loads(stamp.read_text())
+        except json.JSONDecodeError:
+            old = None
+        if old != cfg:
+            raise ConfigError(f"{out_dir}: holds audio anonymized with {old}, not {cfg}; choose another "
+                              "output folder (or delete this one) rather than mixing two methods")
+        return
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stamp.write_text(json.dumps(cfg, indent=1))
+
+
+def _one(anonymizer: VoiceAnonymizer, job: tuple[str, str, str | None, str, int]) -> tuple[str, float, float, str | None]:
+    src, dst, speaker, key, sr = job
+    try:
+        x, rate = read_audio(src, sr if sr > 0 else None)
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(1):
+            t0 = time.perf_counter()
+            y = anonymizer.transform(Clip(x, rate, speaker, key)).audio
+            dt = time.perf_counter() - t0
+        write_audio(dst, y, rate)
+        return src, dt, len(x) / rate, None
+    except (PrivemoError, OSError, ValueError) as exc:
+        return src, 0.0, 0.0, str(exc)
+
+
+_WORKER: VoiceAnonymizer | None = None
+
+
+def _init(anonymizer: VoiceAnonymizer) -> None:
+    global _WORKER
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    _WORKER = anonymizer
+
+
+def _pooled(job: tuple[str, str, str | None, str, int]) -> tuple[str, float, float, str | None]:
+    assert _WORKER is not None
+    return _one(_WORKER, job)
+
+
+def run_jobs(anonymizer: VoiceAnonymizer, jobs: Sequence[tuple[str, str, str | None, str, int]], workers: int = 1,
+             skip_bad: bool = True, progress: Callable[[int, int], None] | None = None) -> BatchResult:
+    result = BatchResult()
+    todo = [j for j in jobs if not Path(j[1]).is_file()]
+    result.skipped = len(jobs) - len(todo)
+    done = result.skipped
+    if progress:
+        progress(done, len(jobs))
+
+    def outcomes() -> Iterator[tuple[str, float, float, str | None]]:
+        if workers <= 1 or len(todo) < 2:
+            for job in todo:
+                yield _one(anonymizer, job)
+            return
+        with ProcessPoolExecutor(workers, initializer=_init, initargs=(anonymizer,)) as pool:
+            yield from pool.map(_pooled, todo, chunksize=4)
+
+    for src, dt, dur, err in outcomes():
+        done += 1
+        if err is not None:
+            result.failed.append((src, err))
+            if not skip_bad:
+                raise MediaError(src, err) if not err.startswith(src) else MediaError(src, err[len(src) + 2:])
+        else:
+            result.written += 1
+            result.seconds += dt
+            result.audio_seconds += dur
+        if progress:
+            progress(done, len(jobs))
+    return result
+
+
+def anonymize_corpus(anonymizer: VoiceAnonymizer, manifest: Manifest, out_dir: str | Path, sr: int = 16000,
+                     workers: int = 1, skip_bad: bool = True,
+                     progress: Callable[[int, int], None] | None = None) -> tuple[Manifest, BatchResult]:
+    """Anonymize every audio item of the (already fitted) ``anonymizer``'s corpus into ``out_dir``.
+
+    Returns the manifest of the anonymized items (same rows, ``path`` pointing to the new files;
+    items that failed are dropped and listed in the result) and the batch figures.
+    """
+    out_dir = Path(out_dir)
+    check_stamp(out_dir, anonymizer)
+    df = manifest.df
+    paths = [Path(p) for p in df["path"]]
+    root = Path(os.path.commonpath([str(p.parent) for p in paths])) if paths else out_dir
+    dst = [output_path(p, root, out_dir) for p in paths]
+    jobs = [(str(p), str(d), str(s), str(k), sr) for p, d, s, k in zip(paths, dst, df["speaker"], df["item_id"],
+                                                                     strict=True)]
+    result = run_jobs(anonymizer, jobs, workers, skip_bad, progress)
+    bad = {src for src, _ in result.failed}
+    keep = np.array([str(p) not in bad for p in paths])
+    out = df.copy()
+    out["path"] = [str(d) for d in dst]
+    return Manifest(out[keep]), result
+
+
+def audio_files(path: Path) -> tuple[list[Path], Path]:
+    """The audio files under ``path`` (a file or a folder, recursively) and their common root."""
+    if path.is_file():
+        return [path], path.parent
+    if not path.is_dir():
+        raise MediaError(path, "no such file or folder")
+    files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES
+                   and not p.name.startswith("."))
+    if not files:
+        raise MediaError(path, f"no audio files ({', '.join(AUDIO_SUFFIXES)}) in this folder")
+    return files, path
+
+
+def folder_manifest(files: list[Path], root: Path, speaker_from: str = "none") -> Manifest:
+    """A manifest of plain audio files (for fitting); ``speaker_from="parent"`` takes each file's
+    folder name as its speaker."""
+    rows = []
+    for p in files:
+        spk = p.parent.name if speaker_from == "parent" else "unknown"
+        rows.append({"item_id": str(p.relative_to(root)) if p.is_relative_to(root) else p.name,
+                     "path": str(p), "media": "audio", "corpus": "files", "speaker": spk, "gender": None,
+                     "emotion": None})
+    return Manifest(rows)
+
+
+def anonymize_files(anonymizer: VoiceAnonymizer, src: str | Path, out: str | Path, sr: int | None = None,
+                    speaker_from: str = "none", fit_on: Manifest | None = None, workers: int = 1,
+                    skip_bad: bool = True, progress: Callable[[int, int], None] | None = None) -> BatchResult:
+    """Anonymize a file (``out`` is the output file) or a folder (``out`` is a folder; layout and
+    names kept). The anonymizer is fitted on ``fit_on`` or, by default, on the input files."""
+    src, out = Path(src), Path(out)
+    files, root = audio_files(src)
+    manifest = folder_manifest(files, root, speaker_from)
+    anonymizer.fit(fit_on if fit_on is not None else manifest)
+    speakers = manifest.df["speaker"].tolist()
+    keys = manifest.df["item_id"].tolist()
+    if src.is_file():
+        dst = [out]
+        out_dir = out.parent
+    else:
+        out_dir = out
+        dst = [output_path(p, root, out) for p in files]
+    check_stamp(out_dir, anonymizer)
+    jobs = [(str(p), str(d), None if speaker_from == "none" else s, k, sr or 0)
+            for p, d, s, k in zip(files, dst, speakers, keys, strict=True)]
+    return run_jobs(anonymizer, jobs, workers, skip_bad, progress)

@@ -1,0 +1,38 @@
+"""``privemo evaluate voice CONFIG``: every voice anonymizer of a config, judged side by side."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from privemo.cli._common import console, friendly_errors, progress_bar
+
+app = typer.Typer(help="Evaluate anonymizers with attackers and utility models (VoicePrivacy style).",
+                  no_args_is_help=True)
+
+
+@app.command("voice")
+def voice_cmd(config: Path = typer.Argument(..., help="voice evaluation YAML (e.g. configs/voice/ravdess.yaml)"),
+              out: Path | None = typer.Option(None, help="run folder (default runs/<name>)"),
+              data_root: Path | None = typer.Option(None, "--data-root", help="corpus roots are relative to this "
+                                                    "(default $PRIVEMO_DATA, else ../shared/data)"),
+              method: list[str] = typer.Option([], "--method", help="evaluate only these methods (repeatable)"),
+              report_only: bool = typer.Option(False, "--report", help="only re-draw the report of a run")) -> None:
+    """Anonymize the corpus with every method, attack it, measure emotion; resumes when re-run."""
+    from privemo.experiments.config import data_root as default_root
+    from privemo.experiments.voice.config import load_voice_config
+    from privemo.experiments.voice.report import write_voice_report
+    from privemo.experiments.voice.runner import VoiceEvaluation
+
+    with friendly_errors():
+        if report_only:
+            result = write_voice_report(config)
+        else:
+            cfg = load_voice_config(config)
+            run_dir = out or Path("runs") / cfg.name
+            with progress_bar() as prog:
+                result = VoiceEvaluation(cfg, run_dir, default_root(data_root), progress=prog,
+                                         log=lambda m: console.print(m, markup=False, highlight=False)).run(method)
+        console.print(Path(result["report"]).read_text(), markup=False, highlight=False)
+        console.print(f"report: {Path(result['report']).with_suffix('.html')}")

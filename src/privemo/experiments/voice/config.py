@@ -1,0 +1,55 @@
+"""The voice anonymization evaluation config (``privemo evaluate voice CONFIG``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, field_validator
+
+from privemo.experiments.config import CorpusConfig, _Strict, read_yaml, validate_mapping
+
+
+class MethodConfig(_Strict):
+    """One anonymizer to evaluate. ``curve``/``x`` place it on a trade-off curve (e.g. voice_vq / k)."""
+
+    name: str
+    anonymizer: dict[str, Any]
+    curve: str | None = None
+    x: float | None = None
+
+    @field_validator("anonymizer")
+    @classmethod
+    def _has_type(cls, v: dict[str, Any]) -> dict[str, Any]:
+        if "type" not in v:
+            raise ValueError("needs a 'type' key (original, mcadams, voice_vq, noise, pseudo_speaker)")
+        return v
+
+
+class VoiceEvalConfig(_Strict):
+    name: str
+    corpus: CorpusConfig
+    methods: list[MethodConfig]
+    folds: int = 4  # speaker-independent folds (gender attacker, emotion, the LDA back-end)
+    seed: int = 0
+    workers: int = 2  # processes anonymizing and extracting features
+    max_items_per_speaker: int | None = None  # a subset (every speaker kept), for quick curves
+    emotion_features: str = "compare"
+    examples: int = 3  # listening examples per method
+    rtf_clips: int = 20  # clips timed one by one on one thread for the real-time factor
+    attackers: list[str] = Field(default_factory=lambda: ["logreg", "gbm"])  # gender attacker kinds
+
+    @field_validator("methods")
+    @classmethod
+    def _unique(cls, v: list[MethodConfig]) -> list[MethodConfig]:
+        names = [m.name for m in v]
+        if len(set(names)) != len(names):
+            raise ValueError(f"method names must be unique: {names}")
+        if "original" in names:
+            raise ValueError("'original' is always evaluated as the reference; do not list it")
+        return v
+
+
+def load_voice_config(path: str | Path) -> VoiceEvalConfig:
+    data, source = read_yaml(path)
+    return validate_mapping(VoiceEvalConfig, data, source)

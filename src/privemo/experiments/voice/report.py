@@ -1,0 +1,187 @@
+"""The voice evaluation report: one table with every method side by side, the target checks for the
+best method, ranade's Table 1, per-gender utility, confusion matrices, the trade-off curves over k
+and epsilon, and listening examples. ``report.md`` and a self-contained ``report.html``."""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+from typing import Any
+
+from privemo.experiments.report import _png
+from privemo.experiments.store import atomic_write, read_results
+
+COLUMNS = [
+    ("semi-informed EER (centroid)", lambda r: r["verification"]["semi_eer_centroid"], "pct"),
+    ("semi-informed EER (centroid, LDA back-end)", lambda r: r["verification"]["semi_lda_eer_centroid"], "pct"),
+    ("semi-informed EER (pairs)", lambda r: r["verification"]["semi_eer_pairs"], "pct"),
+    ("lazy-informed EER (centroid)", lambda r: r["verification"]["lazy_eer_centroid"], "pct"),
+    ("speaker ID naive (resemblyzer)", lambda r: r["speaker_id"]["naive_resemblyzer"], "pct"),
+    ("speaker ID informed (resemblyzer)", lambda r: r["speaker_id"]["informed_resemblyzer"], "pct"),
+    ("speaker ID informed (eGeMAPS)", lambda r: r["speaker_id"]["informed_egemaps"], "pct"),
+    ("gender attacker UAR", lambda r: r["gender"]["uar"], "f3"),
+    ("emotion UAR, trained on original (logreg, ComParE)", lambda r: r["emotion"]["logreg_orig_uar"], "f3"),
+    ("emotion UAR, trained on anonymized (logreg, ComParE)", lambda r: r["emotion"]["logreg_anon_uar"], "f3"),
+    ("emotion UAR, trained on anonymized (RF, eGeMAPS)", lambda r: r["emotion"]["rf_anon_uar"], "f3"),
+    ("real-time factor (1 thread)", lambda r: r["rtf"], "f3"),
+]
+
+
+def _fmt(v: Any, how: str) -> str:
+    if v is None or v != v:
+        return "-"
+    return f"{100 * v:.1f}%" if how == "pct" else f"{v:.3f}"
+
+
+def semi_eer(r: dict[str, Any]) -> float:
+    """The semi-informed attacker's best: the lower EER of raw cosine and the LDA back-end."""
+    v = r["verification"]
+    return min(v["semi_eer_centroid"], v["semi_lda_eer_centroid"])
+
+
+def target_checks(rows: list[dict[str, Any]]) -> list[tuple[str, str, bool]]:
+    """Issue 4's targets for the best non-reference method (highest semi-informed EER x utility)."""
+    ref = next((r for r in rows if r["method"] == "original"), None)
+    cands = [r for r in rows if r["method"] != "original" and r.get("curve") is None]
+    if ref is None or not cands:
+        return []
+    mcadams = [r["rtf"] for r in rows if r["anonymizer"]["type"] == "mcadams"]
+    base = ref["emotion"]["logreg_anon_uar"]
+
+    def score(r: dict[str, Any]) -> float:
+        return min(semi_eer(r) / 0.4, 1.0) + min(r["emotion"]["logreg_anon_uar"] / (0.9 * base), 1.0) + \
+            min(0.25 / max(r["speaker_id"]["informed_resemblyzer"], 1e-6), 1.0)
+
+    best = max(cands, key=score)
+    emo = best["emotion"]["logreg_anon_uar"]
+    checks = [
+        (f"{best['method']}: semi-informed centroid EER {_fmt(semi_eer(best), 'pct')} (target >= 40%)", "",
+         semi_eer(best) >= 0.40),
+        (f"{best['method']}: informed speaker ID (resemblyzer + logreg) "
+         f"{_fmt(best['speaker_id']['informed_resemblyzer'], 'pct')} (target <= 25%, chance "
+         f"{_fmt(best['speaker_id']['chance'], 'pct')})", "", best["speaker_id"]["informed_resemblyzer"] <= 0.25),
+        (f"{best['method']}: gender attacker {best['gender']['uar']:.3f} (target <= 0.70)", "",
+         best["gender"]["uar"] <= 0.70),
+        (f"{best['method']}: emotion UAR {emo:.3f} = {emo / base:.2f} x original {base:.3f} (target >= 0.90 x)", "",
+         emo >= 0.9 * base),
+    ]
+    if mcadams:
+        checks.append((f"{best['method']}: real-time factor {best['rtf']:.3f} vs McAdams {min(mcadams):.3f} "
+                       "(target: no worse)", "", best["rtf"] <= min(mcadams)))
+    return checks
+
+
+def markdown(rows: list[dict[str, Any]]) -> str:
+    main = [r for r in rows if r.get("curve") is None]
+    ref = rows[0] if rows else None
+    lines = [f"# Voice anonymization: {ref['n_items']} clips, {ref['n_speakers']} speakers" if ref else "# Voice",
+             "",
+             "Threat models: verification with the pretrained resemblyzer encoder (lazy-informed: enrolment "
+             "original, trials anonymized; semi-informed: both anonymized, optionally with an LDA back-end "
+             "fitted on anonymized speech of the other folds' speakers); closed-set speaker identification "
+             "by logistic regression trained on original (naive) or anonymized (informed) enrolment items of "
+             "every speaker, tested on their other items; gender attacker trained on anonymized items of "
+             "other speakers (worst of logreg / gradient boosting on resemblyzer and eGeMAPS); emotion "
+             "classifiers trained on other speakers (speaker-independent folds), tested on anonymized audio.",
+             "", "| method | " + " | ".join(c[0] for c in COLUMNS) + " |",
+             "|---|" + "---|" * len(COLUMNS)]
+    for r in main:
+        lines.append(f"| {r['method']} | " + " | ".join(_fmt(_get(f, r), how) for _, f, how in COLUMNS) + " |")
+    checks = target_checks(rows)
+    if checks:
+        lines += ["", "## Targets (issue 4)", ""]
+        lines += [f"- {'reached' if ok else 'NOT reached'}: {text}" for text, _, ok in checks]
+    lines += ["", "## ranade Table 1 (resemblyzer cosine)", "",
+              "| method | R1 original mean / median / min / max | R1 anonymized | R2 (original vs anonymized) |",
+              "|---|---|---|---|"]
+    for r in main:
+        s = r["similarity"]
+        lines.append(f"| {r['method']} | " + " | ".join(
+            " / ".join(f"{s[k][q]:.3f}" for q in ("mean", "median", "min", "max"))
+            for k in ("r1_original", "r1_anonymized", "r2")) + " |")
+    lines += ["", "## Emotion UAR per gender (trained and tested on anonymized, logreg)", "",
+              "| method | " + " | ".join(sorted(main[0]["emotion"]["logreg_anon_per_gender"])) + " |" if main else "",
+              "|---|" + "---|" * (len(main[0]["emotion"]["logreg_anon_per_gender"]) if main else 0)]
+    for r in main:
+        pg = r["emotion"]["logreg_anon_per_gender"]
+        lines.append(f"| {r['method']} | " + " | ".join(f"{pg[g]:.3f}" for g in sorted(pg)) + " |")
+    curves = [r for r in rows if r.get("curve")]
+    if curves:
+        lines += ["", "## Trade-off curves", "", "| curve | x | semi-informed EER | informed speaker ID | "
+                  "gender | emotion UAR (anon/anon) | emotion UAR (orig/anon) |", "|---|---|---|---|---|---|---|"]
+        for r in sorted(curves, key=lambda r: (r["curve"], r["x"])):
+            lines.append(f"| {r['curve']} | {r['x']:g} | {_fmt(semi_eer(r), 'pct')} | "
+                         f"{_fmt(r['speaker_id']['informed_resemblyzer'], 'pct')} | {r['gender']['uar']:.3f} | "
+                         f"{r['emotion']['logreg_anon_uar']:.3f} | {r['emotion']['logreg_orig_uar']:.3f} |")
+    dp = [r for r in rows if r.get("dp")]
+    if dp:
+        lines += ["", "Laplace noise: epsilon is per 10 ms frame (a clip of T frames composes to T x epsilon); "
+                  "L1 sensitivity of the clipped MFCC vector: " +
+                  ", ".join(f"{r['method']} {r['dp']['l1_sensitivity']:.1f} (scale {r['dp']['laplace_scale']:.2f})"
+                            for r in dp)]
+    return "\n".join(lines) + "\n"
+
+
+def _get(f: Any, r: dict[str, Any]) -> Any:
+    try:
+        return f(r)
+    except (KeyError, TypeError):
+        return None
+
+
+def _figures(rows: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out = []
+    fig, ax = plt.subplots(figsize=(6, 4.2))
+    for r in rows:
+        ax.scatter(100 * semi_eer(r), r["emotion"]["logreg_anon_uar"], s=40 if r.get("curve") is None else 18)
+        ax.annotate(r["method"], (100 * semi_eer(r), r["emotion"]["logreg_anon_uar"]), fontsize=7)
+    ax.set_xlabel("semi-informed EER (%)  (higher = more private)")
+    ax.set_ylabel("emotion UAR, trained and tested on anonymized")
+    ax.set_title("privacy against utility")
+    out.append(("privacy-utility", _png(fig)))
+    plt.close(fig)
+    curves = sorted({r["curve"] for r in rows if r.get("curve")})
+    for c in curves:
+        pts = sorted([r for r in rows if r.get("curve") == c], key=lambda r: r["x"])
+        fig, ax = plt.subplots(figsize=(6, 4))
+        xs = [r["x"] for r in pts]
+        ax.plot(xs, [semi_eer(r) for r in pts], "o-", label="semi-informed EER")
+        ax.plot(xs, [r["speaker_id"]["informed_resemblyzer"] for r in pts], "s-", label="informed speaker ID")
+        ax.plot(xs, [r["emotion"]["logreg_anon_uar"] for r in pts], "^-", label="emotion UAR (anon/anon)")
+        ax.plot(xs, [r["emotion"]["logreg_orig_uar"] for r in pts], "v--", label="emotion UAR (orig/anon)")
+        ax.set_xscale("log")
+        ax.set_xlabel(c)
+        ax.legend(fontsize=7)
+        ax.set_title(f"{c}: the trade-off")
+        out.append((f"curve {c}", _png(fig)))
+        plt.close(fig)
+    return out
+
+
+def write_voice_report(run_dir: str | Path) -> dict[str, Any]:
+    run_dir = Path(run_dir)
+    rows = read_results(run_dir)
+    rows.sort(key=lambda r: (r["method"] != "original", r.get("curve") or "", r.get("x") or 0))
+    md = markdown(rows)
+    atomic_write(run_dir / "report.md", md)
+    figs = _figures(rows) if rows else []
+    examples = run_dir / "examples"
+    audio = []
+    if examples.is_dir():
+        for d in sorted(p for p in examples.iterdir() if p.is_dir()):
+            clips = "".join(f'<figure><figcaption>{html.escape(f.name)}</figcaption><audio controls src="'
+                            f'{html.escape(str(f.relative_to(run_dir)))}"></audio></figure>'
+                            for f in sorted(d.iterdir()))
+            audio.append(f"<h3>{html.escape(d.name)}</h3>{clips}")
+    body = "<pre>" + html.escape(md) + "</pre>" + "".join(
+        f'<h2>{html.escape(t)}</h2><img alt="{html.escape(t)}" src="data:image/png;base64,{b}">' for t, b in figs)
+    if audio:
+        body += "<h2>Listening examples</h2>" + "".join(audio)
+    atomic_write(run_dir / "report.html", f"<!doctype html><html><head><meta charset='utf-8'><title>voice "
+                 f"anonymization</title></head><body>{body}</body></html>")
+    return {"rows": len(rows), "report": str(run_dir / "report.md"), "checks": target_checks(rows)}

@@ -1,0 +1,214 @@
+"""``privemo evaluate voice CONFIG``: every method anonymizes the corpus, the same attackers and
+utility models judge each, one row per method; resumable per method.
+
+The run folder holds ``config.yaml``, ``audio/<method>/`` (the anonymized corpus, resumable),
+``units/<method>.json`` and ``results.jsonl`` (one row per method), ``examples/<method>/`` (listening
+examples) and ``report.md`` / ``report.html``.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import shutil
+import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from privemo.anonymize import LaplaceMFCC, VoiceAnonymizer, anonymize_corpus, clip_of, create_anonymizer
+from privemo.attacks.verification import enrol_split, verification_attack
+from privemo.corpora import Manifest, load
+from privemo.corpora.splits import assign_speaker_folds
+from privemo.errors import ConfigError
+from privemo.experiments.config import corpus_root
+from privemo.experiments.store import ResultStore, atomic_write
+from privemo.experiments.voice.config import MethodConfig, VoiceEvalConfig
+from privemo.experiments.voice.evaluate import (
+    Items,
+    Side,
+    emotion_utility,
+    gender_attack,
+    similarity_table,
+    speaker_id,
+    speaker_normalised,
+)
+from privemo.features import FeatureCache, extract
+
+Progress = Callable[[str, int, int], None]
+FEATURES = ("resemblyzer", "egemaps")
+
+
+def load_voice_corpus(cfg: VoiceEvalConfig, data_root: Path) -> Manifest:
+    manifest = load(cfg.corpus.type, corpus_root(cfg.corpus, data_root), **dict(cfg.corpus.options))
+    manifest = manifest.labelled("emotion")
+    df = manifest.df[manifest.df["media"] == "audio"]
+    if cfg.max_items_per_speaker:
+        rng = np.random.default_rng(cfg.seed)
+        keep = [i for _, g in df.groupby("speaker", sort=True)
+                for i in rng.permutation(g.index.to_numpy())[: cfg.max_items_per_speaker]]
+        df = df.loc[sorted(keep)]
+    manifest = Manifest(df, manifest.skipped)
+    n_spk = manifest.df["speaker"].nunique()
+    if n_spk < max(cfg.folds, 2):
+        raise ConfigError(f"corpus {cfg.corpus.type}: {n_spk} speakers with emotion-labelled audio; the "
+                          f"evaluation needs at least {max(cfg.folds, 2)} (folds: {cfg.folds})")
+    return manifest
+
+
+def _extract_chunk(args: tuple[Manifest, list[str], str | None]) -> int:
+    manifest, specs, cache_root = args
+    cache = FeatureCache(cache_root)
+    for spec in specs:
+        extract(manifest, spec, cache, skip_bad=True)
+    return len(manifest)
+
+
+def features(manifest: Manifest, specs: list[str], cache: FeatureCache, workers: int,
+             progress: Callable[[int, int], None] | None = None) -> dict[str, list[np.ndarray | None]]:
+    """Each spec's features of every item, computed by ``workers`` processes into the cache."""
+    n = len(manifest)
+    if workers > 1 and n > 8:
+        chunks = [manifest.subset(np.arange(i, min(i + 16, n))) for i in range(0, n, 16)]
+        ctx = multiprocessing.get_context("spawn")
+        done = 0
+        with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
+            for k in pool.map(_extract_chunk, [(c, specs, str(cache.root)) for c in chunks]):
+                done += k
+                if progress:
+                    progress(done, n)
+    return {s: extract(manifest, s, cache, skip_bad=True).values for s in specs}
+
+
+def measure_rtf(anonymizer: VoiceAnonymizer, manifest: Manifest, n: int) -> float:
+    """Transform time / audio time over ``n`` clips, one thread, no file input or output."""
+    from threadpoolctl import threadpool_limits
+
+    rows = manifest.df.to_dict("records")[:: max(1, len(manifest) // max(n, 1))][:n]
+    spent = audio = 0.0
+    with threadpool_limits(1):
+        import torch
+
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            for row in rows:
+                clip = clip_of(row)
+                t0 = time.perf_counter()
+                anonymizer.transform(clip)
+                spent += time.perf_counter() - t0
+                audio += len(clip.audio) / clip.sr
+        finally:
+            torch.set_num_threads(threads)
+    return spent / audio if audio else float("nan")
+
+
+class VoiceEvaluation:
+    def __init__(self, cfg: VoiceEvalConfig, run_dir: str | Path, data_root: Path, cache: FeatureCache | None = None,
+                 progress: Progress | None = None, log: Callable[[str], None] | None = None) -> None:
+        self.cfg, self.run_dir, self.data_root = cfg, Path(run_dir), data_root
+        self.cache = cache or FeatureCache()
+        self.progress = progress or (lambda label, i, n: None)
+        self.log = log or (lambda msg: None)
+        self.store = ResultStore(self.run_dir)
+
+    def run(self, only: list[str] | None = None) -> dict[str, Any]:
+        cfg = self.cfg
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write(self.run_dir / "config.yaml", yaml.safe_dump(cfg.model_dump(), sort_keys=False))
+        manifest = load_voice_corpus(cfg, self.data_root)
+        self.log(f"{cfg.corpus.type}: {len(manifest)} clips, {manifest.df['speaker'].nunique()} speakers")
+        methods = [MethodConfig(name="original", anonymizer={"type": "original"}), *cfg.methods]
+        unknown = set(only or []) - {m.name for m in methods}
+        if unknown:
+            raise ConfigError(f"--method: {sorted(unknown)} not in the config's methods")
+        original = self._side(manifest, "original")
+        items = self._items(manifest)
+        done = self.store.done()
+        for m in methods:
+            if m.name in done or (only and m.name not in only and m.name != "original"):
+                continue
+            t0 = time.perf_counter()
+            row = self._method(m, manifest, original, items)
+            row["wall_s"] = round(time.perf_counter() - t0, 1)
+            self.store.write_unit(m.name, [row])
+            self.log(f"{m.name}: done in {row['wall_s']} s")
+        from privemo.experiments.voice.report import write_voice_report
+
+        return write_voice_report(self.run_dir)
+
+    def _items(self, manifest: Manifest) -> Items:
+        df = manifest.df
+        fold_of = assign_speaker_folds(manifest, self.cfg.folds, self.cfg.seed)
+        spk = df["speaker"].astype(str).to_numpy()
+        gender = df["gender"].astype(object).where(df["gender"].notna(), "?").astype(str).to_numpy()
+        return Items(spk, gender, df["emotion"].astype(str).to_numpy(),
+                     enrol_split(spk, df["group"].astype(str).to_numpy(), self.cfg.seed),
+                     np.array([fold_of[s] for s in spk]), {str(k): int(v) for k, v in fold_of.items()})
+
+    def _side(self, manifest: Manifest, label: str) -> Side:
+        specs = [*FEATURES, self.cfg.emotion_features]
+        feats = features(manifest, specs, self.cache, self.cfg.workers,
+                         lambda i, n: self.progress(f"{label}: features", i, n))
+        bad = [manifest.df["path"].iat[i] for s in specs for i, v in enumerate(feats[s]) if v is None]
+        if bad:
+            raise ConfigError(f"{label}: no features for {len(bad)} clips, e.g. {bad[0]}")
+        spk = manifest.df["speaker"].astype(str).to_numpy()
+        emo = np.stack(feats[self.cfg.emotion_features]).astype(np.float32)  # type: ignore[arg-type]
+        return Side(np.stack(feats["resemblyzer"]), np.stack(feats["egemaps"]),  # type: ignore[arg-type]
+                    speaker_normalised(emo, spk))
+
+    def _method(self, m: MethodConfig, manifest: Manifest, original: Side, items: Items) -> dict[str, Any]:
+        cfg = self.cfg
+        anonymizer = create_anonymizer({"seed": cfg.seed, **m.anonymizer})
+        self.log(f"{m.name}: fitting {anonymizer.config()}")
+        anonymizer.fit(manifest, lambda i, n: self.progress(f"{m.name}: fit", i, n))
+        reference = m.name == "original"
+        batch: dict[str, Any] = {}
+        if reference:
+            side = original
+        else:
+            anon, result = anonymize_corpus(anonymizer, manifest, self.run_dir / "audio" / m.name,
+                                            workers=cfg.workers,
+                                            progress=lambda i, n: self.progress(f"{m.name}: anonymize", i, n))
+            if result.failed:
+                raise ConfigError(f"{m.name}: {len(result.failed)} clips failed, e.g. {result.failed[0]}")
+            batch = result.as_dict()
+            side = self._side(anon, m.name)
+            self._examples(m.name, manifest, anon)
+        seed = cfg.seed
+        row: dict[str, Any] = {
+            "method": m.name, "anonymizer": anonymizer.config(), "curve": m.curve, "x": m.x,
+            "n_items": len(manifest), "n_speakers": int(len(items.fold_of)), "folds": cfg.folds,
+            "rtf": measure_rtf(anonymizer, manifest, cfg.rtf_clips), "batch": batch,
+        }
+        self.log(f"{m.name}: attacks and utility")
+        row["verification"] = verification_attack(original.emb, side.emb, items.speaker, items.enrol,
+                                                  items.fold_of)
+        row["speaker_id"] = speaker_id(original, side, items, seed)
+        row["gender"] = gender_attack(side, items, list(cfg.attackers), seed)
+        row["similarity"] = similarity_table(original, side, items)
+        row["emotion"] = emotion_utility(original, side, items, seed, reference)
+        if isinstance(anonymizer, LaplaceMFCC):
+            row["dp"] = {"epsilon_per_frame": anonymizer.epsilon, "l1_sensitivity": anonymizer.sensitivity_,
+                         "laplace_scale": anonymizer.scale}
+        return row
+
+    def _examples(self, name: str, manifest: Manifest, anon: Manifest) -> None:
+        n = self.cfg.examples
+        if n <= 0:
+            return
+        out = self.run_dir / "examples"
+        picks = list(range(0, len(manifest), max(1, len(manifest) // n)))[:n]
+        for i in picks:
+            item = str(manifest.df["item_id"].iat[i]).replace("/", "_")
+            src, dst = Path(manifest.df["path"].iat[i]), Path(anon.df["path"].iat[i])
+            orig_copy = out / "original" / f"{item}{src.suffix}"
+            if not orig_copy.exists():
+                orig_copy.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(src, orig_copy)
+            (out / name).mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(dst, out / name / f"{item}{dst.suffix}")
