@@ -20,7 +20,7 @@ METHODS = [
     {"type": "voice_vq", "k": 4, "n_iter": 4},
     {"type": "voice_vq", "k": 4, "vocoder": "world", "codebook": "speaker"},
     {"type": "noise", "epsilon": 50.0, "n_iter": 4},
-    {"type": "pseudo_speaker", "jitter": 0.05},
+    {"type": "pseudo_speaker", "codebook_k": 8, "warp_jitter": 0.05},
 ]
 
 

@@ -1,24 +1,28 @@
-"""``pseudo_speaker``: every speaker re-voiced as one shared pseudo-speaker, emotion kept relative.
+"""``pseudo_speaker``: every speaker re-voiced as a pseudo-speaker, emotion kept relative.
 
 Our method (issue 4). With the WORLD vocoder (pyworld) each clip is split into F0, spectral
-envelope and aperiodicity, and the two that carry identity are moved to a pseudo-speaker while what
-carries emotion is kept *relative to the speaker*:
+envelope and aperiodicity; what carries identity is moved to a pseudo-speaker, what carries emotion
+is kept *relative to the speaker*:
 
 - **F0**: log-F0 is z-normalised with the speaker's own mean and spread (learned by ``fit`` over the
   speaker's clips) and re-scaled to the pseudo-speaker's (``f0_mean`` Hz, ``f0_std`` in log units;
-  by default the corpus geometric mean, which sits between the male and female ranges). An angry
-  clip stays higher and wider than the same speaker's sad one; whose voice it was, and its gender,
-  go.
+  by default the corpus geometric mean, between the male and female ranges). An angry clip stays
+  higher and wider than the same speaker's sad one; whose voice it was, and its gender, go.
 - **Envelope**: the frequency axis is warped by the speaker's factor (found by ``fit``: the warp
   that best aligns the speaker's long-term average voiced envelope with the corpus average, a
-  vocal-tract-length normalisation), then the remaining per-speaker average colour is equalised to
-  the corpus average. Frame-to-frame formant movement, energy and timing are untouched.
-- **Per-clip jitter** (``jitter`` > 0): the pseudo-speaker's F0 mean and warp are moved by a random
-  amount drawn per clip (seeded), so two clips of one speaker are not re-voiced identically.
+  vocal-tract-length normalisation) and the remaining per-speaker average colour is equalised to the
+  corpus average. With ``codebook_k`` > 0 the shape of every frame's normalised envelope (cepstral
+  coefficients 1..``n_cep``; the frame's level c0 is kept) is then replaced by the nearest of k
+  codewords pooled over all speakers, which removes the speaker's own way of shaping each sound.
+- **Aperiodicity** (``aperiodicity``): the speaker's average band aperiodicity (breathiness) is
+  moved to the corpus average; frame-to-frame changes stay.
+- **Per-clip pseudo-speaker**: the pseudo-speaker's F0 mean (``f0_jitter``) and vocal-tract length
+  (``warp_jitter``: a warp of the final envelope) are drawn per clip (log-normal spreads, seeded by
+  the clip's key), so two clips of one speaker do not share one new voice. The warp costs emotion
+  (a per-clip spectral shift that per-speaker normalisation cannot undo), so it is off by default.
 
-A clip of a speaker ``fit`` did not see is normalised with its own statistics (F0 mean and spread,
-envelope) instead of its speaker's: weaker for emotion, since a clip's own mean F0 is part of its
-emotion.
+Energy and timing are untouched. A clip of a speaker ``fit`` did not see is normalised with its own
+statistics instead of its speaker's: weaker for emotion, since a clip's own mean F0 is part of it.
 """
 
 from __future__ import annotations
@@ -82,11 +86,12 @@ class PseudoSpeaker(VoiceAnonymizer):
     f0_std: float | None = None  # log units; None: the median speaker spread
     warp: bool = True
     equalise: bool = True
-    jitter: float = 0.0  # per-clip spread (log units) of the pseudo-speaker's F0 mean and warp
+    f0_jitter: float = 0.25  # per-clip spread (log units) of the pseudo-speaker's F0 mean
+    warp_jitter: float = 0.0  # per-clip spread (log units) of the pseudo-speaker's vocal-tract length
     band_hz: float = 5000.0  # the band where envelopes are aligned
-    frame_period: float = 5.0
+    frame_period: float = 10.0
     clips_per_speaker: int = 24  # clips per speaker that fit analyses
-    codebook_k: int = 0  # > 0: each frame's normalised envelope shape -> nearest of k pooled codewords
+    codebook_k: int = 32  # > 0: each frame's normalised envelope shape -> nearest of k pooled codewords
     n_cep: int = 40  # cepstral coefficients of the envelope shape that the codebook quantises
     aperiodicity: bool = True  # band aperiodicity moved from the speaker's average to the corpus average
 
@@ -124,7 +129,7 @@ class PseudoSpeaker(VoiceAnonymizer):
             self.speakers_[spk]["ap"] = mean
         self.codebook_ = None
         if self.codebook_k > 0:  # codewords pooled over every speaker's normalised frames
-            shapes = [self._cepstra(self._normalised(np.log(np.maximum(sp, 1e-16)), self.speakers_[spk], 0.0))[:, 1:]
+            shapes = [self._cepstra(self._normalised(np.log(np.maximum(sp, 1e-16)), self.speakers_[spk]))[:, 1:]
                       for spk, (_, sps) in analysed.items() for sp in sps]
             from sklearn.cluster import KMeans
 
@@ -133,8 +138,8 @@ class PseudoSpeaker(VoiceAnonymizer):
             self.codebook_ = km.fit(data).cluster_centers_
         return self
 
-    def _normalised(self, log_sp: np.ndarray, state: dict[str, Any], wj: float) -> np.ndarray:
-        return warp_envelope(log_sp, state["warp"] * float(np.exp(wj))) + state["eq"]
+    def _normalised(self, log_sp: np.ndarray, state: dict[str, Any]) -> np.ndarray:
+        return warp_envelope(log_sp, state["warp"]) + state["eq"]
 
     def _cepstra(self, log_sp: np.ndarray) -> np.ndarray:
         from scipy.fft import dct
@@ -190,19 +195,27 @@ class PseudoSpeaker(VoiceAnonymizer):
             from privemo.errors import ConfigError
 
             raise ConfigError("pseudo_speaker: call fit(manifest) before transform (speaker statistics are learned)")
+        if sr != self.sr_:  # the learned envelopes live on the fit's frequency grid
+            from privemo.media.audio import resample
+
+            inner = Clip(resample(x, sr, self.sr_), self.sr_, clip.speaker, clip.key)
+            return resample(self._transform(inner.audio, self.sr_, inner), self.sr_, sr)
         f0, sp, ap = analyse(x, sr, self.frame_period)
         state = self.speakers_.get(clip.speaker or "")
         if state is None:  # an unseen speaker: the clip's own statistics
             state = self._speaker_state(_profile([f0], [sp]))
         rng = self.rng(clip.key)
-        shift, wj = (rng.normal(0.0, self.jitter, size=2) if self.jitter > 0 else (0.0, 0.0))
+        shift = float(rng.normal(0.0, self.f0_jitter)) if self.f0_jitter > 0 else 0.0
+        wj = float(rng.normal(0.0, self.warp_jitter)) if self.warp_jitter > 0 else 0.0
         voiced = f0 > 0
         new_f0 = np.zeros_like(f0)
         z = (np.log(f0[voiced]) - state["mu"]) / state["sd"]
         new_f0[voiced] = np.exp(self.target_mu_ + shift + self.target_sd_ * z)
-        log_sp = self._normalised(np.log(np.maximum(sp, 1e-16)), state, wj)
+        log_sp = self._normalised(np.log(np.maximum(sp, 1e-16)), state)
         if self.codebook_ is not None:
             log_sp = self._quantised(log_sp)
+        if wj:  # this clip's pseudo-speaker: its own vocal-tract length
+            log_sp = warp_envelope(log_sp, float(np.exp(wj)))
         if self.aperiodicity:
             ap = self._moved_ap(ap, f0, sr, state)
         y = pyworld.synthesize(new_f0, np.ascontiguousarray(np.exp(log_sp)), ap, sr, frame_period=self.frame_period)
