@@ -39,36 +39,30 @@ def semi_eer(r: dict[str, Any]) -> float:
     return min(v["semi_eer_centroid"], v["semi_lda_eer_centroid"])
 
 
-def target_checks(rows: list[dict[str, Any]]) -> list[tuple[str, str, bool]]:
-    """Issue 4's targets for the best non-reference method (highest semi-informed EER x utility)."""
+def target_checks(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Issue 4's targets, checked for every method of the main table (not the curve points)."""
     ref = next((r for r in rows if r["method"] == "original"), None)
-    cands = [r for r in rows if r["method"] != "original" and r.get("curve") is None]
-    if ref is None or not cands:
+    if ref is None:
         return []
     mcadams = [r["rtf"] for r in rows if r["anonymizer"]["type"] == "mcadams"]
     base = ref["emotion"]["logreg_anon_uar"]
-
-    def score(r: dict[str, Any]) -> float:
-        return min(semi_eer(r) / 0.4, 1.0) + min(r["emotion"]["logreg_anon_uar"] / (0.9 * base), 1.0) + \
-            min(0.25 / max(r["speaker_id"]["informed_resemblyzer"], 1e-6), 1.0)
-
-    best = max(cands, key=score)
-    emo = best["emotion"]["logreg_anon_uar"]
-    checks = [
-        (f"{best['method']}: semi-informed centroid EER {_fmt(semi_eer(best), 'pct')} (target >= 40%)", "",
-         semi_eer(best) >= 0.40),
-        (f"{best['method']}: informed speaker ID (resemblyzer + logreg) "
-         f"{_fmt(best['speaker_id']['informed_resemblyzer'], 'pct')} (target <= 25%, chance "
-         f"{_fmt(best['speaker_id']['chance'], 'pct')})", "", best["speaker_id"]["informed_resemblyzer"] <= 0.25),
-        (f"{best['method']}: gender attacker {best['gender']['uar']:.3f} (target <= 0.70)", "",
-         best["gender"]["uar"] <= 0.70),
-        (f"{best['method']}: emotion UAR {emo:.3f} = {emo / base:.2f} x original {base:.3f} (target >= 0.90 x)", "",
-         emo >= 0.9 * base),
-    ]
-    if mcadams:
-        checks.append((f"{best['method']}: real-time factor {best['rtf']:.3f} vs McAdams {min(mcadams):.3f} "
-                       "(target: no worse)", "", best["rtf"] <= min(mcadams)))
-    return checks
+    out = []
+    for r in rows:
+        if r["method"] == "original" or r.get("curve") is not None:
+            continue
+        emo = r["emotion"]["logreg_anon_uar"]
+        checks = {
+            "semi-informed EER >= 40%": (_fmt(semi_eer(r), "pct"), semi_eer(r) >= 0.40),
+            "informed speaker ID <= 25%": (_fmt(r["speaker_id"]["informed_resemblyzer"], "pct"),
+                                           r["speaker_id"]["informed_resemblyzer"] <= 0.25),
+            "gender attacker <= 0.70": (f"{r['gender']['uar']:.3f}", r["gender"]["uar"] <= 0.70),
+            "emotion >= 0.90 x original": (f"{emo / base:.2f} x", emo >= 0.9 * base),
+        }
+        if mcadams:
+            checks["RTF <= McAdams"] = (f"{r['rtf']:.3f} / {min(mcadams):.3f}", r["rtf"] <= min(mcadams))
+        out.append({"method": r["method"], "checks": checks,
+                    "reached": sum(ok for _, ok in checks.values()), "of": len(checks)})
+    return out
 
 
 def markdown(rows: list[dict[str, Any]]) -> str:
@@ -89,8 +83,12 @@ def markdown(rows: list[dict[str, Any]]) -> str:
         lines.append(f"| {r['method']} | " + " | ".join(_fmt(_get(f, r), how) for _, f, how in COLUMNS) + " |")
     checks = target_checks(rows)
     if checks:
-        lines += ["", "## Targets (issue 4)", ""]
-        lines += [f"- {'reached' if ok else 'NOT reached'}: {text}" for text, _, ok in checks]
+        names = list(checks[0]["checks"])
+        lines += ["", "## Targets (issue 4), per method: value (yes = reached)", "",
+                  "| method | " + " | ".join(names) + " | reached |", "|---|" + "---|" * (len(names) + 1)]
+        for c in checks:
+            lines.append(f"| {c['method']} | " + " | ".join(
+                f"{v} ({'yes' if ok else 'no'})" for v, ok in c["checks"].values()) + f" | {c['reached']}/{c['of']} |")
     lines += ["", "## ranade Table 1 (resemblyzer cosine)", "",
               "| method | R1 original mean / median / min / max | R1 anonymized | R2 (original vs anonymized) |",
               "|---|---|---|---|"]
@@ -145,6 +143,21 @@ def _figures(rows: list[dict[str, Any]]) -> list[tuple[str, str]]:
     ax.set_title("privacy against utility")
     out.append(("privacy-utility", _png(fig)))
     plt.close(fig)
+    main = [r for r in rows if r.get("curve") is None]
+    if main:
+        import numpy as np
+
+        fig, axes = plt.subplots(1, len(main), figsize=(3.2 * len(main), 3.4), squeeze=False)
+        for ax, r in zip(axes[0], main, strict=True):
+            cm = np.asarray(r["emotion"]["logreg_anon_confusion"], dtype=float)
+            ax.imshow(cm / np.maximum(cm.sum(axis=1, keepdims=True), 1), vmin=0, vmax=1, cmap="Blues")
+            labels = r["emotion"]["labels"]
+            ax.set_xticks(range(len(labels)), [lab[:3] for lab in labels], fontsize=6, rotation=90)
+            ax.set_yticks(range(len(labels)), [lab[:3] for lab in labels], fontsize=6)
+            ax.set_title(f"{r['method']} (UAR {r['emotion']['logreg_anon_uar']:.2f})", fontsize=8)
+        fig.suptitle("emotion confusion (rows: true, row-normalised), trained and tested on anonymized", fontsize=8)
+        out.append(("confusion matrices", _png(fig)))
+        plt.close(fig)
     curves = sorted({r["curve"] for r in rows if r.get("curve")})
     for c in curves:
         pts = sorted([r for r in rows if r.get("curve") == c], key=lambda r: r["x"])
@@ -166,7 +179,13 @@ def _figures(rows: list[dict[str, Any]]) -> list[tuple[str, str]]:
 def write_voice_report(run_dir: str | Path) -> dict[str, Any]:
     run_dir = Path(run_dir)
     rows = read_results(run_dir)
-    rows.sort(key=lambda r: (r["method"] != "original", r.get("curve") or "", r.get("x") or 0))
+    order = ["original"]
+    if (run_dir / "config.yaml").is_file():  # the config's order of methods
+        import yaml
+
+        order += [m["name"] for m in (yaml.safe_load((run_dir / "config.yaml").read_text()) or {}).get("methods", [])]
+    rows.sort(key=lambda r: (r.get("curve") or "", order.index(r["method"]) if r["method"] in order else len(order),
+                             r.get("x") or 0))
     md = markdown(rows)
     atomic_write(run_dir / "report.md", md)
     figs = _figures(rows) if rows else []
