@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 
-.PHONY: setup demo test unit integration lint bench ravdess clean
+.PHONY: setup demo test unit integration lint bench ravdess voice clean
 
 setup: $(VENV)/.installed
 
@@ -38,6 +38,9 @@ bench: setup  ## feature throughput vs librosa, learner epoch time vs a plain to
 
 ravdess: setup  ## the RAVDESS leakage baseline (needs ../shared/data/ravdess or --data-root)
 	$(VENV)/bin/privemo run configs/ravdess_baseline.yaml
+
+voice: setup  ## every voice anonymizer side by side on RAVDESS (../shared/data/ravdess, or under $$PRIVEMO_DATA)
+	$(VENV)/bin/privemo evaluate voice configs/voice/ravdess.yaml
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

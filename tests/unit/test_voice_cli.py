@@ -20,6 +20,7 @@ def test_evaluate_voice_end_to_end_and_resume(tmp_path):
     cfg = {"name": "t", "corpus": {"type": "synthetic", "root": str(tmp_path / "synth"),
                                    "options": {"media": "audio", "n_speakers": 6, "items": 2, "seed": 0}},
            "folds": 3, "workers": 1, "examples": 1, "rtf_clips": 2, "attackers": ["logreg"],
+           "emotion_features": "egemaps",
            "methods": [{"name": "mcadams", "anonymizer": {"type": "mcadams"}},
                        {"name": "vq4", "anonymizer": {"type": "voice_vq", "k": 4, "n_iter": 4}, "curve": "voice_vq",
                         "x": 4}]}

@@ -205,8 +205,8 @@ def anonymize_files(anonymizer: VoiceAnonymizer, src: str | Path, out: str | Pat
     speakers = manifest.df["speaker"].tolist()
     keys = manifest.df["item_id"].tolist()
     if src.is_file():
-        dst = [out]
-        out_dir = out.parent
+        dst = [out / output_path(src, src.parent, Path()).name if out.is_dir() else out]
+        out_dir = dst[0].parent
     else:
         out_dir = out
         dst = [output_path(p, root, out) for p in files]

@@ -13,7 +13,8 @@ app = typer.Typer(help="Evaluate anonymizers with attackers and utility models (
 
 
 @app.command("voice")
-def voice_cmd(config: Path = typer.Argument(..., help="voice evaluation YAML (e.g. configs/voice/ravdess.yaml)"),
+def voice_cmd(config: Path = typer.Argument(..., help="voice evaluation YAML (e.g. configs/voice/ravdess.yaml); with "
+                                           "--report, a run folder"),
               out: Path | None = typer.Option(None, help="run folder (default runs/<name>)"),
               data_root: Path | None = typer.Option(None, "--data-root", help="corpus roots are relative to this "
                                                     "(default $PRIVEMO_DATA, else ../shared/data)"),
