@@ -21,7 +21,9 @@ is kept *relative to the speaker*:
   the clip's key), so two clips of one speaker do not share one new voice. The warp costs emotion
   (a per-clip spectral shift that per-speaker normalisation cannot undo), so it is off by default.
 
-Energy and timing are untouched. A clip of a speaker ``fit`` did not see is normalised with its own
+Fit it on many speakers (the envelope target is their average); fitted on fewer than
+``MIN_SPEAKERS`` the pitch target is ``NEUTRAL_F0`` and the envelope target is still only their
+own average. Energy and timing are untouched. A clip of a speaker ``fit`` did not see is normalised with its own
 statistics instead of its speaker's: weaker for emotion, since a clip's own mean F0 is part of it.
 """
 
@@ -37,6 +39,8 @@ from privemo.anonymize.base import Clip, VoiceAnonymizer, clip_of, match_peak, s
 from privemo.corpora.manifest import Manifest
 from privemo.registry import register
 
+MIN_SPEAKERS = 4  # fitted on fewer speakers, the pseudo-speaker's pitch is NEUTRAL_F0
+NEUTRAL_F0 = 165.0  # Hz, between typical adult male and female means
 _WARPS = np.exp(np.linspace(np.log(0.7), np.log(1.43), 61))
 
 
@@ -115,7 +119,12 @@ class PseudoSpeaker(VoiceAnonymizer):
                 progress(i + 1, len(rows))
         profiles = {spk: _profile(f0s, sps) for spk, (f0s, sps) in analysed.items()}
         mus = np.array([p["mu"] for p in profiles.values()])
-        self.target_mu_ = float(np.log(self.f0_mean)) if self.f0_mean else float(np.mean(mus))
+        if self.f0_mean:
+            self.target_mu_ = float(np.log(self.f0_mean))
+        elif len(profiles) < MIN_SPEAKERS:  # too few voices to average: a gender-neutral pitch
+            self.target_mu_ = float(np.log(NEUTRAL_F0))
+        else:
+            self.target_mu_ = float(np.mean(mus))
         self.target_sd_ = float(self.f0_std) if self.f0_std else float(np.median([p["sd"] for p in profiles.values()]))
         target = np.mean([p["ltas"] for p in profiles.values()], axis=0)
         for _ in range(2):  # the corpus average after warping every speaker to it, then again

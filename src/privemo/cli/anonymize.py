@@ -45,6 +45,12 @@ def voice_cmd(src: Path = typer.Argument(..., help="an audio file or a folder (s
         if fit_on is not None:
             files, root = audio_files(fit_on)
             fit_manifest = folder_manifest(files, root, speaker_from)
+        fit_speakers = (fit_manifest if fit_manifest is not None else
+                        folder_manifest(*audio_files(src), speaker_from)).df["speaker"].nunique()
+        if method == "pseudo_speaker" and (speaker_from == "none" or fit_speakers < 4):
+            console.print("[yellow]note:[/] pseudo_speaker learns its target voice from the speakers it is "
+                          f"fitted on ({fit_speakers} here); fit it on a folder of many speakers with "
+                          "--fit-on DIR --speaker-from parent for a voice that is nobody's own")
         with progress_bar() as prog:
             result = anonymize_files(anonymizer, src, out, sr, speaker_from, fit_manifest, workers,
                                      skip_bad=not stop_on_error,
