@@ -87,12 +87,10 @@ def world_synth(x: np.ndarray, sr: int, power: np.ndarray, frame_period: float =
     (T, N_FFT // 2 + 1), resampled onto WORLD's frequency grid and its frames."""
     import pyworld
 
-    x64 = np.asarray(x, dtype=np.float64)
-    f0, t = pyworld.dio(x64, sr, frame_period=frame_period)
-    f0 = pyworld.stonemask(x64, f0, t, sr)
-    fft_size = pyworld.get_cheaptrick_fft_size(sr)
-    ap = pyworld.d4c(x64, f0, t, sr, fft_size=fft_size)
-    env = _regrid(power, len(f0), fft_size // 2 + 1)
+    from privemo.anonymize._world import analyse
+
+    f0, sp, ap = analyse(x, sr, frame_period)
+    env = _regrid(power, len(f0), sp.shape[1])
     return pyworld.synthesize(f0, np.ascontiguousarray(env), ap, sr, frame_period=frame_period)
 
 

@@ -35,6 +35,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from privemo.anonymize._world import analyse
 from privemo.anonymize.base import Clip, VoiceAnonymizer, clip_of, match_peak, sample_frames
 from privemo.corpora.manifest import Manifest
 from privemo.registry import register
@@ -42,17 +43,6 @@ from privemo.registry import register
 MIN_SPEAKERS = 4  # fitted on fewer speakers, the pseudo-speaker's pitch is NEUTRAL_F0
 NEUTRAL_F0 = 165.0  # Hz, between typical adult male and female means
 _WARPS = np.exp(np.linspace(np.log(0.7), np.log(1.43), 61))
-
-
-def analyse(x: np.ndarray, sr: int, frame_period: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    import pyworld
-
-    x64 = np.asarray(x, dtype=np.float64)
-    f0, t = pyworld.dio(x64, sr, frame_period=frame_period)
-    f0 = pyworld.stonemask(x64, f0, t, sr)
-    sp = pyworld.cheaptrick(x64, f0, t, sr)
-    ap = pyworld.d4c(x64, f0, t, sr)
-    return f0, sp, ap
 
 
 def _coded_ap(ap: np.ndarray, f0: np.ndarray, sr: int) -> np.ndarray:
