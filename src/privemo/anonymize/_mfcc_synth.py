@@ -11,7 +11,9 @@ spectral envelope taken from the (quantised or noised) MFCCs.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 from scipy.fft import dct, idct, irfft, rfft
@@ -115,3 +117,18 @@ def resynthesise(x: np.ndarray, sr: int, coeffs: np.ndarray, n_mels: int, vocode
     if vocoder != "griffinlim":
         raise ValueError(f"unknown vocoder {vocoder!r} (griffinlim, world)")
     return griffin_lim(np.sqrt(power), sr, len(x), n_iter, momentum, rng)
+
+
+def corpus_mfccs(manifest: Any, n_mfcc: int, n_mels: int,
+                 progress: Callable[[int, int], None] | None = None) -> list[tuple[str | None, np.ndarray]]:
+    """(speaker, MFCC frames) of every item of ``manifest``: what the MFCC-domain methods fit on."""
+    from privemo.anonymize.base import clip_of
+
+    rows = manifest.df.to_dict("records")
+    out = []
+    for i, row in enumerate(rows):
+        clip = clip_of(row)
+        out.append((clip.speaker, mfcc_frames(clip.audio, clip.sr, n_mfcc, n_mels)))
+        if progress:
+            progress(i + 1, len(rows))
+    return out

@@ -18,8 +18,8 @@ from typing import ClassVar
 
 import numpy as np
 
-from privemo.anonymize._mfcc_synth import mfcc_frames, resynthesise
-from privemo.anonymize.base import VoiceAnonymizer, clip_of, match_peak, sample_frames
+from privemo.anonymize._mfcc_synth import corpus_mfccs, mfcc_frames, resynthesise
+from privemo.anonymize.base import VoiceAnonymizer, match_peak, sample_frames
 from privemo.corpora.manifest import Manifest
 from privemo.errors import ConfigError
 from privemo.registry import register
@@ -41,13 +41,7 @@ class LaplaceMFCC(VoiceAnonymizer):
     def fit(self, manifest: Manifest, progress: Callable[[int, int], None] | None = None) -> LaplaceMFCC:
         if self.epsilon <= 0:
             raise ConfigError(f"noise: epsilon must be positive, not {self.epsilon}")
-        rows = manifest.df.to_dict("records")
-        values = []
-        for i, row in enumerate(rows):
-            clip = clip_of(row)
-            values.append(mfcc_frames(clip.audio, clip.sr, self.n_mfcc, self.n_mels))
-            if progress:
-                progress(i + 1, len(rows))
+        values = [m for _, m in corpus_mfccs(manifest, self.n_mfcc, self.n_mels, progress)]
         data = sample_frames(values, self.max_frames, self.seed)
         self.lo_ = np.quantile(data, self.clip_quantile, axis=0)
         self.hi_ = np.quantile(data, 1.0 - self.clip_quantile, axis=0)

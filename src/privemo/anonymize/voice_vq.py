@@ -16,8 +16,8 @@ from typing import ClassVar
 import numpy as np
 from sklearn.cluster import KMeans
 
-from privemo.anonymize._mfcc_synth import mfcc_frames, resynthesise
-from privemo.anonymize.base import VoiceAnonymizer, clip_of, match_peak, sample_frames
+from privemo.anonymize._mfcc_synth import corpus_mfccs, mfcc_frames, resynthesise
+from privemo.anonymize.base import VoiceAnonymizer, match_peak, sample_frames
 from privemo.corpora.manifest import Manifest
 from privemo.errors import ConfigError
 from privemo.registry import register
@@ -41,13 +41,7 @@ class VoiceVQ(VoiceAnonymizer):
             raise ConfigError(f"voice_vq: codebook must be 'global' or 'speaker', not {self.codebook!r}")
         if self.k < 1:
             raise ConfigError(f"voice_vq: k must be at least 1, not {self.k}")
-        rows = manifest.df.to_dict("records")
-        per_item = []
-        for i, row in enumerate(rows):
-            clip = clip_of(row)
-            per_item.append((clip.speaker, mfcc_frames(clip.audio, clip.sr, self.n_mfcc, self.n_mels)))
-            if progress:
-                progress(i + 1, len(rows))
+        per_item = corpus_mfccs(manifest, self.n_mfcc, self.n_mels, progress)
         self.centroids_ = self._kmeans([m for _, m in per_item])
         self.speaker_centroids_ = {}
         if self.codebook == "speaker":
