@@ -53,9 +53,9 @@ def test_every_registered_voice_anonymizer_is_covered():
     assert {m["type"] for m in METHODS} == set(names("anonymizer"))
 
 
-@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(method=st.integers(0, len(METHODS) - 1), sr=st.sampled_from([8000, 16000]),
-       seconds=st.floats(0.05, 0.7), f0=st.floats(90, 260), seed=st.integers(0, 3))
+       seconds=st.floats(0.002, 0.7), f0=st.floats(90, 260), seed=st.integers(0, 3))
 def test_length_rate_and_determinism(fitted, method, sr, seconds, f0, seed):
     anonymizer = fitted[method]
     x = _voice(sr, seconds, f0, seed)
@@ -119,3 +119,10 @@ def test_batch_keeps_layout_resumes_and_reports_bad_files(corpus, tmp_path):
     assert again.written == 0 and again.skipped == 4
     with pytest.raises(ConfigError, match="another output folder"):
         anonymize_files(create_anonymizer({"type": "mcadams", "alpha": 0.7}), src, out)
+
+
+def test_silence_and_clips_shorter_than_a_frame(fitted):
+    for anonymizer in fitted.values():
+        for x in (np.zeros(1, np.float32), np.zeros(100, np.float32), np.zeros(16000, np.float32)):
+            y = anonymizer.transform(Clip(x, 16000, None, "s")).audio
+            assert len(y) == len(x) and np.all(np.isfinite(y)) and np.max(np.abs(y)) < 1e-3

@@ -47,6 +47,8 @@ def mcadams_transform(x: np.ndarray, sr: int, alpha: float, win_ms: float = 20.0
     eps = np.finfo(np.float32).eps
     x = np.asarray(x, dtype=np.float64) + eps
     win, hop = int(sr * win_ms / 1000), int(sr * hop_ms / 1000)
+    if len(x) < win:  # shorter than one frame: one zero-padded frame (the caller cuts back)
+        x = np.pad(x, (0, win - len(x)))
     hann = np.hanning(win)
     w = np.sqrt(hann / (hann.sum() / hop))  # analysis x synthesis = Hann, summing to one
     out = np.zeros(len(x))
