@@ -56,10 +56,6 @@ class VoiceAnonymizer:
         digest = hashlib.sha256("\x1f".join([str(self.seed), *parts]).encode()).digest()
         return np.random.default_rng(int.from_bytes(digest[:8], "little"))
 
-    def state(self) -> dict[str, Any]:
-        """The learned state (attributes ending in ``_``), for saving with a run."""
-        return {k: v for k, v in vars(self).items() if k.endswith("_") and not k.startswith("_")}
-
 
 @register("anonymizer", "original")
 @dataclass

@@ -17,6 +17,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from privemo.errors import ConfigError
 
 
+def require_type(v: Any, known: str = "") -> Any:
+    """A component mapping must name its registered ``type`` (``None``: an absent optional one)."""
+    if v is not None and "type" not in v:
+        raise ValueError(f"needs a 'type' key{f' ({known})' if known else ''}")
+    return v
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -36,9 +43,7 @@ class StreamConfig(_Strict):
     @field_validator("features")
     @classmethod
     def _has_type(cls, v: dict[str, Any]) -> dict[str, Any]:
-        if "type" not in v:
-            raise ValueError("needs a 'type' key")
-        return v
+        return require_type(v)
 
 
 class VariantConfig(_Strict):
@@ -60,9 +65,7 @@ class VariantConfig(_Strict):
     @field_validator("features", "learner")
     @classmethod
     def _has_type(cls, v: dict[str, Any] | None) -> dict[str, Any] | None:
-        if v is not None and "type" not in v:
-            raise ValueError("needs a 'type' key")
-        return v
+        return require_type(v)
 
     @model_validator(mode="after")
     def _features_or_streams(self) -> VariantConfig:

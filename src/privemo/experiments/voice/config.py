@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import Field, field_validator
 
-from privemo.experiments.config import CorpusConfig, _Strict, read_yaml, validate_mapping
+from privemo.experiments.config import CorpusConfig, _Strict, read_yaml, require_type, validate_mapping
 
 
 class MethodConfig(_Strict):
@@ -21,9 +21,7 @@ class MethodConfig(_Strict):
     @field_validator("anonymizer")
     @classmethod
     def _has_type(cls, v: dict[str, Any]) -> dict[str, Any]:
-        if "type" not in v:
-            raise ValueError("needs a 'type' key (original, mcadams, voice_vq, noise, pseudo_speaker)")
-        return v
+        return require_type(v, "original, mcadams, voice_vq, noise, pseudo_speaker")
 
 
 class VoiceEvalConfig(_Strict):
