@@ -40,7 +40,10 @@ def create_anonymizer(spec: dict[str, Any] | str | VoiceAnonymizer) -> VoiceAnon
     spec = dict(spec)
     if isinstance(spec.get("alpha_range"), list):
         spec["alpha_range"] = tuple(spec["alpha_range"])
-    return create("anonymizer", **spec)
+    anonymizer = create("anonymizer", **spec)
+    if not isinstance(anonymizer, VoiceAnonymizer):
+        raise ConfigError(f"anonymizer {spec['type']!r} is not a voice anonymizer (it works on {anonymizer.media})")
+    return anonymizer
 
 
 @dataclass

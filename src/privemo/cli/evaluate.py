@@ -8,7 +8,7 @@ import typer
 
 from privemo.cli._common import console, friendly_errors, progress_bar
 
-app = typer.Typer(help="Evaluate anonymizers with attackers and utility models (VoicePrivacy style).",
+app = typer.Typer(help="Evaluate anonymizers and private models with attackers and utility models.",
                   no_args_is_help=True)
 
 
@@ -35,5 +35,37 @@ def voice_cmd(config: Path = typer.Argument(..., help="voice evaluation YAML (e.
             with progress_bar() as prog:
                 result = VoiceEvaluation(cfg, run_dir, default_root(data_root), progress=prog,
                                          log=lambda m: console.print(m, markup=False, highlight=False)).run(method)
+        console.print(Path(result["report"]).read_text(), markup=False, highlight=False)
+        console.print(f"report: {Path(result['report']).with_suffix('.html')}")
+
+
+@app.command("face")
+def face_cmd(config: Path = typer.Argument(..., help="face evaluation YAML (e.g. configs/face/yale.yaml); with "
+                                          "--report, a run folder"),
+             out: Path | None = typer.Option(None, help="run folder (default runs/<name>)"),
+             data_root: Path | None = typer.Option(None, "--data-root", help="corpus roots are relative to this "
+                                                   "(default $PRIVEMO_DATA, else ../shared/data)"),
+             part: list[str] = typer.Option([], "--part", help="only this part: narula or anonymizers (repeatable)"),
+             report_only: bool = typer.Option(False, "--report", help="only re-draw the report of a run")) -> None:
+    """narula-2020's adversarial face model and the face anonymizers, judged by the same attackers;
+    resumes when re-run."""
+    from privemo.errors import ConfigError
+    from privemo.experiments.config import data_root as default_root
+    from privemo.experiments.face.config import load_face_config
+    from privemo.experiments.face.report import write_face_report
+    from privemo.experiments.face.runner import FaceEvaluation
+
+    with friendly_errors():
+        bad = set(part) - {"narula", "anonymizers"}
+        if bad:
+            raise ConfigError(f"--part: unknown {sorted(bad)}; choose narula or anonymizers")
+        if report_only:
+            result = write_face_report(config)
+        else:
+            cfg = load_face_config(config)
+            run_dir = out or Path("runs") / cfg.name
+            with progress_bar() as prog:
+                result = FaceEvaluation(cfg, run_dir, default_root(data_root), progress=prog,
+                                        log=lambda m: console.print(m, markup=False, highlight=False)).run(part)
         console.print(Path(result["report"]).read_text(), markup=False, highlight=False)
         console.print(f"report: {Path(result['report']).with_suffix('.html')}")

@@ -168,3 +168,37 @@ def item_split(manifest: Manifest, index: np.ndarray, k: int, fold: int, seed: i
         test += [i for i in items if df["group"].iat[i] in chosen]
     test_arr = np.array(sorted(test), dtype=int)
     return np.setdiff1d(index, test_arr), test_arr
+
+
+def group_folds(groups: np.ndarray, k: int, seed: int = 0, strata: np.ndarray | None = None) -> np.ndarray:
+    """A fold 0..k-1 for each item such that all items of one ``group`` (an original and its
+    augmented copies) share a fold. With ``strata`` (e.g. the subject), each stratum's groups are
+    dealt evenly over the folds, so every stratum keeps items on the training side of each fold
+    whenever it has more than one group (narula-2020's protocol: every subject and emotion in training).
+    """
+    groups = np.asarray(groups)
+    strata = np.zeros(len(groups), dtype=int) if strata is None else np.asarray(strata)
+    if k < 2:
+        raise ConfigError(f"folds: need at least 2, got {k}")
+    rng = np.random.default_rng(seed)
+    fold_of_group: dict[object, int] = {}
+    offset = 0
+    for s in sorted(set(strata.tolist()), key=str):
+        gs = sorted(set(groups[strata == s].tolist()), key=str)
+        if any(g in fold_of_group for g in gs):
+            raise ConfigError("group_folds: a group spans two strata")
+        for j, i in enumerate(rng.permutation(len(gs))):
+            fold_of_group[gs[i]] = (offset + j) % k
+        offset += len(gs)
+    if len(fold_of_group) < k:
+        raise ConfigError(f"folds: {k} folds need at least {k} groups, there are {len(fold_of_group)}")
+    return np.array([fold_of_group[g] for g in groups.tolist()], dtype=int)
+
+
+def subject_folds(subjects: np.ndarray, k: int, seed: int = 0) -> np.ndarray:
+    """Subject-independent folds as an array: each subject's items all in one fold 0..k-1."""
+    subjects = np.asarray(subjects)
+    if len(set(subjects.tolist())) < k:
+        raise ConfigError(f"folds: {k} subject-independent folds need at least {k} subjects, "
+                          f"there are {len(set(subjects.tolist()))}")
+    return group_folds(subjects, k, seed)

