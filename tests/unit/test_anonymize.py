@@ -50,7 +50,15 @@ def fitted(corpus):
 
 
 def test_every_registered_voice_anonymizer_is_covered():
-    assert {m["type"] for m in METHODS} == set(names("anonymizer"))
+    from privemo.registry import lookup
+
+    voice = {n for n in names("anonymizer") if lookup("anonymizer", n).media == "audio"}
+    assert {m["type"] for m in METHODS} == voice
+
+
+def test_voice_commands_refuse_a_face_anonymizer():
+    with pytest.raises(ConfigError, match="not a voice anonymizer"):
+        create_anonymizer({"type": "face_blur"})
 
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -68,7 +68,7 @@ def output_path(src: Path, root: Path, out_dir: Path) -> Path:
     return out_dir / (rel if rel.suffix.lower() in _KEEP else rel.with_suffix(".wav"))
 
 
-def check_stamp(out_dir: Path, anonymizer: VoiceAnonymizer) -> None:
+def check_stamp(out_dir: Path, anonymizer: Any) -> None:
     """Record the configuration in ``out_dir``; refuse a folder made with another one."""
     stamp = out_dir / STAMP
     cfg = json.loads(json.dumps(anonymizer.config(), default=list))

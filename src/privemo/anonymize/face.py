@@ -164,7 +164,7 @@ class FaceAutoencoder(FaceAnonymizer):
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
-                total += float(loss) * len(idx)
+                total += float(loss.detach()) * len(idx)
             self.losses_.append(total / len(x))
             if progress:
                 progress(epoch + 1, self.epochs)

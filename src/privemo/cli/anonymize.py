@@ -82,10 +82,10 @@ def face_cmd(src: Path = typer.Argument(..., help="an image file or a folder (se
         if isinstance(anonymizer, FaceAutoencoder):
             if model is not None:
                 try:
-                    state = torch.load(model, map_location="cpu", weights_only=False)
+                    state = torch.load(model, map_location="cpu", weights_only=True)
                     anonymizer = FaceAutoencoder(**{k: v for k, v in state["config"].items() if k != "type"})
                     anonymizer.load_state(state)
-                except (OSError, KeyError, RuntimeError, TypeError) as exc:
+                except Exception as exc:  # any unreadable or foreign file  # noqa: BLE001
                     raise ConfigError(f"{model}: not a face_autoencoder model written by --save-model ({exc})") from exc
             else:
                 files, _ = image_files(fit_on or src)

@@ -57,9 +57,10 @@ class FCStack(nn.Module):
 class Classifier(nn.Module):
     """A conv base and one FC stack (the Emotion, Face and X2Y models)."""
 
-    def __init__(self, base: nn.Module, head: nn.Module) -> None:
+    def __init__(self, base: ConvBase | VGGBase, head: nn.Module) -> None:
         super().__init__()
         self.base, self.head = base, head
+        self.out_dim: int = base.out_dim  # the base's output width
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.base(x))

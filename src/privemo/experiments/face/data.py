@@ -36,7 +36,7 @@ class FaceSet:
         return self.images.ndim == 4
 
 
-def load_faces(corpus: str, root: Path, options: dict, emotions: list[str] | None, size: int, color: str,
+def load_faces(corpus: str, root: Path | None, options: dict, emotions: list[str] | None, size: int, color: str,
                cache: FeatureCache, detect: bool = True, progress=None) -> tuple[FaceSet, Manifest]:
     """Aligned ``size`` x ``size`` crops of the corpus's images with an emotion label (and, when
     ``emotions`` is given, only those emotions)."""

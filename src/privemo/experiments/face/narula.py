@@ -72,7 +72,7 @@ def narula_unit(data: FaceSet, protocol: str, fold: int, fold_of: np.ndarray, cf
     emo = classifier(in_ch, size, len(emotions), channels, hidden, cfg.leaky)
     fit_classifier(emo, x[train], ye[train], tc)
     row["Emotion"] = _score(ye[test], predict(emo, x[test]))
-    row["Emotion2Face"] = _score(yi[id_test], probe(emo.base, emo.base.out_dim, x[id_train], yi[id_train],
+    row["Emotion2Face"] = _score(yi[id_test], probe(emo.base, emo.out_dim, x[id_train], yi[id_train],
                                                     x[id_test], n_id, hidden, tc))
     say(f"{protocol} fold {fold}: Emotion {row['Emotion']['acc']:.3f}, Emotion2Face {row['Emotion2Face']['acc']:.3f}")
     # Face: trained for identity on the training images (paper) or training subjects (subject)
@@ -80,7 +80,7 @@ def narula_unit(data: FaceSet, protocol: str, fold: int, fold_of: np.ndarray, cf
     face = classifier(in_ch, size, n_id, channels, hidden, cfg.leaky)
     fit_classifier(face, x[train], yi[train], tc)
     if protocol == "subject":
-        row["Face"] = _score(yi[id_test], probe(face.base, face.base.out_dim, x[id_train], yi[id_train],
+        row["Face"] = _score(yi[id_test], probe(face.base, face.out_dim, x[id_train], yi[id_train],
                                                 x[id_test], n_id, hidden, tc))
     else:
         row["Face"] = _score(yi[test], predict(face, x[test]))
