@@ -147,7 +147,8 @@ def anonymize_face_files(anonymizer: FaceAnonymizer, src: str | Path, out: str |
                 if n == 0:
                     result.no_face.append(str(p))
                 if n or no_face != "skip":
-                    write_image(d, anon)
+                    gray = bool(np.array_equal(img[..., 0], img[..., 1]) and np.array_equal(img[..., 1], img[..., 2]))
+                    write_image(d, np.rint(anon.mean(axis=-1)).astype(np.uint8) if gray else anon)  # gray stays gray
                     result.written += 1
                     result.faces += n
             except (PrivemoError, OSError, ValueError) as exc:

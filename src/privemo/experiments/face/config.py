@@ -30,7 +30,7 @@ class NarulaConfig(_Strict):
     adv_epochs: int = 1
     id_epochs: int = 5
     adversary_loss: str = "confusion"  # or "negative_ce" (eq. 2 as printed; diverges, see learners/narula.py)
-    adv_lr: float = 1e-4  # learning rate of the adversarial steps
+    adv_lr: float = 1e-3  # learning rate of the adversarial steps
     leaky: float = 0.1  # LeakyReLU slope of every conv base (0: ReLU as in the paper; collapses, see README)
 
     @field_validator("protocols")
