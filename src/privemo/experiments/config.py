@@ -24,6 +24,16 @@ def require_type(v: Any, known: str = "") -> Any:
     return v
 
 
+def unique_methods(methods: list[Any]) -> list[Any]:
+    """An anonymization evaluation's methods: unique names, and never ``original`` (always the reference)."""
+    names = [m.name for m in methods]
+    if len(set(names)) != len(names):
+        raise ValueError(f"method names must be unique: {names}")
+    if "original" in names:
+        raise ValueError("'original' is always evaluated as the reference; do not list it")
+    return methods
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

@@ -7,7 +7,14 @@ from typing import Any
 
 from pydantic import Field, field_validator
 
-from privemo.experiments.config import CorpusConfig, _Strict, read_yaml, require_type, validate_mapping
+from privemo.experiments.config import (
+    CorpusConfig,
+    _Strict,
+    read_yaml,
+    require_type,
+    unique_methods,
+    validate_mapping,
+)
 
 
 class MethodConfig(_Strict):
@@ -40,12 +47,7 @@ class VoiceEvalConfig(_Strict):
     @field_validator("methods")
     @classmethod
     def _unique(cls, v: list[MethodConfig]) -> list[MethodConfig]:
-        names = [m.name for m in v]
-        if len(set(names)) != len(names):
-            raise ValueError(f"method names must be unique: {names}")
-        if "original" in names:
-            raise ValueError("'original' is always evaluated as the reference; do not list it")
-        return v
+        return unique_methods(v)
 
 
 def load_voice_config(path: str | Path) -> VoiceEvalConfig:
