@@ -32,13 +32,26 @@ class Clip:
 
 
 @dataclass
-class VoiceAnonymizer:
-    media: ClassVar[str] = "audio"
+class Anonymizer:
+    """What every anonymizer shares: its ``media``, registered ``name``, ``seed``, its configuration
+    as a mapping, and per-item random generators seeded by ``seed`` and the item's key."""
+
+    media: ClassVar[str] = ""
     name: ClassVar[str] = ""
     seed: int = 0
 
     def config(self) -> dict[str, Any]:
         return {"type": self.name, **{f.name: getattr(self, f.name) for f in fields(self)}}
+
+    def rng(self, *parts: str) -> np.random.Generator:
+        """A generator seeded by ``seed`` and ``parts`` (a clip or image key, a speaker id)."""
+        digest = hashlib.sha256("\x1f".join([str(self.seed), *parts]).encode()).digest()
+        return np.random.default_rng(int.from_bytes(digest[:8], "little"))
+
+
+@dataclass
+class VoiceAnonymizer(Anonymizer):
+    media: ClassVar[str] = "audio"
 
     def fit(self, manifest: Manifest, progress: Callable[[int, int], None] | None = None) -> VoiceAnonymizer:
         return self
@@ -50,11 +63,6 @@ class VoiceAnonymizer:
 
     def _transform(self, x: np.ndarray, sr: int, clip: Clip) -> np.ndarray:
         raise NotImplementedError
-
-    def rng(self, *parts: str) -> np.random.Generator:
-        """A generator seeded by ``seed`` and ``parts`` (a clip key, a speaker id)."""
-        digest = hashlib.sha256("\x1f".join([str(self.seed), *parts]).encode()).digest()
-        return np.random.default_rng(int.from_bytes(digest[:8], "little"))
 
 
 @register("anonymizer", "original")

@@ -13,13 +13,13 @@ pixels of a 64 x 64 crop. Every random draw comes from ``seed`` and the image's 
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
 
+from privemo.anonymize.base import Anonymizer
 from privemo.registry import register
 
 Progress = Callable[[int, int], None]
@@ -43,13 +43,8 @@ def as_images(images: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
 
 
 @dataclass
-class FaceAnonymizer:
+class FaceAnonymizer(Anonymizer):
     media: ClassVar[str] = "image"
-    name: ClassVar[str] = ""
-    seed: int = 0
-
-    def config(self) -> dict[str, Any]:
-        return {"type": self.name, **{f.name: getattr(self, f.name) for f in fields(self)}}
 
     def fit(self, faces: np.ndarray | Sequence[np.ndarray], progress: Progress | None = None) -> FaceAnonymizer:
         """Learn from face crops (uint8, gray or colour); a no-op for the fixed degradations."""
@@ -70,9 +65,6 @@ class FaceAnonymizer:
     def _transform(self, images: np.ndarray, keys: list[str]) -> np.ndarray:
         raise NotImplementedError
 
-    def rng(self, *parts: str) -> np.random.Generator:
-        digest = hashlib.sha256("\x1f".join([str(self.seed), *parts]).encode()).digest()
-        return np.random.default_rng(int.from_bytes(digest[:8], "little"))
 
 
 @register("anonymizer", "face_original")
