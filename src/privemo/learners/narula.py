@@ -110,7 +110,7 @@ class Algorithm1:
             model.eval()
             hook(f"{name}:after", model)
             row = {"step": name, "Le": round(le_m, 4), "Li": round(li_m, 4),
-                   "seconds": round(time.perf_counter() - t0, 2)}
+                   "seconds": time.perf_counter() - t0}
             self.history.append(row)
             if log:
                 log(row)
