@@ -128,3 +128,21 @@ def test_bad_video(tmp_path):
     with pytest.raises(MediaError, match="shape"):
         write_video(tmp_path / "w.mp4", np.zeros((0, 8, 8, 3), np.uint8), 5)
     assert not (tmp_path / "w.mp4").exists()
+
+
+def test_written_files_get_the_permissions_of_a_plain_open(tmp_path):
+    """Atomic writes go through a temporary file; what is renamed into place is not private (0600)."""
+    import os
+    import stat
+
+    from privemo.experiments.store import atomic_write
+    from privemo.media import write_image
+
+    umask = os.umask(0)
+    os.umask(umask)
+    write_image(tmp_path / "a.png", np.zeros((4, 4), np.uint8))
+    atomic_write(tmp_path / "b.txt", "x")
+    (tmp_path / "c.txt").write_text("x")
+    for name in ("a.png", "b.txt"):
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == stat.S_IMODE((tmp_path / "c.txt").stat().st_mode) \
+            == 0o666 & ~umask

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from privemo._files import mkstemp_public
 from privemo.errors import CorpusError
 
 REQUIRED = ("item_id", "path", "media", "corpus", "speaker", "gender", "emotion")
@@ -115,7 +115,7 @@ class Manifest:
     def to_jsonl(self, path: str | Path) -> None:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        fd, tmp = mkstemp_public(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         with os.fdopen(fd, "w") as fh:
             for rec in self.df.to_dict("records"):
                 fh.write(json.dumps({k: (None if _isna(v) else v) for k, v in rec.items()}) + "\n")

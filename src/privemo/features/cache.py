@@ -10,11 +10,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from privemo._files import mkstemp_public
 
 _HASHES: dict[tuple[str, int, int], str] = {}
 
@@ -74,7 +75,7 @@ class FeatureCache:
         cfg = entry.parent.parent / "config.json"
         if not cfg.exists():
             cfg.write_text(json.dumps(config, sort_keys=True, default=str))
-        fd, tmp = tempfile.mkstemp(dir=entry.parent, suffix=".npz.tmp")
+        fd, tmp = mkstemp_public(dir=entry.parent, suffix=".npz.tmp")
         with os.fdopen(fd, "wb") as fh:
             np.savez(fh, x=np.asarray(array), meta=np.frombuffer(json.dumps(meta or {}).encode(), dtype=np.uint8))
         os.replace(tmp, entry)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from math import gcd
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import numpy as np
 import soundfile as sf
 from scipy.signal import resample_poly
 
+from privemo._files import mkstemp_public
 from privemo.errors import MediaError
 from privemo.media._files import existing_file
 
@@ -111,7 +111,7 @@ def write_audio(path: str | Path, x: np.ndarray, sr: int) -> None:
     if not np.all(np.isfinite(x)):
         raise MediaError(path, "refusing to write NaN or infinite samples")
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
+    fd, tmp = mkstemp_public(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
     os.close(fd)
     try:
         subtype = "PCM_16" if path.suffix.lower() in (".wav", ".flac") else None

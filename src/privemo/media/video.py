@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from privemo._files import mkstemp_public
 from privemo.errors import MediaError
 from privemo.media._files import existing_file
 from privemo.media.audio import decode_audio_stream, resample
@@ -102,7 +102,7 @@ def write_video(path: str | Path, frames: np.ndarray, fps: float, audio: np.ndar
     if ph or pw:
         frames = np.pad(frames, ((0, 0), (0, ph), (0, pw), (0, 0)), mode="edge")
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
+    fd, tmp = mkstemp_public(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
     os.close(fd)
     try:
         with av.open(tmp, mode="w") as container:
