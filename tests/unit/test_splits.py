@@ -96,3 +96,18 @@ def test_item_split_keeps_groups_whole(n, k, seed):
     assert not set(groups[tr]) & set(groups[te])
     assert len(tr) + len(te) == len(m)
     assert set(m.df["speaker"].to_numpy()[te]) == set(m.df["speaker"])  # every speaker on the test side
+
+
+@settings(max_examples=40, deadline=None)
+@given(sizes=st.lists(st.integers(1, 30), min_size=1, max_size=12), fraction=st.floats(0.05, 0.5),
+       seed=st.integers(0, 5))
+def test_stratified_holdout_keeps_every_stratum_in_training(sizes, fraction, seed):
+    from privemo.corpora.splits import stratified_holdout
+
+    strata = np.repeat(np.arange(len(sizes)), sizes).astype(str)
+    test = stratified_holdout(strata, fraction, seed)
+    for s, n in enumerate(sizes):
+        held = int(test[strata == str(s)].sum())
+        assert held < n  # every stratum keeps training items
+        assert held == (0 if n < 2 else min(n - 1, max(1, round(fraction * n))))
+    np.testing.assert_array_equal(test, stratified_holdout(strata, fraction, seed))

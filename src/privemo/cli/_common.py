@@ -8,7 +8,15 @@ from collections.abc import Iterator
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 from privemo.errors import PrivemoError
 
@@ -17,15 +25,17 @@ console = Console(stderr=True, width=None if sys.stderr.isatty() else 130)
 
 @contextlib.contextmanager
 def progress_bar() -> Iterator:
-    """A callback ``(label, done, total)`` that draws one rich progress bar per label."""
+    """A callback ``(label, done, total[, detail])`` that draws one rich progress bar per label
+    (``detail``, e.g. the current losses, is shown after the label)."""
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=console, transient=False) as prog:
+                  TimeRemainingColumn(), console=console, transient=False) as prog:
         tasks: dict[str, TaskID] = {}
 
-        def update(label: str, done: int, total: int) -> None:
+        def update(label: str, done: int, total: int, detail: str = "") -> None:
             if label not in tasks:
                 tasks[label] = prog.add_task(label, total=total)
-            prog.update(tasks[label], completed=done, total=total)
+            prog.update(tasks[label], completed=done, total=total,
+                        description=f"{label} {detail}" if detail else label)
 
         yield update
 

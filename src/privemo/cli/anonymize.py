@@ -57,13 +57,15 @@ def voice_cmd(src: Path = typer.Argument(..., help="an audio file or a folder (s
 def face_cmd(src: Path = typer.Argument(..., help="an image file or a folder (searched recursively)"),
              out: Path = typer.Argument(..., help="the output file (for a file) or folder (layout and names kept)"),
              method: str = typer.Option("face_pixelate", "--method", "-m",
-                                        help="face_blur, face_pixelate or face_autoencoder"),
+                                        help="face_blur, face_pixelate, face_autoencoder or vgan (= face_vgan: "
+                                        "PPRL-VGAN identity replacement; needs --model)"),
              param: list[str] = typer.Option([], "--param", "-p", help="a method option as key=value, e.g. "
                                              "-p sigma=6 or -p block=12 or -p epochs=100"),
              fit_on: Path | None = typer.Option(None, help="face_autoencoder: learn from the faces in this folder "
                                                 "(default: the input's faces)"),
              model: Path | None = typer.Option(None, help="face_autoencoder: load this trained model (written by "
-                                               "--save-model) instead of fitting"),
+                                               "--save-model) instead of fitting; vgan: the model.pt written by "
+                                               "`privemo vgan train`"),
              save_model: Path | None = typer.Option(None, help="face_autoencoder: write the fitted model here"),
              no_face: str = typer.Option("whole", help="an image with no detected face: 'whole' (anonymize the "
                                          "whole image), 'keep' (copy it unchanged) or 'skip' (write nothing)"),
@@ -74,12 +76,19 @@ def face_cmd(src: Path = typer.Argument(..., help="an image file or a folder (se
 
     from privemo.anonymize.face import FaceAnonymizer, FaceAutoencoder
     from privemo.anonymize.face_batch import anonymize_face_files, fit_faces, image_files
+    from privemo.anonymize.face_vgan import FaceVgan
     from privemo.errors import ConfigError
     from privemo.experiments.face.runner import create_face_anonymizer
 
     with friendly_errors():
-        anonymizer: FaceAnonymizer = create_face_anonymizer(_spec(method, param))
-        if isinstance(anonymizer, FaceAutoencoder):
+        method = "face_vgan" if method == "vgan" else method
+        spec = _spec(method, param)
+        if method == "face_vgan" and model is not None:
+            spec["model"] = str(model)
+        anonymizer: FaceAnonymizer = create_face_anonymizer(spec)
+        if isinstance(anonymizer, FaceVgan):
+            anonymizer.fit([])  # loads the model: a missing or foreign file is named before any work
+        elif isinstance(anonymizer, FaceAutoencoder):
             if model is not None:
                 try:
                     state = torch.load(model, map_location="cpu", weights_only=True)

@@ -202,3 +202,19 @@ def subject_folds(subjects: np.ndarray, k: int, seed: int = 0) -> np.ndarray:
         raise ConfigError(f"folds: {k} subject-independent folds need at least {k} subjects, "
                           f"there are {len(set(subjects.tolist()))}")
     return group_folds(subjects, k, seed)
+
+
+def stratified_holdout(strata: np.ndarray, fraction: float, seed: int = 0) -> np.ndarray:
+    """A boolean test mask holding out ``fraction`` of every stratum (at least one item of a stratum
+    with two or more; none of a single-item stratum), as chen-2018 §5.1 splits each subject's images of
+    each expression 85 / 15."""
+    rng = np.random.default_rng(seed)
+    strata = np.asarray(strata)
+    test = np.zeros(len(strata), dtype=bool)
+    for s in sorted(set(strata.tolist())):
+        idx = np.flatnonzero(strata == s)
+        if len(idx) < 2:
+            continue
+        k = min(len(idx) - 1, max(1, round(fraction * len(idx))))
+        test[rng.choice(idx, k, replace=False)] = True
+    return test

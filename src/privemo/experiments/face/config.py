@@ -58,7 +58,7 @@ class FaceMethodConfig(_Strict):
     @field_validator("anonymizer")
     @classmethod
     def _has_type(cls, v: dict[str, Any]) -> dict[str, Any]:
-        return require_type(v, "face_original, face_blur, face_pixelate, face_autoencoder")
+        return require_type(v, "face_original, face_blur, face_pixelate, face_autoencoder, face_vgan")
 
 
 class AnonymizerTableConfig(_Strict):

@@ -1,0 +1,65 @@
+"""``face_vgan``: identity replacement by a trained PPRL-VGAN (chen-2018): each face is encoded to
+f(I) and decoded with another identity code, so the output keeps the expression and shows one of the
+identities the model was trained on. Train a model with ``privemo vgan train CONFIG`` and pass its
+``model.pt`` as ``model``.
+
+``identity``: ``random`` (a code drawn per image from ``seed`` and the image's key: the same key, for
+example a video clip's, always gets the same identity), a code index, or an identity name the model
+knows. Outputs are resized back to the input's size and channels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+from privemo.anonymize.face import FaceAnonymizer
+from privemo.errors import ConfigError
+from privemo.registry import register
+
+
+@register("anonymizer", "face_vgan")
+@dataclass
+class FaceVgan(FaceAnonymizer):
+    name: ClassVar[str] = "face_vgan"
+    model: str = ""
+    identity: str | int = "random"
+
+    def fit(self, faces, progress=None):
+        self._load()
+        return self
+
+    def _load(self) -> Any:
+        if not hasattr(self, "vgan_"):
+            if not self.model:
+                raise ConfigError("face_vgan needs a trained model: run `privemo vgan train CONFIG`, then pass "
+                                  "its model.pt (-p model=runs/NAME/model.pt or --model)")
+            from privemo.learners.vgan import Vgan
+
+            try:
+                self.vgan_ = Vgan().load(self.model)
+            except (ValueError, FileNotFoundError, OSError) as exc:
+                raise ConfigError(str(exc) if str(self.model) in str(exc) else f"{self.model}: {exc}") from exc
+            if self.identity != "random":
+                try:
+                    self.code_ = self.vgan_.code_index(int(self.identity) if str(self.identity).isdigit()
+                                                       else self.identity)
+                except ValueError as exc:
+                    raise ConfigError(f"face_vgan: {exc}") from exc
+        return self.vgan_
+
+    def codes(self, keys: list[str]) -> np.ndarray:
+        vgan = self._load()
+        if self.identity != "random":
+            return np.full(len(keys), self.code_)
+        return np.array([int(self.rng(k).integers(vgan.n_identities)) for k in keys], dtype=int)
+
+    def _transform(self, images, keys):
+        from privemo.learners.vgan import from_model
+
+        vgan = self._load()
+        arr = np.clip(np.rint(images), 0, 255).astype(np.uint8)
+        out = vgan.replace(arr, self.codes(keys))
+        return from_model(out, arr[0]).astype(np.float32) if len(arr) else images

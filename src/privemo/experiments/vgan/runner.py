@@ -1,0 +1,184 @@
+"""``privemo vgan train|evaluate|figures CONFIG``: PPRL-VGAN (chen-2018) trained on one corpus's face
+crops and judged as in §5.3-5.4, resumable.
+
+The run folder holds ``config.yaml``, ``checkpoint.pt`` (training state, written every
+``checkpoint_every`` iterations), ``model.pt`` (the trained model, for ``privemo anonymize face -m
+face_vgan --model``), ``units/*.json`` and ``results.jsonl`` (one row per scenario), ``figures/*.png``
+and ``report.md`` / ``report.html``.
+
+Data (§5.1): the corpus's emotion-labelled images as aligned crops; ``test_fraction`` of each subject's
+images of each expression held out for testing, the rest train the model and every attacker. With
+``left_out``, one subject's images of one expression are kept out of everything (§5.5's left-out
+expression synthesis shows them only as ground truth).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import yaml
+
+from privemo.corpora.splits import stratified_holdout
+from privemo.errors import ConfigError
+from privemo.experiments.config import corpus_root
+from privemo.experiments.face.data import FaceSet, load_faces
+from privemo.experiments.store import ResultStore, atomic_write
+from privemo.experiments.vgan.config import VganEvalConfig
+from privemo.features import FeatureCache
+from privemo.learners.vgan import Vgan
+
+Progress = Callable[..., None]  # (label, done, total[, detail])
+UNITS = ("unconstrained", "scenario_II", "scenario_III", "pretrained", "replacement")
+
+
+@dataclass
+class VganData:
+    train: FaceSet
+    test: FaceSet
+    left_out: FaceSet  # the left-out subject x expression (empty without left_out)
+    identities: list[str]
+    expressions: list[str]
+
+    def labels(self, part: FaceSet) -> tuple[np.ndarray, np.ndarray]:
+        return (np.array([self.identities.index(s) for s in part.subject.tolist()], dtype=int),
+                np.array([self.expressions.index(e) for e in part.emotion.tolist()], dtype=int))
+
+
+def split(faces: FaceSet, cfg: VganEvalConfig) -> VganData:
+    strata = np.array([f"{s}\x1f{e}" for s, e in zip(faces.subject, faces.emotion, strict=True)])
+    held = np.zeros(len(faces), dtype=bool)
+    if cfg.left_out is not None:
+        held = (faces.subject == cfg.left_out.subject) & (faces.emotion == cfg.left_out.emotion)
+        if not held.any():
+            subjects = sorted(set(faces.subject.tolist()))
+            raise ConfigError(f"left_out: no image of subject {cfg.left_out.subject!r} with emotion "
+                              f"{cfg.left_out.emotion!r} in corpus {cfg.corpus.type} (subjects: "
+                              f"{', '.join(subjects[:6])}{' ...' if len(subjects) > 6 else ''}; emotions: "
+                              f"{', '.join(sorted(set(faces.emotion.tolist())))})")
+    test = stratified_holdout(strata, cfg.test_fraction, cfg.seed) & ~held
+    train = ~test & ~held
+    identities = sorted(set(faces.subject[train].tolist()))
+    expressions = sorted(set(faces.emotion[train].tolist()))
+    if len(identities) < 2 or len(expressions) < 2:
+        raise ConfigError(f"corpus {cfg.corpus.type}: PPRL-VGAN needs at least 2 subjects and 2 emotions to train on")
+    if not test.any():
+        raise ConfigError(f"corpus {cfg.corpus.type}: no test images (each subject x emotion needs 2 or more images)")
+    return VganData(faces.take(np.flatnonzero(train)), faces.take(np.flatnonzero(test)),
+                    faces.take(np.flatnonzero(held)), identities, expressions)
+
+
+class VganExperiment:
+    def __init__(self, cfg: VganEvalConfig, run_dir: str | Path, data_root: Path, cache: FeatureCache | None = None,
+                 progress: Progress | None = None, log: Callable[[str], None] | None = None) -> None:
+        self.cfg, self.run_dir, self.data_root = cfg, Path(run_dir), data_root
+        self.cache = cache or FeatureCache()
+        self.progress = progress or (lambda *a: None)
+        self.log = log or (lambda msg: None)
+        self.store = ResultStore(self.run_dir)
+        self._data: VganData | None = None
+
+    @property
+    def model_path(self) -> Path:
+        return self.run_dir / "model.pt"
+
+    def data(self) -> VganData:
+        if self._data is None:
+            cfg = self.cfg
+            faces, _ = load_faces(cfg.corpus.type, corpus_root(cfg.corpus, self.data_root), dict(cfg.corpus.options),
+                                  cfg.emotions, cfg.size, cfg.color, self.cache, cfg.detect,
+                                  progress=lambda i, n: self.progress("face crops", i, n))
+            self._data = split(faces, cfg)
+            d = self._data
+            self.log(f"{cfg.corpus.type}: {len(d.train)} train / {len(d.test)} test faces, {len(d.identities)} "
+                     f"subjects, expressions {d.expressions}" + (f", {len(d.left_out)} left out" if len(d.left_out) else ""))
+        return self._data
+
+    def _write_config(self) -> None:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        path = self.run_dir / "config.yaml"
+        text = yaml.safe_dump(self.cfg.model_dump(), sort_keys=False)
+        if path.is_file():
+            old = yaml.safe_load(path.read_text())
+            mine = yaml.safe_load(text)
+            for part in ("corpus", "emotions", "size", "color", "detect", "test_fraction", "seed", "left_out"):
+                if old.get(part) != mine.get(part):
+                    raise ConfigError(f"{path}: this run folder holds a run on other data ({part} differs); "
+                                      "choose another --out or remove the folder")
+        atomic_write(path, text)
+
+    # ----- training -------------------------------------------------------------------------------
+    def train(self) -> Vgan:
+        """Train (or resume, or load the finished model)."""
+        d = self.data()  # bad data fails before the run folder is touched
+        self._write_config()
+        vcfg = self.cfg.vgan_config()
+        if self.model_path.is_file():
+            model = Vgan().load(self.model_path)
+            if model.iteration_ >= vcfg.iterations and {**model.config.__dict__, "iterations": 0,
+                                                         "checkpoint_every": 0} == {
+                    **vcfg.__dict__, "iterations": 0, "checkpoint_every": 0}:
+                return model
+        t0 = time.perf_counter()
+        last = [t0]
+
+        def prog(i: int, n: int, row: dict[str, float]) -> None:
+            self.progress("PPRL-VGAN training", i, n, f"D {row['d_loss']:.3f} G {row['g_loss']:.3f} "
+                          f"(id {row['g_identity']:.3f} expr {row['g_expression']:.3f} KL {row['kl']:.1f})")
+            if time.perf_counter() - last[0] > 60 or i == n:
+                last[0] = time.perf_counter()
+                self.log(f"iteration {i}/{n}: D {row['d_loss']:.3f} (real/fake {row['d_real_fake']:.3f}, id "
+                         f"{row['d_identity']:.3f}, expr {row['d_expression']:.3f}); G {row['g_loss']:.3f} (real/fake "
+                         f"{row['g_real_fake']:.3f}, id {row['g_identity']:.3f}, expr {row['g_expression']:.3f}, "
+                         f"KL {row['kl']:.2f})")
+
+        try:
+            model = Vgan(vcfg).fit(d.train.images, d.train.subject, d.train.emotion, self.run_dir / "checkpoint.pt",
+                                   prog)
+        except ValueError as exc:  # a checkpoint of another config or data, a bad model file
+            raise ConfigError(str(exc)) from exc
+        model.save(self.model_path, training=False)
+        self.log(f"trained {model.iteration_} iterations in {model.seconds_:.0f} s of training "
+                 f"({time.perf_counter() - t0:.0f} s this session)")
+        return model
+
+    # ----- evaluation -----------------------------------------------------------------------------
+    def evaluate(self) -> dict[str, Any]:
+        from privemo.experiments.vgan import scenarios
+
+        model = self.train()
+        d = self.data()
+        done = self.store.done()
+        if "training" not in done:
+            n_img = len(d.train) * (2 if model.config.flip else 1)
+            self.store.write_unit("training", [{
+                "unit": "training", "iterations": model.iteration_, "seconds": model.seconds_,
+                "images_per_s": model.iteration_ * model.config.batch * (1 + model.config.g_steps) / max(model.seconds_, 1e-9),
+                "train_images": n_img, "final": model.history_[-1] if model.history_ else {},
+                "threads": torch.get_num_threads()}])
+        judge = scenarios.Judge(model, d, self.cfg.attacks, self.cfg.seed, self.log,
+                                lambda label, i, n: self.progress(label, i, n))
+        for unit in UNITS:
+            if unit in done:
+                continue
+            if unit == "pretrained" and not (self.cfg.attacks.pretrained and scenarios.dlib_available()):
+                continue
+            t0 = time.perf_counter()
+            rows = getattr(judge, unit)()
+            self.log(f"{unit}: done in {time.perf_counter() - t0:.0f} s")
+            self.store.write_unit(unit, [{"unit": unit, **r} for r in rows])
+        self.figures(model)
+        from privemo.experiments.vgan.report import write_vgan_report
+
+        return write_vgan_report(self.run_dir)
+
+    def figures(self, model: Vgan | None = None) -> list[Path]:
+        from privemo.experiments.vgan.figures import draw_figures
+
+        model = model or self.train()
+        return draw_figures(model, self.data(), self.run_dir / "figures", self.cfg.seed)
