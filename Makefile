@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 
-.PHONY: setup demo test unit integration lint bench ravdess voice face clean
+.PHONY: setup demo test unit integration lint bench ravdess voice face vgan clean
 
 setup: $(VENV)/.installed
 
@@ -31,12 +31,13 @@ lint: setup
 	$(VENV)/bin/ruff check src tests bench
 	$(VENV)/bin/mypy
 
-bench: setup  ## feature throughput vs librosa, learner epoch time vs a plain torch loop, federated round time vs a plain loop, voice anonymizer RTF vs McAdams, face anonymizer images/s vs resize+blur -> bench/results/
+bench: setup  ## feature throughput vs librosa, learner epoch time vs a plain torch loop, federated round time vs a plain loop, voice anonymizer RTF vs McAdams, face anonymizer images/s vs resize+blur, PPRL-VGAN training vs a plain VAE loop -> bench/results/
 	$(PY) bench/bench_features.py
 	$(PY) bench/bench_learner.py
 	$(PY) bench/bench_federated.py
 	$(PY) bench/bench_voice.py
 	$(PY) bench/bench_face.py
+	$(PY) bench/bench_vgan.py
 
 ravdess: setup  ## the RAVDESS leakage baseline (needs ../shared/data/ravdess or --data-root)
 	$(VENV)/bin/privemo run configs/ravdess_baseline.yaml
@@ -46,6 +47,9 @@ voice: setup  ## every voice anonymizer side by side on RAVDESS (../shared/data/
 
 face: setup  ## narula-2020's table and the face anonymizers on Yale (../shared/data/yalefaces, or under $$PRIVEMO_DATA)
 	$(VENV)/bin/privemo evaluate face configs/face/yale.yaml
+
+vgan: setup  ## PPRL-VGAN trained (about 25 min) and attacked on the built-in demo faces -> runs/vgan_demo/report.html
+	$(VENV)/bin/privemo vgan evaluate configs/vgan/demo.yaml
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache
