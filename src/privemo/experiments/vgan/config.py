@@ -64,6 +64,7 @@ class VganEvalConfig(_Strict):
     color: str = "rgb"
     detect: bool = True
     test_fraction: float = 0.15
+    split: str = "subject_expression"  # hold out per subject x expression (chen-2018), or per subject only
     seed: int = 0
     left_out: LeftOutConfig | None = None
     model: VganModelConfig = Field(default_factory=VganModelConfig)
@@ -81,6 +82,14 @@ class VganEvalConfig(_Strict):
     def _size(cls, v: int) -> int:
         if v < 16 or v % 16:
             raise ValueError("size must be a multiple of 16 (32, 48, 64)")
+        return v
+
+    @field_validator("split")
+    @classmethod
+    def _split(cls, v: str) -> str:
+        if v not in ("subject_expression", "subject"):
+            raise ValueError("split must be subject_expression (chen-2018) or subject (for corpora with one "
+                             "image per subject and expression, such as Yale)")
         return v
 
     @field_validator("test_fraction")

@@ -51,7 +51,8 @@ class VganData:
 
 
 def split(faces: FaceSet, cfg: VganEvalConfig) -> VganData:
-    strata = np.array([f"{s}\x1f{e}" for s, e in zip(faces.subject, faces.emotion, strict=True)])
+    strata = faces.subject if cfg.split == "subject" else \
+        np.array([f"{s}\x1f{e}" for s, e in zip(faces.subject, faces.emotion, strict=True)])
     held = np.zeros(len(faces), dtype=bool)
     if cfg.left_out is not None:
         held = (faces.subject == cfg.left_out.subject) & (faces.emotion == cfg.left_out.emotion)
@@ -68,7 +69,8 @@ def split(faces: FaceSet, cfg: VganEvalConfig) -> VganData:
     if len(identities) < 2 or len(expressions) < 2:
         raise ConfigError(f"corpus {cfg.corpus.type}: PPRL-VGAN needs at least 2 subjects and 2 emotions to train on")
     if not test.any():
-        raise ConfigError(f"corpus {cfg.corpus.type}: no test images (each subject x emotion needs 2 or more images)")
+        raise ConfigError(f"corpus {cfg.corpus.type}: no test images (each subject x emotion needs 2 or more images; "
+                          "`split: subject` holds out per subject instead)")
     return VganData(faces.take(np.flatnonzero(train)), faces.take(np.flatnonzero(test)),
                     faces.take(np.flatnonzero(held)), identities, expressions)
 
@@ -106,7 +108,7 @@ class VganExperiment:
         if path.is_file():
             old = yaml.safe_load(path.read_text())
             mine = yaml.safe_load(text)
-            for part in ("corpus", "emotions", "size", "color", "detect", "test_fraction", "seed", "left_out"):
+            for part in ("corpus", "emotions", "size", "color", "detect", "test_fraction", "split", "seed", "left_out"):
                 if old.get(part) != mine.get(part):
                     raise ConfigError(f"{path}: this run folder holds a run on other data ({part} differs); "
                                       "choose another --out or remove the folder")
