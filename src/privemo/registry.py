@@ -60,7 +60,7 @@ _PROVIDERS = {
     "feature": ("privemo.features",),
     "learner": ("privemo.learners",),
     "evaluator": ("privemo.evaluators", "privemo.attacks"),
-    "anonymizer": ("privemo.anonymize",),
+    "anonymizer": ("privemo.anonymize", "privemo.anonymize.face", "privemo.anonymize.face_vgan"),
 }
 _loaded: set[str] = set()
 

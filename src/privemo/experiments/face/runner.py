@@ -32,8 +32,6 @@ Progress = Callable[[str, int, int], None]
 
 
 def create_face_anonymizer(spec: dict[str, Any] | str) -> FaceAnonymizer:
-    import privemo.anonymize.face_vgan  # noqa: F401 - registers face_vgan
-
     spec = {"type": spec} if isinstance(spec, str) else dict(spec)
     anonymizer = create("anonymizer", **spec)
     if not isinstance(anonymizer, FaceAnonymizer):
