@@ -24,6 +24,13 @@ def require_type(v: Any, known: str = "") -> Any:
     return v
 
 
+def check_color(v: str) -> str:
+    """A face config's ``color``: gray or rgb."""
+    if v not in ("gray", "rgb"):
+        raise ValueError("color must be gray or rgb")
+    return v
+
+
 def unique_methods(methods: list[Any]) -> list[Any]:
     """An anonymization evaluation's methods: unique names, and never ``original`` (always the reference)."""
     names = [m.name for m in methods]

@@ -22,6 +22,17 @@ def _down(cin: int, cout: int, slope: float, norm: bool = True) -> list[nn.Modul
     return [*layers, nn.LeakyReLU(slope)]
 
 
+def _convs(channels: int, size: int, widths: tuple[int, ...], slope: float) -> tuple[list[nn.Module], int]:
+    """The stride-2 convolution stack of the encoder and the discriminator, and its flattened size."""
+    s0 = _check_size(size)
+    layers: list[nn.Module] = []
+    cin = channels
+    for w in widths:
+        layers += _down(cin, w, slope)
+        cin = w
+    return layers, cin * s0 * s0
+
+
 def _check_size(size: int) -> int:
     if size < 16 or size % 16:
         raise ValueError(f"PPRL-VGAN image size must be a multiple of 16 (32, 48, 64, ...), got {size}")
@@ -35,15 +46,10 @@ class VganEncoder(nn.Module):
     def __init__(self, channels: int = 3, size: int = 64, latent: int = 128,
                  widths: tuple[int, ...] = ENC_CHANNELS, slope: float = 0.2) -> None:
         super().__init__()
-        s0 = _check_size(size)
-        layers: list[nn.Module] = []
-        cin = channels
-        for w in widths:
-            layers += _down(cin, w, slope)
-            cin = w
+        layers, flat = _convs(channels, size, widths, slope)
         self.features = nn.Sequential(*layers, nn.Flatten())
-        self.mean = nn.Linear(cin * s0 * s0, latent)
-        self.logvar = nn.Linear(cin * s0 * s0, latent)
+        self.mean = nn.Linear(flat, latent)
+        self.logvar = nn.Linear(flat, latent)
         self.latent = latent
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -109,13 +115,8 @@ class VganDiscriminator(nn.Module):
 
 
 def _trunk(channels: int, size: int, widths: tuple[int, ...], hidden: int, slope: float) -> nn.Sequential:
-    s0 = _check_size(size)
-    layers: list[nn.Module] = []
-    cin = channels
-    for w in widths:
-        layers += _down(cin, w, slope)
-        cin = w
-    return nn.Sequential(*layers, nn.Flatten(), nn.Linear(cin * s0 * s0, hidden), nn.LeakyReLU(slope))
+    layers, flat = _convs(channels, size, widths, slope)
+    return nn.Sequential(*layers, nn.Flatten(), nn.Linear(flat, hidden), nn.LeakyReLU(slope))
 
 
 class VganClassifier(nn.Module):

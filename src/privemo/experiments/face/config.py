@@ -11,6 +11,7 @@ from pydantic import Field, field_validator
 from privemo.experiments.config import (
     CorpusConfig,
     _Strict,
+    check_color,
     read_yaml,
     require_type,
     unique_methods,
@@ -98,12 +99,7 @@ class FaceEvalConfig(_Strict):
     narula: NarulaConfig | None = Field(default_factory=NarulaConfig)
     anonymizers: AnonymizerTableConfig | None = None
 
-    @field_validator("color")
-    @classmethod
-    def _color(cls, v: str) -> str:
-        if v not in ("gray", "rgb"):
-            raise ValueError("color must be gray or rgb")
-        return v
+    _color = field_validator("color")(classmethod(lambda cls, v: check_color(v)))
 
     @field_validator("size")
     @classmethod

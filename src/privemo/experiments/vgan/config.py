@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import Field, field_validator
 
-from privemo.experiments.config import CorpusConfig, _Strict, read_yaml, validate_mapping
+from privemo.experiments.config import CorpusConfig, _Strict, check_color, read_yaml, validate_mapping
 
 LATENT_ATTACKERS = ("svm", "cnn1d", "mlp")
 
@@ -70,12 +70,7 @@ class VganEvalConfig(_Strict):
     model: VganModelConfig = Field(default_factory=VganModelConfig)
     attacks: VganAttackConfig = Field(default_factory=VganAttackConfig)
 
-    @field_validator("color")
-    @classmethod
-    def _color(cls, v: str) -> str:
-        if v not in ("gray", "rgb"):
-            raise ValueError("color must be gray or rgb")
-        return v
+    _color = field_validator("color")(classmethod(lambda cls, v: check_color(v)))
 
     @field_validator("size")
     @classmethod
