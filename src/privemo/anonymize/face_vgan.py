@@ -5,7 +5,9 @@ identities the model was trained on. Train a model with ``privemo vgan train CON
 
 ``identity``: ``random`` (a code drawn per image from ``seed`` and the image's key: the same key, for
 example a video clip's, always gets the same identity), a code index, or an identity name the model
-knows. Outputs are resized back to the input's size and channels.
+knows. Outputs are resized back to the input's size and channels. The anonymizer does not know who
+is in the image, so a face of one of the model's own training identities may draw its own code under
+``random``; faces of anyone else always come out as one of the training identities.
 """
 
 from __future__ import annotations
@@ -44,8 +46,9 @@ class FaceVgan(FaceAnonymizer):
                 raise ConfigError(str(exc) if str(self.model) in str(exc) else f"{self.model}: {exc}") from exc
             if self.identity != "random":
                 try:
-                    self.code_ = self.vgan_.code_index(int(self.identity) if str(self.identity).isdigit()
-                                                       else self.identity)
+                    name = str(self.identity)  # a name the model knows first, else a code index
+                    self.code_ = self.vgan_.code_index(name if name in self.vgan_.identities_ or not name.isdigit()
+                                                       else int(name))
                 except ValueError as exc:
                     raise ConfigError(f"face_vgan: {exc}") from exc
         return self.vgan_
