@@ -241,6 +241,12 @@ def test_vgan_experiment_end_to_end_and_resume(tmp_path, monkeypatch):
     r = runner.invoke(app, ["vgan", "evaluate", str(path), "--out", str(run)])  # resume: nothing redone
     assert r.exit_code == 0, r.output
     assert (run / "units" / "scenario_II.json").stat().st_mtime_ns == before
+    # a run folder written before a data option existed (no `split` key) is the same run under its default
+    old = yaml.safe_load((run / "config.yaml").read_text())
+    del old["split"]
+    (run / "config.yaml").write_text(yaml.safe_dump(old))
+    r = runner.invoke(app, ["vgan", "train", str(path), "--out", str(run)])
+    assert r.exit_code == 0, r.output
     # the same folder for other data is refused; a bad config names its file
     cfg["size"] = 64
     path.write_text(yaml.safe_dump(cfg))

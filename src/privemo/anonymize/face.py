@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from privemo.anonymize.base import Anonymizer
+from privemo.media.image import conform_images, restore_images
 from privemo.registry import register
 
 Progress = Callable[[int, int], None]
@@ -174,17 +175,7 @@ class FaceAutoencoder(FaceAnonymizer):
         """(N, H, W[, C]) float 0..255 -> (N, channels_, size, size) float tensor in [0, 1]."""
         import torch
 
-        cv2 = _cv2()
-        if images.ndim == 4 and images.shape[-1] == 1:
-            images = images[..., 0]
-        colour = images.ndim == 4
-        if colour and self.channels_ == 1:
-            images = images @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
-        elif not colour and self.channels_ == 3:
-            images = np.repeat(images[..., None], 3, axis=-1)
-        if images.shape[1:3] != (self.size, self.size):
-            images = np.stack([cv2.resize(im, (self.size, self.size), interpolation=cv2.INTER_AREA) for im in images])
-        t = torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32) / 255.0)
+        t = torch.from_numpy(conform_images(images, self.size, self.channels_) / 255.0)
         return t.permute(0, 3, 1, 2) if self.channels_ == 3 else t[:, None]
 
     def _transform(self, images, keys):
@@ -194,7 +185,6 @@ class FaceAutoencoder(FaceAnonymizer):
             from privemo.errors import ConfigError
 
             raise ConfigError("face_autoencoder: fit it on faces before anonymizing")
-        cv2 = _cv2()
         x = self._to_tensor(images)
         if self.corrupt:  # each face's corruption drawn from seed + its key, whatever the batch
             x = torch.cat([self._corrupt(x[i:i + 1], torch.Generator().manual_seed(
@@ -202,15 +192,7 @@ class FaceAutoencoder(FaceAnonymizer):
         with torch.no_grad():
             y = self.model_(x).numpy() * 255.0
         y = y.transpose(0, 2, 3, 1) if self.channels_ == 3 else y[:, 0]
-        h, w = images.shape[1:3]
-        if (h, w) != (self.size, self.size):
-            y = np.stack([cv2.resize(im, (w, h), interpolation=cv2.INTER_LINEAR) for im in y])
-        colour_in = images.ndim == 4 and images.shape[-1] == 3
-        if colour_in and self.channels_ == 1:
-            y = np.repeat(y[..., None], 3, axis=-1)
-        elif not colour_in and self.channels_ == 3:
-            y = y @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
-        return y.reshape(images.shape)
+        return restore_images(y, images.shape[1:])
 
     def state_dict(self) -> dict[str, Any]:
         return {"config": self.config(), "channels": self.channels_, "weights": self.model_.state_dict()}

@@ -33,6 +33,7 @@ import torch
 from torch.nn import functional as F
 
 from privemo._files import mkstemp_public
+from privemo.media.image import conform_images, restore_images
 from privemo.models.vgan import (
     VganDecoder,
     VganDiscriminator,
@@ -74,22 +75,15 @@ class VganConfig:
         if self.iterations < 1 or self.batch < 2 or self.g_steps < 1:
             raise ValueError("iterations and g_steps must be >= 1 and batch >= 2")
 
+    def recipe(self) -> dict[str, Any]:
+        """Everything that shapes the trained model: the config less its length and checkpoint rhythm
+        (a run may be continued for longer, or checkpointed more often, and stay the same run)."""
+        return {k: v for k, v in asdict(self).items() if k not in ("iterations", "checkpoint_every")}
+
 
 def to_model_range(images: np.ndarray, size: int, channels: int) -> torch.Tensor:
     """uint8 (N, H, W[, 3]) -> float (N, channels, size, size) in [-1, 1] (resized, gray <-> colour)."""
-    arr = np.asarray(images, dtype=np.float32)
-    if arr.ndim == 4 and arr.shape[-1] == 1:
-        arr = arr[..., 0]
-    if arr.ndim == 4 and channels == 1:
-        arr = arr @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
-    elif arr.ndim == 3 and channels == 3:
-        arr = np.repeat(arr[..., None], 3, axis=-1)
-    if arr.shape[1:3] != (size, size):
-        import cv2
-
-        arr = np.stack([cv2.resize(im, (size, size), interpolation=cv2.INTER_AREA) for im in arr]).reshape(
-            len(arr), size, size, *arr.shape[3:])
-    t = torch.from_numpy(np.ascontiguousarray(arr) / 127.5 - 1.0)
+    t = torch.from_numpy(conform_images(images, size, channels) / 127.5 - 1.0)
     return t.permute(0, 3, 1, 2).contiguous() if channels == 3 else t[:, None].contiguous()
 
 
@@ -269,8 +263,7 @@ class Vgan:
             raise ValueError(f"{path}: not a PPRL-VGAN model written by privemo")
         saved = VganConfig(**state["config"])
         if resume:
-            mine = {k: v for k, v in asdict(self.config).items() if k not in ("iterations", "checkpoint_every")}
-            theirs = {k: v for k, v in asdict(saved).items() if k not in ("iterations", "checkpoint_every")}
+            mine, theirs = self.config.recipe(), saved.recipe()
             if mine != theirs:
                 diff = sorted(k for k in mine if mine[k] != theirs.get(k))
                 raise ValueError(f"{path}: a checkpoint of another config (differs in {', '.join(diff)}); "
@@ -367,20 +360,8 @@ class Vgan:
 
 def from_model(out: np.ndarray, like: np.ndarray) -> np.ndarray:
     """Model outputs resized and converted to the size and channels of the single image ``like``."""
-    import cv2
-
-    like = np.asarray(like)
-    h, w = like.shape[:2]
-    arr = out.astype(np.float32)
-    if arr.shape[1:3] != (h, w):
-        arr = np.stack([cv2.resize(im, (w, h), interpolation=cv2.INTER_LINEAR) for im in arr]).reshape(
-            len(arr), h, w, *arr.shape[3:])
-    colour_in = like.ndim == 3 and like.shape[-1] == 3
-    if colour_in and arr.ndim == 3:
-        arr = np.repeat(arr[..., None], 3, axis=-1)
-    elif not colour_in and arr.ndim == 4:
-        arr = arr @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
-    return np.clip(np.rint(arr), 0, 255).astype(np.uint8).reshape(len(arr), *like.shape)
+    arr = restore_images(out, np.asarray(like).shape)
+    return np.clip(np.rint(arr), 0, 255).astype(np.uint8)
 
 
 def completion_masks(size: int) -> dict[str, np.ndarray]:

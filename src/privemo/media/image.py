@@ -57,3 +57,42 @@ def write_image(path: str | Path, img: np.ndarray) -> None:
     except Exception as exc:
         Path(tmp).unlink(missing_ok=True)
         raise MediaError(path, f"cannot write image: {exc}") from exc
+
+
+GRAY_WEIGHTS = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+
+
+def conform_images(images: np.ndarray, size: int, channels: int) -> np.ndarray:
+    """A batch (N, H, W[, 1 | 3]) as float32 (N, size, size) for ``channels`` 1 or (N, size, size, 3)
+    for 3: colour and gray converted, resized with area averaging; values kept (0..255 stays)."""
+    import cv2
+
+    arr = np.asarray(images, dtype=np.float32)
+    if arr.ndim == 4 and arr.shape[-1] == 1:
+        arr = arr[..., 0]
+    if arr.ndim == 4 and channels == 1:
+        arr = arr @ GRAY_WEIGHTS
+    elif arr.ndim == 3 and channels == 3:
+        arr = np.repeat(arr[..., None], 3, axis=-1)
+    if arr.shape[1:3] != (size, size):
+        arr = np.stack([cv2.resize(im, (size, size), interpolation=cv2.INTER_AREA) for im in arr]).reshape(
+            len(arr), size, size, *arr.shape[3:])
+    return np.ascontiguousarray(arr)
+
+
+def restore_images(images: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Float model-sized images (N, S, S[, 3]) resized (bilinear) and converted to the gray or colour
+    layout of one image of ``shape`` ((H, W), (H, W, 1) or (H, W, 3)): (N, *shape), float32."""
+    import cv2
+
+    h, w = shape[:2]
+    arr = np.asarray(images, dtype=np.float32)
+    if arr.shape[1:3] != (h, w):
+        arr = np.stack([cv2.resize(im, (w, h), interpolation=cv2.INTER_LINEAR) for im in arr]).reshape(
+            len(arr), h, w, *arr.shape[3:])
+    colour = len(shape) == 3 and shape[-1] == 3
+    if colour and arr.ndim == 3:
+        arr = np.repeat(arr[..., None], 3, axis=-1)
+    elif not colour and arr.ndim == 4:
+        arr = arr @ GRAY_WEIGHTS
+    return arr.reshape(len(arr), *shape)

@@ -109,7 +109,8 @@ class VganExperiment:
             old = yaml.safe_load(path.read_text())
             mine = yaml.safe_load(text)
             for part in ("corpus", "emotions", "size", "color", "detect", "test_fraction", "split", "seed", "left_out"):
-                if old.get(part) != mine.get(part):
+                default = VganEvalConfig.model_fields[part].default  # a key older runs did not write
+                if old.get(part, default) != mine.get(part):
                     raise ConfigError(f"{path}: this run folder holds a run on other data ({part} differs); "
                                       "choose another --out or remove the folder")
         atomic_write(path, text)
@@ -122,9 +123,7 @@ class VganExperiment:
         vcfg = self.cfg.vgan_config()
         if self.model_path.is_file():
             model = Vgan().load(self.model_path)
-            if model.iteration_ >= vcfg.iterations and {**model.config.__dict__, "iterations": 0,
-                                                         "checkpoint_every": 0} == {
-                    **vcfg.__dict__, "iterations": 0, "checkpoint_every": 0}:
+            if model.iteration_ >= vcfg.iterations and model.config.recipe() == vcfg.recipe():
                 return model
         t0 = time.perf_counter()
         last = [t0]

@@ -101,8 +101,7 @@ class Judge:
         rng = np.random.default_rng(self.seed + 11)
         codes = np.concatenate([rng.permutation(self.k)[:per] for _ in range(n)])
         src = np.repeat(np.arange(n), per)
-        synth = np.concatenate([self.model.replace(self.d.train.images[src[i:i + 1024]], codes[i:i + 1024])
-                                for i in range(0, len(src), 1024)])
+        synth = self.model.decode(self.model.encode(self.d.train.images)[src], codes)  # each face encoded once
         x = self.x(synth)
         epochs = max(2, round(self.cfg.epochs / per * 3)) if per > 1 else self.cfg.epochs
         self.log(f"scenario II: classifiers on {len(x)} synthesised training images, {epochs} epochs")
