@@ -116,6 +116,57 @@ def face_cmd(src: Path = typer.Argument(..., help="an image file or a folder (se
             raise typer.Exit(1)
 
 
+@app.command("video")
+def video_cmd(src: Path = typer.Argument(..., help="a video file (mp4, flv, avi, mkv, mov, webm, ...) or a folder "
+                                         "(searched recursively)"),
+              out: Path = typer.Argument(..., help="the output file (for a file) or folder (layout and names kept; "
+                                         "containers privemo cannot write become .mp4)"),
+              face: str = typer.Option("face_pixelate", "--face", help="face anonymizer: face_blur, face_pixelate, "
+                                       "face_autoencoder or vgan (= face_vgan, needs --model)"),
+              voice: str = typer.Option("mcadams", "--voice", help="voice anonymizer: original, mcadams, voice_vq, "
+                                        "noise or pseudo_speaker"),
+              face_param: list[str] = typer.Option([], "--face-param", "-P", help="a face method option, key=value "
+                                                   "(e.g. -P block=12)"),
+              voice_param: list[str] = typer.Option([], "--voice-param", "-p", help="a voice method option, "
+                                                    "key=value (e.g. -p alpha=0.8)"),
+              model: Path | None = typer.Option(None, help="vgan: the model.pt of `privemo vgan train`"),
+              fps: float | None = typer.Option(None, help="output frame rate (default: the source's)"),
+              detect_every: int = typer.Option(1, help="run the face detector on every k-th frame and track "
+                                               "in between (faster; k <= 5 keeps up with head motion)"),
+              detect_width: int = typer.Option(320, help="frames are scaled to this width for detection"),
+              no_face: str = typer.Option("whole", help="a frame with no tracked face: 'whole' (anonymize the "
+                                          "whole frame) or 'keep' (leave it)"),
+              margin: float = typer.Option(0.25, help="each face box is enlarged by this fraction on every side"),
+              speaker_from: str = typer.Option("none", help="'parent': a file's folder names its speaker"),
+              stop_on_error: bool = typer.Option(False, help="stop at the first bad file")) -> None:
+    """Anonymize the faces (found, tracked, pasted back softly) and the voice of videos; same timing, frame
+    size and audio length. Re-running resumes: outputs already written are kept."""
+    from privemo.anonymize import create_anonymizer
+    from privemo.anonymize.video import TrackerConfig, anonymize_video_files, fit_on_videos, video_files
+    from privemo.experiments.face.runner import create_face_anonymizer
+
+    with friendly_errors():
+        face = "face_vgan" if face == "vgan" else face
+        fspec = _spec(face, face_param)
+        if face == "face_vgan" and model is not None:
+            fspec["model"] = str(model)
+        face_anon = create_face_anonymizer(fspec)
+        voice_anon = create_anonymizer(_spec(voice, voice_param))
+        tracker = TrackerConfig(detect_every=detect_every, detect_width=detect_width)
+        files, _ = video_files(src)
+        with progress_bar() as prog:
+            fit_on_videos(face_anon, voice_anon, files, speaker_from=speaker_from,
+                          progress=lambda i, n: prog("fitting on the clips", i, n))
+            result = anonymize_video_files(face_anon, voice_anon, src, out, fps, tracker, margin, no_face,
+                                           speaker_from, skip_bad=not stop_on_error,
+                                           progress=lambda i, n, d="": prog(f"{face} + {voice}", i, n, d))
+        for path, why in result.failed:
+            console.print(f"[yellow]skipped[/] {why if why.startswith(path) else f'{path}: {why}'}")
+        console.print(json.dumps(result.totals()))
+        if result.failed:
+            raise typer.Exit(1)
+
+
 def _spec(method: str, params: list[str]) -> dict:
     import yaml
 

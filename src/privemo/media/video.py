@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -81,15 +82,33 @@ def _read_audio_track(path: Path, sr: int | None) -> tuple[np.ndarray | None, in
     return audio, rate
 
 
+# video codec, audio codec and the audio sample rates the audio codec takes, by container
+CODECS = {
+    ".mp4": ("libx264", "aac", None), ".m4v": ("libx264", "aac", None), ".mov": ("libx264", "aac", None),
+    ".mkv": ("libx264", "aac", None), ".avi": ("mpeg4", "mp3", (16000, 22050, 24000, 32000, 44100, 48000)),
+    ".flv": ("flv", "mp3", (22050, 44100)), ".webm": ("libvpx", "libopus", (48000,)),
+}
+VIDEO_SUFFIXES = tuple(CODECS) + (".mpg", ".mpeg", ".ts", ".wmv", ".ogv", ".3gp")
+
+
 def write_video(path: str | Path, frames: np.ndarray, fps: float, audio: np.ndarray | None = None,
-                sr: int | None = None, codec: str = "mpeg4") -> None:
+                sr: int | None = None, codec: str | None = None,
+                bit_rate: int = 2_000_000) -> None:
     """Write ``frames`` (T, H, W[, 3]) uint8 and an optional mono audio track to ``path``, atomically.
 
-    Odd frame sizes are padded by one pixel (yuv420p needs even sizes); audio is encoded as AAC.
+    The codecs follow the container (:data:`CODECS`: H.264 + AAC for mp4 / mkv / mov, MPEG-4 + MP3
+    for avi, FLV1 + MP3 for flv, VP8 + Opus for webm, which every browser plays); ``codec`` overrides
+    the video codec. ``fps`` may be fractional (29.97). Odd frame sizes are padded by one pixel
+    (yuv420p needs even sizes); audio is resampled where the audio codec needs another rate.
     """
     import av
 
     path = Path(path)
+    vcodec, acodec, rates = CODECS.get(path.suffix.lower(), ("mpeg4", "aac", None))
+    vcodec = codec or vcodec
+    if audio is not None and sr and rates and sr not in rates:
+        target = min(rates, key=lambda r: (r < sr, abs(r - sr)))
+        audio, sr = resample(np.asarray(audio, dtype=np.float32), sr, target), target
     frames = np.asarray(frames)
     if frames.ndim == 3:
         frames = np.repeat(frames[..., None], 3, axis=3)
@@ -106,13 +125,13 @@ def write_video(path: str | Path, frames: np.ndarray, fps: float, audio: np.ndar
     os.close(fd)
     try:
         with av.open(tmp, mode="w") as container:
-            vs: Any = container.add_stream(codec, rate=int(round(fps)))
+            vs: Any = container.add_stream(vcodec, rate=Fraction(fps).limit_denominator(1001))
             vs.width, vs.height = frames.shape[2], frames.shape[1]
             vs.pix_fmt = "yuv420p"
-            vs.bit_rate = 2_000_000
+            vs.bit_rate = bit_rate
             astream: Any = None
             if audio is not None:
-                astream = container.add_stream("aac", rate=int(sr or 0))
+                astream = container.add_stream(acodec, rate=int(sr or 0))
                 astream.layout = "mono"
             for img in frames.astype(np.uint8):
                 for pkt in vs.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(img), format="rgb24")):

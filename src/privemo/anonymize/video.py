@@ -1,0 +1,310 @@
+"""Anonymize video clips with sound: every face in every frame and the voice in the audio track.
+
+Per clip: the frames are decoded at the source rate (or a chosen ``fps``), faces are found by dlib's
+detector (on a copy scaled down to ``detect_width`` pixels, every ``detect_every``-th frame) and
+**tracked** (detections linked across frames by overlap, gaps of up to ``max_gap`` frames bridged by
+interpolation, boxes smoothed over time so that the anonymized region does not jitter); each tracked
+face is anonymized with any registered face anonymizer and pasted back with a soft edge
+(:func:`privemo.anonymize.face_batch.anonymize_image`); a frame with no tracked face is handled by
+``no_face`` ("whole": the whole frame is anonymized, privacy first; "keep": left as it is). The
+audio track is anonymized with any registered voice anonymizer (at 16 kHz, then back to the track's
+own rate). The output keeps the frame count and rate (so the duration), the frame size and an audio
+track of the same length. The clip's key (its relative path) seeds every random draw, so a
+PPRL-VGAN replacement identity stays the same through a clip.
+
+A folder is processed file by file into the same layout; a clip whose output exists is not redone
+(resume), a stamp records both anonymizers' configuration, and each output is written to a temporary
+name and renamed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from privemo.anonymize.base import Clip, VoiceAnonymizer
+from privemo.anonymize.batch import check_stamp
+from privemo.anonymize.face import FaceAnonymizer
+from privemo.anonymize.face_batch import anonymize_image, detect_faces
+from privemo.errors import ConfigError, MediaError, PrivemoError
+from privemo.media import read_video, resample, write_video
+from privemo.media.video import CODECS, VIDEO_SUFFIXES
+
+Box = tuple[int, int, int, int]  # top, left, bottom, right
+
+
+@dataclass
+class TrackerConfig:
+    """How faces are found and followed through a clip."""
+
+    detect_every: int = 1  # run the detector on every k-th frame; boxes in between are interpolated
+    detect_width: int = 320  # frames wider than this are scaled down for detection (speed)
+    upsample: int = 1  # dlib's detector upsampling (1 finds faces down to about 40 px at detect_width)
+    max_gap: int = 12  # frames without a detection that a track bridges (or holds at its ends)
+    smooth: int = 2  # boxes are averaged over +- this many frames
+    min_iou: float = 0.2  # a detection continues the track it overlaps at least this much
+
+
+def _iou(a: Box, b: Box) -> float:
+    t, lf, bt, r = max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3])
+    inter = max(0, bt - t) * max(0, r - lf)
+    area = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / area if area > 0 else 0.0
+
+
+def detect_frames(frames: np.ndarray, cfg: TrackerConfig) -> dict[int, list[Box]]:
+    """Detector boxes (in full-frame pixels) on every ``detect_every``-th frame (and the last)."""
+    import cv2
+
+    n, h, w = frames.shape[:3]
+    scale = min(1.0, cfg.detect_width / w)
+    keys = sorted(set(range(0, n, max(1, cfg.detect_every))) | {n - 1})
+    out: dict[int, list[Box]] = {}
+    for f in keys:
+        img = frames[f] if scale == 1.0 else cv2.resize(frames[f], (round(w * scale), round(h * scale)),
+                                                        interpolation=cv2.INTER_AREA)
+        out[f] = [(int(t / scale), int(lf / scale), min(h, int(np.ceil(b / scale))), min(w, int(np.ceil(r / scale))))
+                  for t, lf, b, r in detect_faces(img, cfg.upsample)]
+    return out
+
+
+def track(detections: dict[int, list[Box]], n_frames: int, cfg: TrackerConfig) -> list[list[Box]]:
+    """Per frame, the boxes of every face track alive there (see the module's description)."""
+    tracks: list[dict[int, Box]] = []
+    for f in sorted(detections):
+        free = list(range(len(tracks)))
+        for box in sorted(detections[f], key=lambda b: -(b[2] - b[0]) * (b[3] - b[1])):
+            best, best_iou = None, cfg.min_iou
+            for i in free:
+                last = max(tracks[i])
+                if f - last <= cfg.max_gap + max(1, cfg.detect_every):
+                    iou = _iou(tracks[i][last], box)
+                    if iou >= best_iou:
+                        best, best_iou = i, iou
+            if best is None:
+                tracks.append({f: box})
+            else:
+                tracks[best][f] = box
+                free.remove(best)
+    per_frame: list[list[Box]] = [[] for _ in range(n_frames)]
+    bridge = cfg.max_gap + max(1, cfg.detect_every)
+    for tr in tracks:
+        keys = np.array(sorted(tr))
+        boxes = np.array([tr[k] for k in keys], dtype=float)
+        frames = np.arange(max(0, keys[0] - cfg.max_gap), min(n_frames, keys[-1] + cfg.max_gap + 1))
+        pos = np.searchsorted(keys, frames)
+        nxt, prv = np.clip(pos, 0, len(keys) - 1), np.clip(pos - 1, 0, len(keys) - 1)
+        gap = np.where((pos > 0) & (pos < len(keys)), keys[nxt] - keys[prv], 0)
+        alive = gap <= bridge
+        interp = np.stack([np.interp(frames, keys, boxes[:, j]) for j in range(4)], axis=1)
+        if cfg.smooth > 0 and len(interp) > 1:
+            k = np.ones(2 * cfg.smooth + 1) / (2 * cfg.smooth + 1)
+            padded = np.pad(interp, ((cfg.smooth, cfg.smooth), (0, 0)), mode="edge")
+            interp = np.stack([np.convolve(padded[:, j], k, mode="valid") for j in range(4)], axis=1)
+        for f, box, ok in zip(frames, interp, alive, strict=True):
+            if ok:
+                per_frame[int(f)].append(tuple(int(round(v)) for v in box))  # type: ignore[arg-type]
+    return per_frame
+
+
+@dataclass
+class ClipStats:
+    """What anonymizing one clip did and cost (seconds of wall time per stage)."""
+
+    frames: int = 0
+    fps: float = 0.0
+    duration_s: float = 0.0
+    width: int = 0
+    height: int = 0
+    audio: bool = False
+    detector_runs: int = 0  # frames the detector ran on (every detect_every-th)
+    detected_frames: int = 0  # of those, frames where it found a face
+    face_frames: int = 0  # frames with a tracked face (detected or bridged)
+    whole_frames: int = 0  # frames anonymized as a whole (no face, no_face="whole")
+    decode_s: float = 0.0
+    detect_s: float = 0.0
+    face_s: float = 0.0
+    voice_s: float = 0.0
+    encode_s: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: round(v, 4) if isinstance(v, float) else v for k, v in asdict(self).items()}
+
+
+def anonymize_frames(frames: np.ndarray, face: FaceAnonymizer, key: str, tracker: TrackerConfig,
+                     margin: float = 0.25, no_face: str = "whole", stats: ClipStats | None = None,
+                     boxes: list[list[Box]] | None = None) -> np.ndarray:
+    """Every frame with its tracked faces anonymized (same shape and dtype)."""
+    stats = stats if stats is not None else ClipStats()
+    if boxes is None:
+        t0 = time.perf_counter()
+        dets = detect_frames(frames, tracker)
+        boxes = track(dets, len(frames), tracker)
+        stats.detect_s += time.perf_counter() - t0
+        stats.detector_runs = len(dets)
+        stats.detected_frames = sum(1 for b in dets.values() if b)
+    t0 = time.perf_counter()
+    out = np.empty_like(frames)
+    for i, (frame, fb) in enumerate(zip(frames, boxes, strict=True)):
+        out[i], _ = anonymize_image(face, frame, key, margin, no_face, boxes=fb)
+        stats.face_frames += bool(fb)
+        stats.whole_frames += (not fb) and no_face == "whole"
+    stats.face_s += time.perf_counter() - t0
+    return out
+
+
+def anonymize_track(audio: np.ndarray, sr: int, voice: VoiceAnonymizer, key: str, speaker: str | None = None,
+                    work_sr: int = 16000) -> np.ndarray:
+    """The audio track anonymized at ``work_sr`` and returned at ``sr``, same length."""
+    x = resample(audio, sr, work_sr) if sr != work_sr else audio
+    y = voice.transform(Clip(np.asarray(x, dtype=np.float32), work_sr, speaker, key)).audio
+    y = resample(y, work_sr, sr) if sr != work_sr else y
+    y = y[: len(audio)] if len(y) >= len(audio) else np.pad(y, (0, len(audio) - len(y)))
+    return np.clip(y, -1.0, 1.0).astype(np.float32)
+
+
+def anonymize_video(src: str | Path, dst: str | Path, face: FaceAnonymizer, voice: VoiceAnonymizer, key: str = "",
+                    speaker: str | None = None, fps: float | None = None, tracker: TrackerConfig | None = None,
+                    margin: float = 0.25, no_face: str = "whole") -> ClipStats:
+    """Anonymize one clip into ``dst`` (written atomically); the fitted anonymizers are used as they are."""
+    if no_face not in ("whole", "keep"):
+        raise ConfigError(f"no_face must be whole or keep for video, got {no_face!r}")
+    tracker = tracker or TrackerConfig()
+    stats = ClipStats()
+    t0 = time.perf_counter()
+    clip = read_video(src, fps=fps, sr=None)
+    stats.decode_s = time.perf_counter() - t0
+    stats.frames, stats.fps, stats.duration_s = len(clip.frames), clip.fps, clip.duration
+    stats.height, stats.width = clip.frames.shape[1:3]
+    frames = anonymize_frames(clip.frames, face, key, tracker, margin, no_face, stats)
+    audio = None
+    if clip.audio is not None and clip.sr and len(clip.audio):
+        t0 = time.perf_counter()
+        audio = anonymize_track(clip.audio, clip.sr, voice, key, speaker)
+        stats.voice_s = time.perf_counter() - t0
+        stats.audio = True
+    t0 = time.perf_counter()
+    write_video(dst, frames[..., :3] if frames.ndim == 4 else frames, clip.fps, audio, clip.sr)
+    stats.encode_s = time.perf_counter() - t0
+    return stats
+
+
+def video_files(path: Path) -> tuple[list[Path], Path]:
+    """The video files under ``path`` (a file or a folder, recursively) and their common root."""
+    if path.is_file():
+        return [path], path.parent
+    if not path.is_dir():
+        raise MediaError(path, "no such file or folder")
+    files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES
+                   and not p.name.startswith("."))
+    if not files:
+        raise MediaError(path, f"no videos ({', '.join(VIDEO_SUFFIXES)}) in this folder")
+    return files, path
+
+
+def output_path(src: Path, root: Path, out_dir: Path) -> Path:
+    rel = src.relative_to(root) if src.is_relative_to(root) else Path(src.name)
+    return out_dir / (rel if rel.suffix.lower() in CODECS else rel.with_suffix(".mp4"))
+
+
+@dataclass
+class VideoBatchResult:
+    written: int = 0
+    skipped: int = 0  # already there (resume)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    clips: list[dict[str, Any]] = field(default_factory=list)  # ClipStats of each clip written
+
+    def totals(self) -> dict[str, Any]:
+        frames = sum(c["frames"] for c in self.clips)
+        seconds = sum(c["decode_s"] + c["detect_s"] + c["face_s"] + c["voice_s"] + c["encode_s"] for c in self.clips)
+        media = sum(c["duration_s"] for c in self.clips)
+        return {"written": self.written, "skipped": self.skipped, "failed": len(self.failed), "frames": frames,
+                "media_s": round(media, 2), "seconds": round(seconds, 2),
+                "frames_per_s": round(frames / seconds, 2) if seconds else None,
+                "rtf": round(seconds / media, 3) if media else None,
+                "detect_s": round(sum(c["detect_s"] for c in self.clips), 2),
+                "frames_without_face": sum(c["frames"] - c["face_frames"] for c in self.clips)}
+
+
+class VideoStamp:
+    """The stamp's configuration: both anonymizers and how faces are found and pasted."""
+
+    def __init__(self, face: FaceAnonymizer, voice: VoiceAnonymizer, fps: float | None, tracker: TrackerConfig,
+                 margin: float, no_face: str) -> None:
+        self.cfg = {"face": face.config(), "voice": voice.config(), "fps": fps, "tracker": asdict(tracker),
+                    "margin": margin, "no_face": no_face}
+
+    def config(self) -> dict[str, Any]:
+        return self.cfg
+
+
+def anonymize_video_files(face: FaceAnonymizer, voice: VoiceAnonymizer, src: str | Path, out: str | Path,
+                          fps: float | None = None, tracker: TrackerConfig | None = None, margin: float = 0.25,
+                          no_face: str = "whole", speaker_from: str = "none", skip_bad: bool = True,
+                          progress: Callable[..., None] | None = None) -> VideoBatchResult:
+    """Anonymize a file (``out`` the output file, or a folder to put it in) or a folder (``out`` a
+    folder; layout and names kept). Both anonymizers must already be fitted where they learn."""
+    tracker = tracker or TrackerConfig()
+    src, out = Path(src), Path(out)
+    files, root = video_files(src)
+    if src.is_file():
+        dst = [out / output_path(src, src.parent, Path()).name if out.is_dir() else out]
+        out_dir = dst[0].parent
+    else:
+        out_dir, dst = out, [output_path(p, root, out) for p in files]
+    check_stamp(out_dir, VideoStamp(face, voice, fps, tracker, margin, no_face))
+    result = VideoBatchResult()
+    for i, (p, d) in enumerate(zip(files, dst, strict=True)):
+        if d.is_file():
+            result.skipped += 1
+        else:
+            key = str(p.relative_to(root)) if p.is_relative_to(root) else p.name
+            try:
+                stats = anonymize_video(p, d, face, voice, key, p.parent.name if speaker_from == "parent" else None,
+                                        fps, tracker, margin, no_face)
+                result.written += 1
+                result.clips.append({"file": str(p), **stats.as_dict()})
+            except (PrivemoError, OSError, ValueError) as exc:
+                result.failed.append((str(p), str(exc)))
+                if not skip_bad:
+                    raise
+        if progress:
+            t = result.totals()
+            progress(i + 1, len(files), f"{t['frames_per_s']} frames/s" if t["frames_per_s"] else "")
+    return result
+
+
+def fit_on_videos(face: FaceAnonymizer, voice: VoiceAnonymizer, files: list[Path], every: int = 10, size: int = 64,
+                  speaker_from: str = "none", progress: Callable[[int, int], None] | None = None) -> None:
+    """Fit learning anonymizers on clips: the face anonymizer on aligned face crops of every
+    ``every``-th frame, the voice anonymizer on the audio tracks."""
+    from privemo.anonymize.batch import folder_manifest
+    from privemo.anonymize.face import FaceAutoencoder
+    from privemo.features.face import align
+
+    if isinstance(face, FaceAutoencoder):
+        crops, frames_ = [], []
+        for i, p in enumerate(files):
+            clip = read_video(p, with_audio=False)
+            for frame in clip.frames[::every]:
+                chip, found = align(frame, size)
+                (crops if found else frames_).append(chip)
+            if progress:
+                progress(i + 1, len(files))
+        # no face anywhere: frames are anonymized whole (no_face="whole"), so it learns whole frames
+        face.fit(np.stack(crops or frames_))
+    else:
+        face.fit([])
+    voice.fit(folder_manifest(files, Path(files[0]).parent if len(files) == 1 else Path(
+        _common_root(files)), speaker_from))
+
+
+def _common_root(files: list[Path]) -> str:
+    import os
+
+    return os.path.commonpath([str(p.parent) for p in files])
