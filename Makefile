@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 
-.PHONY: setup demo test unit integration lint bench ravdess voice face vgan clean
+.PHONY: setup browser demo test unit integration lint bench ravdess voice face vgan clean
 
 setup: $(VENV)/.installed
 
@@ -17,7 +17,12 @@ $(VENV)/.installed: pyproject.toml Makefile
 demo: setup  ## the main job on the built-in synthetic corpus -> runs/demo/report.html
 	$(VENV)/bin/privemo demo
 
-test: setup  ## lint, unit tests and integration tests (real corpora in ../shared/data, skipped where absent)
+browser:  ## Debian's chromium, for the report-page test (needs root or sudo)
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
+test: setup browser  ## lint, unit tests and integration tests (real corpora in ../shared/data, skipped where absent)
 	$(VENV)/bin/ruff check src tests bench
 	$(PY) -m pytest -q -p no:cacheprovider tests
 

@@ -54,3 +54,67 @@ def synth_root(tmp_path_factory) -> Path:
 
 
 SYNTH_OPTS = {"n_speakers": 6, "items": 4, "videos": 1, "seed": 3}
+
+
+CHROMIUM = os.environ.get("PRIVEMO_CHROMIUM", "/usr/bin/chromium")
+# the flags a sandboxed, offline machine needs (no background connections, no GPU, no sandbox as root)
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--autoplay-policy=no-user-gesture-required"]
+
+_PAGE_JS = """() => {
+  const vis = el => { const r = el.getBoundingClientRect(); return r.width > 0 && r.height > 0; };
+  const tables = [...document.querySelectorAll('table')];
+  return {
+    title: document.title,
+    tables: tables.length,
+    visible_tables: tables.filter(vis).length,
+    table_rows: tables.map(t => t.rows.length),
+    images: document.images.length,
+    broken_images: [...document.images].filter(i => !i.complete || i.naturalWidth === 0).map(i => i.alt),
+    svgs: document.querySelectorAll('svg').length,
+    media: [...document.querySelectorAll('audio,video')].map(m => ({tag: m.tagName, ready: m.readyState,
+             error: m.error ? m.error.code : null, duration: m.duration})),
+    external: [...document.querySelectorAll('[src],link[href]')].map(e => e.getAttribute('src') || e.getAttribute('href'))
+               .filter(u => u && !u.startsWith('data:') && !u.startsWith('#')),
+    text: document.body.innerText.length,
+  };
+}"""
+
+
+def open_in_chromium(path: Path) -> dict:
+    """Load a report page in Debian's headless chromium; what it shows, and every console or page error."""
+    if not Path(CHROMIUM).is_file():
+        pytest.fail(f"{CHROMIUM} not found: `make test` installs Debian's chromium (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    errors: list[str] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            page.on("console", lambda m: errors.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
+            page.on("pageerror", lambda e: errors.append(f"page error: {e}"))
+            page.on("requestfailed", lambda r: errors.append(f"request failed: {r.url[:80]}"))
+            page.goto(Path(path).resolve().as_uri(), wait_until="load")
+            page.wait_for_function("() => [...document.querySelectorAll('audio,video')].every(m => m.readyState >= 1 "
+                                   "|| m.error)", timeout=20000)
+            info = page.evaluate(_PAGE_JS)
+        finally:
+            browser.close()
+    info["errors"] = errors
+    return info
+
+
+def assert_report_page(path: Path, min_tables: int = 1) -> dict:
+    """The headless-browser check of a run's report.html: loads without errors, self-contained, shows
+    its tables, every image decodes and every audio / video example loads."""
+    assert Path(path).is_file(), f"{path} was not written"
+    info = open_in_chromium(path)
+    assert not info["errors"], f"{path}: {info['errors']}"
+    assert not info["external"], f"{path}: not self-contained, refers to {info['external'][:3]}"
+    assert info["tables"] >= min_tables and info["visible_tables"] == info["tables"], f"{path}: tables {info}"
+    assert all(n >= 2 for n in info["table_rows"]), f"{path}: a table without rows {info['table_rows']}"
+    assert not info["broken_images"], f"{path}: images that do not decode: {info['broken_images']}"
+    bad = [m for m in info["media"] if m["error"] is not None or m["ready"] < 1 or not (m["duration"] or 0) > 0]
+    assert not bad, f"{path}: media that do not load: {bad}"
+    return info

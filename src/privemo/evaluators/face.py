@@ -38,16 +38,24 @@ def _fer_model() -> Any:
     return keras.models.load_model(str(path), compile=False)
 
 
-def fer_predict(crops: np.ndarray, batch: int = 256) -> np.ndarray:
-    """Canonical emotion labels predicted by fer's model for face crops (uint8, gray or colour)."""
+def fer_proba(crops: np.ndarray, batch: int = 256) -> np.ndarray:
+    """fer's class probabilities (N, 7), columns in :data:`FER_LABELS` order, for face crops (uint8,
+    gray or colour)."""
     import cv2
 
     arr = np.asarray(crops)
     if arr.ndim == 4:
         arr = np.stack([cv2.cvtColor(im.astype(np.uint8), cv2.COLOR_RGB2GRAY) for im in arr])
+    if not len(arr):
+        return np.zeros((0, len(FER_LABELS)), dtype=np.float32)
     x = np.stack([cv2.resize(im.astype(np.uint8), (64, 64), interpolation=cv2.INTER_AREA) for im in arr])
     x = ((x.astype(np.float32) / 255.0) - 0.5) * 2.0  # fer's preprocessing
     model = _fer_model()
-    probs = np.concatenate([np.asarray(model.predict(x[i:i + batch, ..., None], verbose=0))
-                            for i in range(0, len(x), batch)]) if len(x) else np.zeros((0, 7))
+    return np.concatenate([np.asarray(model.predict(x[i:i + batch, ..., None], verbose=0))
+                           for i in range(0, len(x), batch)]).astype(np.float32)
+
+
+def fer_predict(crops: np.ndarray, batch: int = 256) -> np.ndarray:
+    """Canonical emotion labels predicted by fer's model for face crops (uint8, gray or colour)."""
+    probs = fer_proba(crops, batch)
     return np.array(FER_LABELS)[probs.argmax(1)] if len(probs) else np.array([], dtype=str)

@@ -7,7 +7,6 @@ embedded), ``report.md`` and ``summary.json``, each atomically.
 from __future__ import annotations
 
 import base64
-import html
 import io
 import json
 from pathlib import Path
@@ -15,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from privemo.experiments.html import page as html_page
+from privemo.experiments.html import run_config
 from privemo.experiments.store import atomic_write, read_results
 from privemo.metrics import benjamini_hochberg, mean_std, paired_ttest
 
@@ -344,6 +345,24 @@ def privacy_utility_figure(table: list[dict[str, Any]], out_dir: Path) -> tuple[
     return out
 
 
+THREAT_MODEL = """\
+- **emotion** (utility): UAR (balanced accuracy) on the test speakers of speaker-independent folds, never
+  seen in training.
+- **gender_attacker**: sees the representation (the features, or the learner's pooled encoder output) of
+  the training speakers' items with their gender (with `attacker_data: heldout`, only of held-out
+  speakers D2 the learner never saw); tested on the unseen test speakers. P = 1 - its UAR (0.5 = chance);
+  with several classifiers the worst case is reported.
+- **speaker_id**: closed set; the attacker has the representation and labelled items of every speaker
+  and identifies other items of the same speakers. Chance = 1 / speakers.
+- **leakage** (L): the model's own gender adversary head on the test speakers; it says whether the
+  adversary was fooled, not whether gender is gone (that is P).
+- **membership**: the attacker knows which speakers of one held-out fold were in training and predicts
+  membership for another fold's speakers from their representations (chance 0.5).
+- **DP epsilon**: the (epsilon, delta) bound of DP-SGD training for any attacker holding the released
+  weights; it covers the training speakers' items only.
+"""
+
+
 def write_report(run_dir: str | Path) -> dict[str, Any]:
     run_dir = Path(run_dir)
     rows = read_results(run_dir)
@@ -358,10 +377,6 @@ def write_report(run_dir: str | Path) -> dict[str, Any]:
     pu = privacy_utility_figure(table, run_dir)
     if pu:
         figs.insert(1, pu)
-    body = [f"<pre style='white-space:pre-wrap'>{html.escape(md)}</pre>"]
-    body += [f"<h3>{html.escape(t)}</h3><img src='data:image/png;base64,{b}'/>" for t, b in figs]
-    page = ("<!doctype html><html><head><meta charset='utf-8'><title>privemo report</title>"
-            "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto}</style></head><body>"
-            + "\n".join(body) + "</body></html>")
+    page = html_page("privemo report", md, figs, THREAT_MODEL, run_config(run_dir))
     atomic_write(run_dir / "report.html", page)
     return {"summary": summary, "markdown": md, "html": run_dir / "report.html"}

@@ -3,14 +3,13 @@ anonymizers side by side with their target checks, a privacy-utility figure and 
 
 from __future__ import annotations
 
-import base64
-import html
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from privemo.experiments.face.narula import COLUMNS
+from privemo.experiments.html import media_html, page, run_config
 from privemo.experiments.report import _png
 from privemo.experiments.store import atomic_write, read_results
 
@@ -159,6 +158,17 @@ def _figure(anon: list[dict[str, Any]]) -> str | None:
     return out
 
 
+THREAT_MODEL = """\
+- **narula-2020 probes**: heads trained on the frozen representation of training images and tested on
+  held-out images (Emotion2Face, Hybrid2Face: who it is from the emotion / hybrid representation).
+- **dlib** (pretrained, never trained on the corpus): gallery = the attacker's labelled ORIGINAL images
+  of every subject (one centroid each), probes = protected test images.
+- **Scenario I**: a CNN identifier trained on original images of every subject, tested on protected
+  images (the attacker does not know the protection). **Scenario II (informed)**: trained and tested on
+  protected images. Train and test images never share an original.
+- **Expression** (utility): subject-independent folds; fer (pretrained FER2013) where it is installed.
+"""
+
 def write_face_report(run_dir: str | Path) -> dict[str, Any]:
     import yaml
 
@@ -171,21 +181,16 @@ def write_face_report(run_dir: str | Path) -> dict[str, Any]:
                   key=lambda r: order.index(r["method"]) if r["method"] in order else len(order))
     md = markdown(narula, anon, config or {})
     atomic_write(run_dir / "report.md", md)
-    body = "<pre>" + html.escape(md) + "</pre>"
     fig = _figure(anon)
-    if fig:
-        body += f'<h2>privacy vs utility</h2><img alt="privacy vs utility" src="data:image/png;base64,{fig}">'
+    figs = [("privacy vs utility", fig)] if fig else []
     examples = run_dir / "examples"
+    extra = ""
     if examples.is_dir():
-        body += "<h2>Examples (one face per subject)</h2>"
-        for m in [r["method"] for r in anon]:
-            p = examples / f"{m}.png"
-            if p.is_file():
-                b = base64.b64encode(p.read_bytes()).decode()
-                body += (f'<figure><figcaption>{html.escape(m)}</figcaption><img alt="{html.escape(m)}" '
-                         f'style="image-rendering:pixelated;height:96px" src="data:image/png;base64,{b}"></figure>')
-    atomic_write(run_dir / "report.html", "<!doctype html><html><head><meta charset='utf-8'><title>face privacy"
-                 f"</title></head><body>{body}</body></html>")
+        extra = "<section><h2>Examples (one face per subject)</h2>" + "".join(
+            media_html(examples / f"{m}.png", m) for m in [r["method"] for r in anon] if (examples / f"{m}.png").is_file()
+        ) + "</section>"
+    atomic_write(run_dir / "report.html", page("privemo: face privacy", md, figs, THREAT_MODEL, run_config(run_dir),
+                                               extra))
     tables = narula_tables(narula)
     return {"rows": len(rows), "report": str(run_dir / "report.md"), "narula": narula_checks(tables),
             "anonymizers": anonymizer_checks(anon)}

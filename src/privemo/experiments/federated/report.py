@@ -3,13 +3,14 @@
 
 from __future__ import annotations
 
-import html
 import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from privemo.experiments.html import page as html_page
+from privemo.experiments.html import run_config
 from privemo.experiments.report import _png
 from privemo.experiments.store import atomic_write, read_results
 from privemo.learners.federated.task import uar_of_confusion
@@ -214,10 +215,6 @@ def write_federated_report(run_dir: str | Path) -> dict[str, Any]:
     md = markdown(s, run)
     atomic_write(run_dir / "summary.json", json.dumps(s, indent=1))
     atomic_write(run_dir / "report.md", md)
-    body = [f"<pre style='white-space:pre-wrap'>{html.escape(md)}</pre>"]
-    body += [f"<h3>{html.escape(t)}</h3><img src='data:image/png;base64,{b}'/>" for t, b in figures(s)]
-    page = ("<!doctype html><html><head><meta charset='utf-8'><title>privemo federated report</title>"
-            "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto}</style></head><body>"
-            + "\n".join(body) + "</body></html>")
+    page = html_page("privemo federated report", md, figures(s), THREAT, run_config(run_dir))
     atomic_write(run_dir / "report.html", page)
     return {"summary": s, "markdown": md, "html": run_dir / "report.html"}

@@ -3,11 +3,10 @@ it), identity replacement rates, training time, target checks and the figures of
 
 from __future__ import annotations
 
-import base64
-import html
 from pathlib import Path
 from typing import Any
 
+from privemo.experiments.html import media_html, page, run_config
 from privemo.experiments.store import atomic_write, read_results
 
 PAPER = {  # chen-2018 Table 2: identification FERG / MUG, expression FERG / MUG (%)
@@ -123,6 +122,16 @@ def markdown(rows: list[dict[str, Any]], config: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+THREAT_MODEL = """\
+chen-2018's attack scenarios, on held-out test faces of the training identities:
+- **I**: an identity classifier and an expression classifier trained on ORIGINAL faces judge the
+  synthesised (identity-replaced) faces; dlib (pretrained) against a gallery of original faces too.
+- **II**: the attacker knows the method: classifiers trained on synthesised faces (every code) of the
+  training faces.
+- **III**: the attacker sees the representation f(I) (sampled, as released, or the encoder's mean) with
+  identity labels of the training faces; SVM, 1-D CNN and MLP, worst case reported.
+"""
+
 def write_vgan_report(run_dir: str | Path) -> dict[str, Any]:
     import yaml
 
@@ -134,15 +143,11 @@ def write_vgan_report(run_dir: str | Path) -> dict[str, Any]:
     if figs.is_dir():
         md += "\n## Figures\n\n" + "".join(f"- {FIGURES[n]}: figures/{n}.png\n" for n in FIGURES if (figs / f"{n}.png").is_file())
     atomic_write(run_dir / "report.md", md)
-    body = "<pre>" + html.escape(md) + "</pre>"
-    for name, caption in FIGURES.items():
-        p = figs / f"{name}.png"
-        if p.is_file():
-            b = base64.b64encode(p.read_bytes()).decode()
-            body += (f'<figure><figcaption>{html.escape(caption)}</figcaption><img alt="{name}" '
-                     f'style="image-rendering:pixelated;max-width:100%;height:auto;width:900px" '
-                     f'src="data:image/png;base64,{b}"></figure>')
-    atomic_write(run_dir / "report.html", "<!doctype html><html><head><meta charset='utf-8'><title>PPRL-VGAN"
-                 f"</title></head><body>{body}</body></html>")
+    extra = "".join(media_html(figs / f"{name}.png", caption, "image-rendering:pixelated;max-width:100%;width:900px;height:auto")
+                    for name, caption in FIGURES.items()
+                    if (figs / f"{name}.png").is_file())
+    atomic_write(run_dir / "report.html", page("privemo: PPRL-VGAN", md, (), THREAT_MODEL, run_config(run_dir),
+                                               f"<section class='wide'><h2>Figures</h2>{extra}</section>" if extra
+                                               else ""))
     return {"rows": len(rows), "report": str(run_dir / "report.md"), **{k: v for k, v in summary(rows).items()
                                                                        if k in ("checks",)}}

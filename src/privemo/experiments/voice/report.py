@@ -4,10 +4,10 @@ and epsilon, and listening examples. ``report.md`` and a self-contained ``report
 
 from __future__ import annotations
 
-import html
 from pathlib import Path
 from typing import Any
 
+from privemo.experiments.html import examples_html, page, run_config
 from privemo.experiments.report import _png
 from privemo.experiments.store import atomic_write, read_results
 
@@ -176,6 +176,19 @@ def _figures(rows: list[dict[str, Any]]) -> list[tuple[str, str]]:
     return out
 
 
+THREAT_MODEL = """\
+The attacker hears anonymized audio and uses the pretrained resemblyzer speaker encoder.
+- **Lazy-informed** verification: enrols speakers on original audio, trials are anonymized.
+- **Semi-informed**: knows the method, enrols on anonymized audio; *semi-LDA* also adapts an LDA back-end
+  on anonymized speech of speakers outside the test fold.
+- **Speaker identification**: naive (trained on original enrolment clips) and informed (trained on
+  anonymized enrolment clips of every speaker), tested on their other, anonymized, clips.
+- **Gender**: trained on anonymized clips of the other folds' speakers, tested on unseen speakers; worst
+  case over feature sets and classifiers.
+- **Emotion** (utility): UAR on anonymized clips of unseen speakers, the model trained on original or on
+  anonymized audio of the other folds' speakers.
+"""
+
 def write_voice_report(run_dir: str | Path) -> dict[str, Any]:
     run_dir = Path(run_dir)
     rows = read_results(run_dir)
@@ -189,18 +202,7 @@ def write_voice_report(run_dir: str | Path) -> dict[str, Any]:
     md = markdown(rows)
     atomic_write(run_dir / "report.md", md)
     figs = _figures(rows) if rows else []
-    examples = run_dir / "examples"
-    audio = []
-    if examples.is_dir():
-        for d in sorted(p for p in examples.iterdir() if p.is_dir()):
-            clips = "".join(f'<figure><figcaption>{html.escape(f.name)}</figcaption><audio controls src="'
-                            f'{html.escape(str(f.relative_to(run_dir)))}"></audio></figure>'
-                            for f in sorted(d.iterdir()))
-            audio.append(f"<h3>{html.escape(d.name)}</h3>{clips}")
-    body = "<pre>" + html.escape(md) + "</pre>" + "".join(
-        f'<h2>{html.escape(t)}</h2><img alt="{html.escape(t)}" src="data:image/png;base64,{b}">' for t, b in figs)
-    if audio:
-        body += "<h2>Listening examples</h2>" + "".join(audio)
-    atomic_write(run_dir / "report.html", f"<!doctype html><html><head><meta charset='utf-8'><title>voice "
-                 f"anonymization</title></head><body>{body}</body></html>")
+    atomic_write(run_dir / "report.html", page("privemo: voice anonymization", md, figs, THREAT_MODEL,
+                                               run_config(run_dir), examples_html(run_dir / "examples",
+                                                                                  "Listening examples")))
     return {"rows": len(rows), "report": str(run_dir / "report.md"), "checks": target_checks(rows)}
