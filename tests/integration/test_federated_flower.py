@@ -13,6 +13,7 @@ from privemo.corpora.synthetic import generate
 from privemo.experiments.federated import parse_federated_config
 from privemo.experiments.federated.report import write_federated_report
 from privemo.experiments.federated.runner import FederatedExperiment
+from tests.conftest import assert_report_page
 
 pytest.importorskip("flwr")
 
@@ -49,6 +50,7 @@ def test_simulation_runs_baselines_federations_and_attack(run):
     assert sorted(set(updates["client"].tolist())) == [0, 1, 2, 3] and len(updates["client"]) == 12
     report = write_federated_report(exp.run_dir)
     assert "held-out UAR" in report["markdown"] and (exp.run_dir / "report.html").is_file()
+    assert assert_report_page(exp.run_dir / "report.html", min_tables=2)["images"] >= 1
     # resuming a finished run redoes nothing
     assert len(exp.run()) == len(rows)
 

@@ -8,6 +8,7 @@ import yaml
 from typer.testing import CliRunner
 
 from privemo.cli.main import app
+from tests.conftest import assert_report_page
 
 CONFIG = {
     "name": "tiny_face",
@@ -42,6 +43,8 @@ def test_evaluate_face_end_to_end_and_resume(tmp_path, monkeypatch):
     assert "Hybrid2Face" in md and "| pix |" in md and "scenario I" in md
     html = (run / "report.html").read_text()
     assert "data:image/png;base64" in html and (run / "examples" / "ae.png").is_file()
+    info = assert_report_page(run / "report.html", min_tables=2)
+    assert info["images"] >= 2  # the privacy-utility figure and the examples
     stamp = {p.name: p.stat().st_mtime_ns for p in (run / "units").iterdir()}
     r = runner.invoke(app, ["evaluate", "face", str(cfg), "--out", str(run)])
     assert r.exit_code == 0, r.output

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import numpy as np
 import pytest
 
 from privemo.corpora import (
@@ -251,3 +254,26 @@ def test_manifest_jsonl_round_trip(tmp_path):
     again = type(m).from_jsonl(tmp_path / "m.jsonl")
     assert again.df[["item_id", "speaker", "gender", "emotion", "text"]].equals(
         m.df[["item_id", "speaker", "gender", "emotion", "text"]])
+
+
+def test_crema_d_video_flash_loads_and_anonymizes(tmp_path):
+    """CREMA-D's VideoFlash (FLV) clips through the loader, then anonymized with sound back into FLV."""
+    from privemo.anonymize import create_anonymizer
+    from privemo.anonymize.video import anonymize_video_files
+    from privemo.experiments.face.runner import create_face_anonymizer
+    from privemo.media import read_video, write_video
+
+    _crema(tmp_path)
+    rng = np.random.default_rng(0)
+    for name in ("1001_DFA_ANG_XX", "1002_IEO_HAP_LO"):
+        audio = (0.2 * np.sin(np.arange(16000) / 16000 * 2 * np.pi * 180)).astype(np.float32)
+        write_video(tmp_path / "VideoFlash" / f"{name}.flv", rng.integers(0, 255, (30, 36, 48, 3)).astype(np.uint8),
+                    30, audio, 16000)
+    m = load_crema_d(tmp_path, media="video")
+    assert len(m) == 2 and set(m["media"]) == {"video"} and set(m["gender"]) == {"m", "f"}
+    res = anonymize_video_files(create_face_anonymizer("face_blur"), create_anonymizer("mcadams"),
+                                tmp_path / "VideoFlash", tmp_path / "anon", skip_bad=False)
+    assert res.written == 2
+    for p in m["path"]:
+        a, b = read_video(p, sr=None), read_video(tmp_path / "anon" / Path(p).name, sr=None)
+        assert b.frames.shape == a.frames.shape and abs(b.duration - a.duration) <= 1 / 30 and b.audio is not None

@@ -8,7 +8,7 @@ import pytest
 
 from privemo.errors import ConfigError
 from privemo.experiments import Runner, parse_config, read_results, write_report
-from tests.conftest import SYNTH_OPTS
+from tests.conftest import SYNTH_OPTS, assert_report_page
 
 
 def config(synth_root, **over):
@@ -34,6 +34,8 @@ def test_rows_and_report(tmp_path, synth_root):
     assert sum(r["n_test"] for r in emo) == 144  # every item tested once over the folds
     res = write_report(tmp_path / "run")
     assert (tmp_path / "run" / "report.html").stat().st_size > 10_000  # tables and embedded figures
+    info = assert_report_page(tmp_path / "run" / "report.html", min_tables=2)
+    assert info["images"] >= 2 and "Data and threat model" in (tmp_path / "run" / "report.html").read_text()
     assert "SYNTHETIC" in res["markdown"]
     assert (tmp_path / "run" / "config.yaml").is_file() and (tmp_path / "run" / "manifest.csv").is_file()
     assert read_results(tmp_path / "run") == rows

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from privemo.cli.main import app
 from privemo.experiments.store import read_results
-from tests.conftest import make_wav
+from tests.conftest import assert_report_page, make_wav
 
 cli = CliRunner()
 
@@ -39,7 +39,8 @@ def test_evaluate_voice_end_to_end_and_resume(tmp_path):
     assert rows["original"]["similarity"]["r2"]["mean"] == pytest.approx(1.0)
     md = (out / "report.md").read_text()
     assert "| mcadams |" in md and "voice_vq" in md and "Table 1" in md
-    assert "<audio" in (out / "report.html").read_text()
+    info = assert_report_page(out / "report.html", min_tables=2)
+    assert sum(m["tag"] == "AUDIO" for m in info["media"]) >= 2  # listening examples, embedded and playable
     assert len(list((out / "audio" / "mcadams").rglob("*.wav"))) == 6 * 6 * 2
     before = (out / "units" / "mcadams.json").stat().st_mtime_ns
     res = cli.invoke(app, ["evaluate", "voice", str(path), "--out", str(out)])  # resume: nothing redone

@@ -69,3 +69,31 @@ def face_cmd(config: Path = typer.Argument(..., help="face evaluation YAML (e.g.
                                         log=lambda m: console.print(m, markup=False, highlight=False)).run(part)
         console.print(Path(result["report"]).read_text(), markup=False, highlight=False)
         console.print(f"report: {Path(result['report']).with_suffix('.html')}")
+
+
+@app.command("video")
+def video_cmd(config: Path = typer.Argument(..., help="audio-visual evaluation YAML (e.g. configs/video/demo.yaml); "
+                                           "with --report, a run folder"),
+              out: Path | None = typer.Option(None, help="run folder (default runs/<name>)"),
+              data_root: Path | None = typer.Option(None, "--data-root", help="corpus roots are relative to this "
+                                                    "(default $PRIVEMO_DATA, else ../shared/data)"),
+              method: list[str] = typer.Option([], "--method", help="evaluate only these methods (repeatable)"),
+              report_only: bool = typer.Option(False, "--report", help="only re-draw the report of a run")) -> None:
+    """ranade's audio-visual pipeline: anonymize faces and voices of video clips, emotion from face, voice
+    and late fusion, face and speaker attackers; resumes when re-run."""
+    from privemo.experiments.config import data_root as default_root
+    from privemo.experiments.video.config import load_video_config
+    from privemo.experiments.video.report import write_video_report
+    from privemo.experiments.video.runner import VideoEvaluation
+
+    with friendly_errors():
+        if report_only:
+            result = write_video_report(config)
+        else:
+            cfg = load_video_config(config)
+            run_dir = out or Path("runs") / cfg.name
+            with progress_bar() as prog:
+                result = VideoEvaluation(cfg, run_dir, default_root(data_root), progress=prog,
+                                         log=lambda m: console.print(m, markup=False, highlight=False)).run(method)
+        console.print(Path(result["report"]).read_text(), markup=False, highlight=False)
+        console.print(f"report: {Path(result['report']).with_suffix('.html')}")

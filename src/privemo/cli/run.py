@@ -57,8 +57,12 @@ def report(run_dir: Path = typer.Argument(..., help="a run folder with results.j
 
 
 def demo(out: Path = typer.Option(Path("runs/demo"), help="run folder"),
-         config: Path | None = typer.Option(None, help="another demo config (default: the built-in one)")) -> None:
-    """The main job on the built-in synthetic corpus: emotion utility and gender / identity leakage."""
+         config: Path | None = typer.Option(None, help="another demo config (default: the built-in one)"),
+         video: bool = typer.Option(True, help="also run the audio-visual pipeline on a few talking-face clips "
+                                    "(<out>/video)")) -> None:
+    """The main job on the built-in synthetic corpus: emotion utility and gender / identity leakage of
+    speech representations; then the audio-visual pipeline on a few clips (faces and voices anonymized,
+    emotion from face, voice and late fusion, face and speaker attackers)."""
     from privemo.corpora.synthetic import default_root, generate
 
     with friendly_errors():
@@ -67,3 +71,16 @@ def demo(out: Path = typer.Option(Path("runs/demo"), help="run folder"),
         with progress_bar() as prog:
             generate(progress=lambda i, n: prog("synthetic speakers", i, n))
         run(cfg_path, out, None, None)
+        if video:
+            from privemo.experiments.video.config import load_video_config
+            from privemo.experiments.video.runner import VideoEvaluation
+
+            console.print("[bold]privemo demo[/]: the audio-visual pipeline on the demo talking faces "
+                          "(configs/video/demo.yaml)")
+            vcfg = load_video_config(CONFIGS / "video" / "demo.yaml")
+            with progress_bar() as prog:
+                result = VideoEvaluation(vcfg, out / "video", Path("."), progress=prog,
+                                         log=lambda m: console.print(m, markup=False, highlight=False)).run()
+            console.print(Path(result["report"]).read_text(), markup=False, highlight=False)
+            console.print(f"reports: {out / 'report.html'} (speech representations) and "
+                          f"{Path(result['report']).with_suffix('.html')} (audio-visual)")

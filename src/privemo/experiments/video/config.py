@@ -1,0 +1,117 @@
+"""The audio-visual evaluation config (``privemo evaluate video CONFIG``): ranade's multimodal
+pipeline on clips with sound, every (face, voice) anonymizer pair side by side."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, field_validator
+
+from privemo.experiments.config import (
+    CorpusConfig,
+    _Strict,
+    read_yaml,
+    require_type,
+    unique_methods,
+    validate_mapping,
+)
+
+
+class VideoMethodConfig(_Strict):
+    """One protection: a face anonymizer for the frames and a voice anonymizer for the track."""
+
+    name: str
+    face: dict[str, Any]
+    voice: dict[str, Any]
+
+    @field_validator("face")
+    @classmethod
+    def _face(cls, v: dict[str, Any]) -> dict[str, Any]:
+        return require_type(v, "face_blur, face_pixelate, face_autoencoder, face_vgan")
+
+    @field_validator("voice")
+    @classmethod
+    def _voice(cls, v: dict[str, Any]) -> dict[str, Any]:
+        return require_type(v, "original, mcadams, voice_vq, noise, pseudo_speaker")
+
+
+class FusionConfig(_Strict):
+    """Late fusion p = weight * p_face + (1 - weight) * p_voice of per-clip class probabilities."""
+
+    weight: float = 0.6  # ranade: 60 / 40 face / voice
+    face: str = "cnn"  # which face model's probabilities are fused: cnn, fer or mean (of both)
+    tune: bool = False  # also choose the weight on validation speakers held out of each training part
+
+    @field_validator("weight")
+    @classmethod
+    def _w(cls, v: float) -> float:
+        if not 0.0 <= v <= 1.0:
+            raise ValueError("weight must be in [0, 1]")
+        return v
+
+    @field_validator("face")
+    @classmethod
+    def _face(cls, v: str) -> str:
+        if v not in ("cnn", "fer", "mean"):
+            raise ValueError("face must be cnn, fer or mean")
+        return v
+
+
+class TrackerSettings(_Strict):
+    detect_every: int = 1
+    detect_width: int = 320
+    max_gap: int = 12
+    smooth: int = 2
+
+
+class VideoEvalConfig(_Strict):
+    name: str
+    corpus: CorpusConfig
+    max_clips_per_speaker: int | None = None  # a stratified subset (emotions kept balanced)
+    analysis_fps: float = 5.0  # frames per second looked at by the emotion models and face attackers
+    face_size: int = 48  # face crops of the emotion CNN and the identity classifiers
+    detect: bool = True  # dlib detection + alignment of each analysed frame (a centre crop where none)
+    dlib_frames: int = 4  # frames per clip the pretrained dlib attacker describes (its ResNet is slow on a CPU)
+    folds: int = 4  # speaker-independent folds (emotion) and the speaker-level enrol / trial split
+    seed: int = 0
+    epochs: int = 12  # the emotion CNN and the identity CNNs
+    emotion_features: str = "compare"  # the voice emotion model's features (speaker-normalised)
+    fusion: FusionConfig = Field(default_factory=FusionConfig)
+    tracker: TrackerSettings = Field(default_factory=TrackerSettings)
+    margin: float = 0.25
+    no_face: str = "whole"
+    examples: int = 2  # clips per method shown (playable) in the report
+    workers: int = 2
+    methods: list[VideoMethodConfig] = Field(default_factory=list)
+
+    @field_validator("methods")
+    @classmethod
+    def _unique(cls, v: list[VideoMethodConfig]) -> list[VideoMethodConfig]:
+        return unique_methods(v)
+
+    @field_validator("face_size")
+    @classmethod
+    def _size(cls, v: int) -> int:
+        if v < 16 or v % 8:
+            raise ValueError("face_size must be a multiple of 8, at least 16")
+        return v
+
+    @field_validator("folds")
+    @classmethod
+    def _folds(cls, v: int) -> int:
+        if v < 2:
+            raise ValueError("folds must be at least 2")
+        return v
+
+    @field_validator("no_face")
+    @classmethod
+    def _no_face(cls, v: str) -> str:
+        if v not in ("whole", "keep"):
+            raise ValueError("no_face must be whole or keep")
+        return v
+
+
+def load_video_config(path: str | Path) -> VideoEvalConfig:
+    data, source = read_yaml(path)
+    return validate_mapping(VideoEvalConfig, data, source)

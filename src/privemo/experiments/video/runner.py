@@ -1,0 +1,318 @@
+"""``privemo evaluate video CONFIG``: ranade's audio-visual pipeline. Every method anonymizes the
+clips (faces in every frame, the voice in the track); emotion is recognised from the face and from
+the voice and late-fused; face and speaker attackers try to say who it is. One row per method
+(``original`` first, the reference), resumable per method.
+
+The run folder holds ``config.yaml``, ``video/<method>/`` (the anonymized clips, resumable),
+``sides/<method>.npz`` (what the models and attackers read of each version: face crops, dlib
+descriptors, fer probabilities, voice embeddings and features), ``audio/<method>/`` (the tracks as
+16 kHz WAV, for the speech features), ``units/<method>.json``, ``results.jsonl``, ``examples/``
+(playable clips) and ``report.md`` / ``report.html``.
+
+Protocols (threat models are stated in the report):
+
+- emotion: speaker-independent folds; the face CNN and the voice model are trained on ORIGINAL
+  clips of the other folds' speakers (the deployed models) and tested on the fold's clips, original
+  or anonymized; fer is pretrained (FER2013) and never trained here. Frame probabilities are
+  averaged per clip; fusion is p = w p_face + (1 - w) p_voice (w = 0.6 by default, or chosen on
+  validation speakers held out of each training part).
+- face identity: each speaker's clips are split into enrolment and trial halves. dlib's pretrained
+  descriptor (gallery: original enrolment frames) and CNN identifiers: scenario I (trained on
+  original enrolment frames) and the informed scenario II (trained on anonymized enrolment frames);
+  tested on anonymized trial frames, per frame, per clip (frames averaged) and per speaker (all of
+  a speaker's trial frames averaged).
+- speaker: resemblyzer embeddings of each clip's track; verification (lazy- and semi-informed EER)
+  and identification (lazy: original enrolment centroids; informed: anonymized ones), per clip and
+  per speaker.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from privemo.anonymize import create_anonymizer
+from privemo.anonymize.video import TrackerConfig, anonymize_video, fit_on_videos
+from privemo.corpora import Manifest, load
+from privemo.corpora.splits import assign_speaker_folds
+from privemo.errors import ConfigError
+from privemo.experiments.config import corpus_root
+from privemo.experiments.store import ResultStore, atomic_write
+from privemo.experiments.video.config import VideoEvalConfig, VideoMethodConfig
+from privemo.features import FeatureCache
+from privemo.media import read_video, write_audio
+
+Progress = Callable[..., None]
+ORIGINAL = VideoMethodConfig(name="original", face={"type": "none"}, voice={"type": "original"})
+
+
+def load_video_corpus(cfg: VideoEvalConfig, data_root: Path) -> Manifest:
+    """The corpus's emotion-labelled video clips (at most ``max_clips_per_speaker`` per speaker,
+    spread over the emotions)."""
+    manifest = load(cfg.corpus.type, corpus_root(cfg.corpus, data_root), **dict(cfg.corpus.options)).labelled("emotion")
+    df = manifest.df[manifest.df["media"] == "video"]
+    if df.empty:
+        raise ConfigError(f"corpus {cfg.corpus.type}: no video clips (set options: {{media: video}})")
+    if cfg.max_clips_per_speaker:
+        rng = np.random.default_rng(cfg.seed)
+        keep = []
+        for _, g in df.groupby("speaker", sort=True):
+            ranks: dict[str, int] = {}
+            ranked = []  # (rank within its emotion, emotion, index): round-robin over the emotions
+            for i in rng.permutation(g.index.to_numpy()):
+                e = g.at[i, "emotion"]
+                ranked.append((ranks.get(e, 0), e, i))
+                ranks[e] = ranks.get(e, 0) + 1
+            keep += [i for _, _, i in sorted(ranked)[: cfg.max_clips_per_speaker]]
+        df = df.loc[sorted(keep)]
+    manifest = Manifest(df.reset_index(drop=True), manifest.skipped)
+    n_spk = manifest.df["speaker"].nunique()
+    if n_spk < max(cfg.folds, 2):
+        raise ConfigError(f"corpus {cfg.corpus.type}: {n_spk} speakers with emotion-labelled video; the "
+                          f"evaluation needs at least {max(cfg.folds, 2)} (folds: {cfg.folds})")
+    if manifest.df.groupby("speaker").size().min() < 2:
+        raise ConfigError(f"corpus {cfg.corpus.type}: every speaker needs at least 2 clips (enrolment and trial)")
+    return manifest
+
+
+@dataclass
+class Items:
+    speaker: np.ndarray
+    gender: np.ndarray
+    emotion: np.ndarray
+    labels: list[str]
+    enrol: np.ndarray  # bool per clip
+    fold: np.ndarray
+    fold_of: dict[str, int]
+
+
+@dataclass
+class VideoSide:
+    """What one version of the clips gives the models and attackers."""
+
+    crops: np.ndarray  # (F, S, S, 3) uint8 face crops of the analysed frames
+    frame_clip: np.ndarray  # (F,) clip index of each frame
+    desc: np.ndarray  # (D, 128) dlib descriptors of up to ``dlib_frames`` frames per clip
+    desc_clip: np.ndarray  # (D,) clip index of each descriptor
+    fer: np.ndarray  # (F, 7) fer probabilities
+    found: np.ndarray  # (F,) bool: dlib found the face (else a centre crop)
+    emb: np.ndarray  # (N, 256) resemblyzer
+    egemaps: np.ndarray  # (N, 88)
+    emotion_X: np.ndarray  # (N, D) speaker-normalised emotion features
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.stem}.tmp.npz")
+        np.savez_compressed(tmp, **{k: getattr(self, k) for k in self.__dataclass_fields__})
+        os.replace(tmp, path)
+
+    @staticmethod
+    def load(path: Path) -> VideoSide:
+        with np.load(path) as z:
+            return VideoSide(**{k: z[k] for k in VideoSide.__dataclass_fields__})
+
+
+class VideoEvaluation:
+    def __init__(self, cfg: VideoEvalConfig, run_dir: str | Path, data_root: Path, cache: FeatureCache | None = None,
+                 progress: Progress | None = None, log: Callable[[str], None] | None = None) -> None:
+        self.cfg, self.run_dir, self.data_root = cfg, Path(run_dir), data_root
+        self.cache = cache or FeatureCache()
+        self.progress = progress or (lambda *a: None)
+        self.log = log or (lambda msg: None)
+        self.store = ResultStore(self.run_dir)
+
+    def run(self, only: list[str] | None = None) -> dict[str, Any]:
+        from privemo.experiments.video.evaluate import Models, evaluate_method
+
+        cfg = self.cfg
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        config_file = self.run_dir / "config.yaml"
+        dumped = yaml.safe_dump(cfg.model_dump(), sort_keys=False)
+        if config_file.is_file() and (self.run_dir / "units").is_dir():
+            old = yaml.safe_load(config_file.read_text()) or {}
+            if {k: v for k, v in old.items() if k not in ("methods", "examples", "workers")} != \
+                    {k: v for k, v in cfg.model_dump().items() if k not in ("methods", "examples", "workers")}:
+                raise ConfigError(f"{self.run_dir}: holds a run of another configuration; choose another --out "
+                                  "(or delete the folder)")
+        atomic_write(config_file, dumped)
+        manifest = load_video_corpus(cfg, self.data_root)
+        self.log(f"{cfg.corpus.type}: {len(manifest)} clips, {manifest.df['speaker'].nunique()} speakers")
+        methods = [ORIGINAL, *cfg.methods]
+        unknown = set(only or []) - {m.name for m in methods}
+        if unknown:
+            raise ConfigError(f"--method: {sorted(unknown)} not in the config's methods")
+        items = self._items(manifest)
+        original = self._side(manifest, "original")
+        models = Models(cfg, items, original, self.run_dir / "models", self.progress)
+        done = self.store.done()
+        for m in methods:
+            if m.name in done or (only and m.name not in only and m.name != "original"):
+                continue
+            t0 = time.perf_counter()
+            batch: dict[str, Any] = {}
+            if m.name == "original":
+                side = original
+            else:
+                anon, batch = self._anonymize(m, manifest)
+                side = self._side(anon, m.name)
+                self._examples(m.name, manifest, anon)
+            self.log(f"{m.name}: emotion models, fusion and attacks")
+            row = {"method": m.name, "face": m.face, "voice": m.voice, "n_clips": len(manifest),
+                   "n_speakers": len(items.fold_of), "folds": cfg.folds, "batch": batch,
+                   **evaluate_method(models, original, side, items, m.name == "original")}
+            row["wall_s"] = round(time.perf_counter() - t0, 1)
+            self.store.write_unit(m.name, [row])
+            self.log(f"{m.name}: done in {row['wall_s']} s")
+        from privemo.experiments.video.report import write_video_report
+
+        return write_video_report(self.run_dir)
+
+    # ------------------------------------------------------------------ data
+    def _items(self, manifest: Manifest) -> Items:
+        from privemo.attacks.verification import enrol_split
+
+        df = manifest.df
+        fold_of = assign_speaker_folds(manifest, self.cfg.folds, self.cfg.seed)
+        spk = df["speaker"].astype(str).to_numpy()
+        gender = df["gender"].astype(object).where(df["gender"].notna(), "?").astype(str).to_numpy()
+        emotion = df["emotion"].astype(str).to_numpy()
+        return Items(spk, gender, emotion, sorted(set(emotion.tolist())),
+                     enrol_split(spk, df["item_id"].astype(str).to_numpy(), self.cfg.seed),
+                     np.array([fold_of[s] for s in spk]), {str(k): int(v) for k, v in fold_of.items()})
+
+    def _anonymize(self, m: VideoMethodConfig, manifest: Manifest) -> tuple[Manifest, dict[str, Any]]:
+        from privemo.experiments.face.runner import create_face_anonymizer
+
+        cfg = self.cfg
+        face = create_face_anonymizer({"seed": cfg.seed, **m.face})
+        voice = create_anonymizer({"seed": cfg.seed, **m.voice})
+        paths = [Path(p) for p in manifest.df["path"]]
+        out_dir = self.run_dir / "video" / m.name
+        dst = [out_dir / f"{str(k).replace('/', '_')}.mp4" for k in manifest.df["item_id"]]
+        from privemo.anonymize.batch import check_stamp
+        from privemo.anonymize.video import VideoStamp
+
+        tracker = TrackerConfig(**cfg.tracker.model_dump())
+        todo = [i for i, d in enumerate(dst) if not d.is_file()]
+        clips: list[dict[str, Any]] = []
+        if todo:
+            self.log(f"{m.name}: fitting {face.name} and {voice.name} on the clips")
+            fit_on_videos(face, voice, paths, every=5, size=getattr(face, "size", 64),
+                          progress=lambda i, n: self.progress(f"{m.name}: fit", i, n))
+            check_stamp(out_dir, VideoStamp(face, voice, None, tracker, cfg.margin, cfg.no_face))
+            for j, i in enumerate(todo):
+                stats = anonymize_video(paths[i], dst[i], face, voice, str(manifest.df["item_id"].iat[i]),
+                                        str(manifest.df["speaker"].iat[i]), None, tracker, cfg.margin, cfg.no_face)
+                clips.append(stats.as_dict())
+                fps = sum(c["frames"] for c in clips) / max(1e-9, sum(c["decode_s"] + c["detect_s"] + c["face_s"]
+                                                                      + c["voice_s"] + c["encode_s"] for c in clips))
+                self.progress(f"{m.name}: anonymize", j + 1, len(todo), f"{fps:.1f} frames/s")
+        batch = _batch_figures(clips) if clips else {}
+        out = manifest.df.copy()
+        out["path"] = [str(d) for d in dst]
+        return Manifest(out), batch
+
+    def _side(self, manifest: Manifest, label: str) -> VideoSide:
+        path = self.run_dir / "sides" / f"{label}.npz"
+        if path.is_file():
+            try:
+                return VideoSide.load(path)
+            except (OSError, ValueError, KeyError):
+                path.unlink()  # a damaged file from an interruption: computed again
+        side = self._compute_side(manifest, label)
+        side.save(path)
+        return side
+
+    def _compute_side(self, manifest: Manifest, label: str) -> VideoSide:
+        import cv2
+
+        from privemo.evaluators.face import fer_proba
+        from privemo.experiments.voice.evaluate import speaker_normalised
+        from privemo.experiments.voice.runner import features
+        from privemo.features.face import align, centre_crop, face_descriptors
+
+        cfg = self.cfg
+        crops, desc, desc_clip, frame_clip, found, audio_rows = [], [], [], [], [], []
+        audio_dir = self.run_dir / "audio" / label
+        n = len(manifest)
+        for i, row in enumerate(manifest.df.to_dict("records")):
+            clip = read_video(row["path"], fps=cfg.analysis_fps, sr=16000)
+            chips = []
+            for frame in clip.frames:
+                chip, ok = align(frame, 150) if cfg.detect else (centre_crop(frame, 150), False)
+                chips.append(chip)
+                found.append(ok)
+            chips_arr = np.stack(chips)
+            pick = np.unique(np.linspace(0, len(chips) - 1, min(cfg.dlib_frames, len(chips))).round().astype(int))
+            desc.append(face_descriptors(chips_arr[pick]))  # dlib's ResNet: the costly step, a few frames a clip
+            desc_clip += [i] * len(pick)
+            crops.append(np.stack([cv2.resize(c, (cfg.face_size, cfg.face_size), interpolation=cv2.INTER_AREA)
+                                   for c in chips_arr]))
+            frame_clip += [i] * len(chips)
+            if clip.audio is None or not len(clip.audio):
+                raise ConfigError(f"{row['path']}: no audio track (the evaluation needs voice and face)")
+            wav = audio_dir / f"{str(row['item_id']).replace('/', '_')}.wav"
+            if not wav.is_file():
+                write_audio(wav, clip.audio, 16000)
+            audio_rows.append({**row, "path": str(wav), "media": "audio"})
+            self.progress(f"{label}: frames and tracks", i + 1, n)
+        crops_arr = np.concatenate(crops)
+        self.log(f"{label}: fer on {len(crops_arr)} frames")
+        fer = fer_proba(crops_arr)
+        specs = ["resemblyzer", "egemaps", cfg.emotion_features]
+        audio = Manifest(audio_rows)
+        feats = features(audio, specs, self.cache, cfg.workers, lambda i, k: self.progress(f"{label}: speech features", i, k))
+        bad = [audio.df["path"].iat[i] for s in specs for i, v in enumerate(feats[s]) if v is None]
+        if bad:
+            raise ConfigError(f"{label}: no speech features for {len(bad)} clips, e.g. {bad[0]}")
+        spk = manifest.df["speaker"].astype(str).to_numpy()
+        emo = np.stack(feats[cfg.emotion_features]).astype(np.float32)  # type: ignore[arg-type]
+        return VideoSide(crops_arr, np.array(frame_clip), np.concatenate(desc), np.array(desc_clip), fer,
+                         np.array(found),
+                         np.stack(feats["resemblyzer"]), np.stack(feats["egemaps"]),  # type: ignore[arg-type]
+                         speaker_normalised(emo, spk))
+
+    def _examples(self, name: str, manifest: Manifest, anon: Manifest) -> None:
+        """The first ``examples`` clips (one per speaker), original and anonymized, as small WebM files
+        (VP8 + Opus) that any browser plays; the report embeds them."""
+        n = self.cfg.examples
+        if n <= 0:
+            return
+        from privemo.media import write_video
+
+        picks = manifest.df.drop_duplicates("speaker").index[:n]
+        for i in picks:
+            item = str(manifest.df["item_id"].iat[i]).replace("/", "_")
+            for label, df in (("original", manifest.df), (name, anon.df)):
+                out = self.run_dir / "examples" / label / f"{item}.webm"
+                if not out.is_file():
+                    clip = read_video(df["path"].iat[i], sr=None)
+                    write_video(out, _fit_width(clip.frames, 320), clip.fps, clip.audio, clip.sr, bit_rate=400_000)
+
+
+def _fit_width(frames: np.ndarray, width: int) -> np.ndarray:
+    import cv2
+
+    h, w = frames.shape[1:3]
+    if w <= width:
+        return frames
+    size = (width, int(round(h * width / w)))
+    return np.stack([cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in frames])
+
+
+def _batch_figures(clips: list[dict[str, Any]]) -> dict[str, Any]:
+    frames = sum(c["frames"] for c in clips)
+    media = sum(c["duration_s"] for c in clips)
+    stages = {k: sum(c[k] for c in clips) for k in ("decode_s", "detect_s", "face_s", "voice_s", "encode_s")}
+    total = sum(stages.values())
+    return {"clips": len(clips), "frames": frames, "media_s": round(media, 2), "seconds": round(total, 2),
+            "frames_per_s": round(frames / total, 2) if total else None, "rtf": round(total / media, 3) if media else None,
+            **{k: round(v, 2) for k, v in stages.items()},
+            "face_frames": sum(c["face_frames"] for c in clips), "whole_frames": sum(c["whole_frames"] for c in clips)}

@@ -1,0 +1,163 @@
+"""Video anonymization: face tracking, clips in and out (timing, size, audio), the CLI, containers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from privemo.anonymize import create_anonymizer
+from privemo.anonymize.video import (
+    TrackerConfig,
+    anonymize_frames,
+    anonymize_video,
+    anonymize_video_files,
+    track,
+)
+from privemo.cli.main import app
+from privemo.corpora import load
+from privemo.errors import ConfigError, MediaError
+from privemo.experiments.face.runner import create_face_anonymizer
+from privemo.media import read_video, write_video
+
+cli = CliRunner()
+
+
+def test_tracker_bridges_gaps_smooths_and_separates_faces():
+    cfg = TrackerConfig(max_gap=3, smooth=1)
+    a, b = (10, 10, 50, 50), (10, 100, 50, 140)
+    dets = {0: [a, b], 1: [a], 2: [], 3: [(12, 12, 52, 52), b], 4: [], 5: [], 6: [], 7: [], 8: [],
+            9: [(10, 200, 50, 240)]}
+    boxes = track(dets, 12, cfg)
+    assert len(boxes[2]) == 2  # the gap of face a (frame 2) and of face b (frames 1-2) bridged
+    assert all(abs(x - y) <= 2 for x, y in zip(boxes[2][0], a, strict=True))
+    assert len(boxes[5]) == 2  # both held up to max_gap frames after their last detection (frame 3)
+    assert len(boxes[7]) == 1 and boxes[7][0][1] > 150  # a and b gone; the far-away face of frame 9 is a new
+    assert len(boxes[9]) == 1  # track, held max_gap frames before its first detection (privacy first)
+    assert boxes[11] and len(boxes) == 12  # ... and to the end of the clip
+
+
+def test_no_face_whole_frame_and_keep(synth_root):
+    clip = read_video(load("synthetic", synth_root, media="video", n_speakers=6, items=4, videos=1,
+                           seed=3)["path"].iloc[0], with_audio=False)
+    face = create_face_anonymizer({"type": "face_pixelate", "block": 16})
+    out = anonymize_frames(clip.frames, face, "k", TrackerConfig(), no_face="whole")
+    assert out.shape == clip.frames.shape and out.dtype == np.uint8
+    assert np.abs(out.astype(int) - clip.frames).mean() > 2  # drawn faces: no detection, whole frame anonymized
+    kept = anonymize_frames(clip.frames, face, "k", TrackerConfig(), no_face="keep")
+    assert np.array_equal(kept, clip.frames)
+
+
+def test_paste_back_follows_the_tracked_box():
+    frames = np.full((6, 80, 120, 3), 90, np.uint8)
+    rng = np.random.default_rng(0)
+    frames[:, 20:60, 40:80] = rng.integers(0, 255, (6, 40, 40, 3))
+    boxes = [[(25, 45, 55, 75)]] * 6
+    out = anonymize_frames(frames, create_face_anonymizer({"type": "face_blur", "sigma": 6}), "k", TrackerConfig(),
+                           margin=0.1, boxes=boxes)
+    assert np.array_equal(out[:, :, :30], frames[:, :, :30]) and np.array_equal(out[:, :, 95:], frames[:, :, 95:])
+    assert np.abs(out[:, 30:50, 50:70].astype(int) - frames[:, 30:50, 50:70]).mean() > 20
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".flv", ".avi", ".mkv"])
+def test_clip_keeps_duration_size_and_audio(synth_root, tmp_path, suffix):
+    src_mp4 = load("synthetic", synth_root, media="video", n_speakers=6, items=4, videos=1, seed=3)["path"].iloc[0]
+    orig = read_video(src_mp4, sr=None)
+    src = tmp_path / f"in{suffix}"
+    write_video(src, orig.frames, orig.fps, orig.audio, orig.sr)
+    before = read_video(src, sr=None)
+    voice = create_anonymizer({"type": "mcadams"})
+    stats = anonymize_video(src, tmp_path / f"out{suffix}", create_face_anonymizer("face_blur"), voice, "clip")
+    after = read_video(tmp_path / f"out{suffix}", sr=None)  # PyAV reads it back
+    assert after.frames.shape == before.frames.shape
+    assert abs(after.duration - before.duration) <= 1 / before.fps + 1e-9
+    assert after.audio is not None and abs(len(after.audio) / after.sr - len(before.audio) / before.sr) <= 1 / before.fps
+    assert stats.frames == len(before.frames) and stats.audio and stats.whole_frames == stats.frames
+    assert np.corrcoef(after.audio[: len(before.audio)][:8000], before.audio[:8000])[0, 1] < 0.95  # voice changed
+
+
+def test_fractional_fps_and_webm(tmp_path):
+    frames = np.random.default_rng(0).integers(0, 255, (30, 48, 64, 3)).astype(np.uint8)
+    audio = (0.2 * np.sin(np.arange(16000) / 16000 * 2 * np.pi * 200)).astype(np.float32)
+    for name in ("a.mp4", "a.webm"):
+        write_video(tmp_path / name, frames, 29.97, audio, 16000)
+        clip = read_video(tmp_path / name, sr=None)
+        assert clip.frames.shape == frames.shape and abs(clip.fps - 29.97) < 0.01 and clip.audio is not None
+
+
+def test_folder_resume_stamp_and_bad_file(synth_root, tmp_path):
+    m = load("synthetic", synth_root, media="video", n_speakers=6, items=4, videos=1, seed=3)
+    src = tmp_path / "in"
+    for p in m["path"].iloc[:2]:
+        (src / Path(p).parent.name).mkdir(parents=True, exist_ok=True)
+        (src / Path(p).parent.name / Path(p).name).write_bytes(Path(p).read_bytes())
+    (src / "broken.mp4").write_bytes(b"not a video")
+    face, voice = create_face_anonymizer("face_pixelate"), create_anonymizer("mcadams")
+    res = anonymize_video_files(face, voice, src, tmp_path / "out")
+    assert res.written == 2 and len(res.failed) == 1 and "broken.mp4" in res.failed[0][0]
+    assert not (tmp_path / "out" / "broken.mp4").exists()
+    assert not [p for p in (tmp_path / "out").rglob(".*") if p.name != ".privemo-anonymizer.json"]  # no temp files
+    again = anonymize_video_files(face, voice, src, tmp_path / "out")
+    assert again.written == 0 and again.skipped == 2
+    with pytest.raises(ConfigError, match="anonymized with"):
+        anonymize_video_files(create_face_anonymizer("face_blur"), voice, src, tmp_path / "out")
+    with pytest.raises(MediaError, match="broken.mp4"):
+        anonymize_video_files(face, voice, src / "broken.mp4", tmp_path / "one.mp4", skip_bad=False)
+
+
+def test_cli_anonymize_video(synth_root, tmp_path):
+    src = load("synthetic", synth_root, media="video", n_speakers=6, items=4, videos=1, seed=3)["path"].iloc[3]
+    out = tmp_path / "anon.mkv"
+    res = cli.invoke(app, ["anonymize", "video", src, str(out), "--face", "face_blur", "-P", "sigma=5",
+                           "--voice", "mcadams", "-p", "alpha=0.75"])
+    assert res.exit_code == 0, res.output
+    totals = json.loads(res.output[res.output.index("{"):])
+    assert totals["written"] == 1 and totals["frames"] > 0 and totals["rtf"] > 0
+    a, b = read_video(src, sr=None), read_video(out, sr=None)
+    assert a.frames.shape == b.frames.shape and abs(a.duration - b.duration) <= 1 / a.fps and b.audio is not None
+    stamp = json.loads((tmp_path / ".privemo-anonymizer.json").read_text())
+    assert stamp["face"]["sigma"] == 5 and stamp["voice"]["alpha"] == 0.75
+    res = cli.invoke(app, ["anonymize", "video", src, str(tmp_path / "x.mp4"), "--face", "mcadams"])
+    assert res.exit_code == 2 and "not a face anonymizer" in res.output
+
+
+@pytest.mark.slow
+def test_evaluate_video_end_to_end_resume_and_report_page(tmp_path):
+    import yaml
+
+    from privemo.experiments.store import read_results
+    from tests.conftest import assert_report_page
+
+    cfg = {"name": "t", "corpus": {"type": "synthetic", "root": str(tmp_path / "synth"),
+                                   "options": {"media": "video", "n_speakers": 4, "items": 1, "videos": 1, "seed": 1}},
+           "analysis_fps": 3, "face_size": 32, "detect": False, "folds": 2, "epochs": 2, "workers": 1,
+           "emotion_features": "egemaps", "examples": 1, "fusion": {"tune": True},
+           "methods": [{"name": "pix+mc", "face": {"type": "face_pixelate", "block": 16},
+                        "voice": {"type": "mcadams"}}]}
+    path = tmp_path / "video.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    out = tmp_path / "run"
+    res = cli.invoke(app, ["evaluate", "video", str(path), "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    rows = {r["method"]: r for r in read_results(out)}
+    assert set(rows) == {"original", "pix+mc"}
+    for r in rows.values():
+        e = r["emotion"]
+        assert all(0 <= e[k]["uar"] <= 1 for k in ("face_fer", "face_cnn", "voice", "fused", "fused_tuned"))
+        assert e["fused"]["weight"] == 0.6 and len(e["weight_curve"]) == 11
+        for k in ("dlib", "cnn_I", "cnn_II"):
+            assert 0 <= r["face_id"][k]["clip"] <= 1 and 0 <= r["face_id"][k]["speaker"] <= 1
+        assert 0 <= r["speaker"]["informed"]["speaker"] <= 1
+    assert rows["original"]["speaker"]["similarity"]["r2"]["mean"] == pytest.approx(1.0, abs=1e-4)
+    b = rows["pix+mc"]["batch"]
+    assert b["clips"] == 24 and b["frames_per_s"] > 0 and b["rtf"] > 0 and b["whole_frames"] == b["frames"]
+    md = (out / "report.md").read_text()
+    assert "ranade §5" in md and "| fused |" in md and "pix+mc (after)" in md
+    info = assert_report_page(out / "report.html", min_tables=4)
+    assert info["images"] >= 4 and sum(m["tag"] == "VIDEO" for m in info["media"]) == 2  # original + anonymized
+    before = (out / "units" / "pix+mc.json").stat().st_mtime_ns
+    res = cli.invoke(app, ["evaluate", "video", str(path), "--out", str(out)])  # resume: nothing redone
+    assert res.exit_code == 0 and (out / "units" / "pix+mc.json").stat().st_mtime_ns == before
