@@ -132,8 +132,8 @@ def test_evaluate_video_end_to_end_resume_and_report_page(tmp_path):
     from tests.conftest import assert_report_page
 
     cfg = {"name": "t", "corpus": {"type": "synthetic", "root": str(tmp_path / "synth"),
-                                   "options": {"media": "video", "n_speakers": 4, "items": 1, "videos": 1, "seed": 1}},
-           "analysis_fps": 3, "face_size": 32, "detect": False, "folds": 2, "epochs": 2, "workers": 1,
+                                   "options": {"media": "video", "n_speakers": 6, "items": 1, "videos": 1, "seed": 1}},
+           "analysis_fps": 3, "face_size": 32, "detect": False, "folds": 3, "epochs": 2, "workers": 1,
            "emotion_features": "egemaps", "examples": 1, "fusion": {"tune": True},
            "methods": [{"name": "pix+mc", "face": {"type": "face_pixelate", "block": 16},
                         "voice": {"type": "mcadams"}}]}
@@ -153,7 +153,7 @@ def test_evaluate_video_end_to_end_resume_and_report_page(tmp_path):
         assert 0 <= r["speaker"]["informed"]["speaker"] <= 1
     assert rows["original"]["speaker"]["similarity"]["r2"]["mean"] == pytest.approx(1.0, abs=1e-4)
     b = rows["pix+mc"]["batch"]
-    assert b["clips"] == 24 and b["frames_per_s"] > 0 and b["rtf"] > 0 and b["whole_frames"] == b["frames"]
+    assert b["clips"] == 36 and b["frames_per_s"] > 0 and b["rtf"] > 0 and b["whole_frames"] + b["face_frames"] == b["frames"]
     md = (out / "report.md").read_text()
     assert "ranade §5" in md and "| fused |" in md and "pix+mc (after)" in md
     info = assert_report_page(out / "report.html", min_tables=4)
@@ -161,3 +161,11 @@ def test_evaluate_video_end_to_end_resume_and_report_page(tmp_path):
     before = (out / "units" / "pix+mc.json").stat().st_mtime_ns
     res = cli.invoke(app, ["evaluate", "video", str(path), "--out", str(out)])  # resume: nothing redone
     assert res.exit_code == 0 and (out / "units" / "pix+mc.json").stat().st_mtime_ns == before
+    cfg["folds"] = 2  # tuning the fusion weight needs inner folds: a clear error naming the file
+    path.write_text(yaml.safe_dump(cfg))
+    res = cli.invoke(app, ["evaluate", "video", str(path), "--out", str(tmp_path / "other")])
+    assert res.exit_code == 2 and "folds >= 3" in res.output and "video.yaml" in res.output
+    cfg["folds"], cfg["epochs"] = 3, 3  # another configuration in the same run folder is refused
+    path.write_text(yaml.safe_dump(cfg))
+    res = cli.invoke(app, ["evaluate", "video", str(path), "--out", str(out)])
+    assert res.exit_code == 2 and "another configuration" in res.output

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from privemo.experiments.config import (
     CorpusConfig,
@@ -41,7 +41,7 @@ class FusionConfig(_Strict):
 
     weight: float = 0.6  # ranade: 60 / 40 face / voice
     face: str = "cnn"  # which face model's probabilities are fused: cnn, fer or mean (of both)
-    tune: bool = False  # also choose the weight on validation speakers held out of each training part
+    tune: bool = False  # also choose the weight per fold by inner cross-validation on its training speakers
 
     @field_validator("weight")
     @classmethod
@@ -110,6 +110,14 @@ class VideoEvalConfig(_Strict):
         if v not in ("whole", "keep"):
             raise ValueError("no_face must be whole or keep")
         return v
+
+
+    @model_validator(mode="after")
+    def _tune_folds(self) -> VideoEvalConfig:
+        if self.fusion.tune and self.folds < 3:
+            raise ValueError("fusion.tune chooses each fold's weight by cross-validation inside its training "
+                             "folds: it needs folds >= 3")
+        return self
 
 
 def load_video_config(path: str | Path) -> VideoEvalConfig:

@@ -69,19 +69,8 @@ class Models:
         self.labels = items.labels
         self.y = np.array([self.labels.index(e) for e in items.emotion])
         self.folds = sorted(set(items.fold.tolist()))
-        rng = np.random.default_rng(cfg.seed)
-        self.train_of: dict[int, np.ndarray] = {}
-        self.val_of: dict[int, np.ndarray] = {}
-        for f in self.folds:
-            train = items.fold != f
-            val = np.zeros_like(train)
-            if cfg.fusion.tune:
-                spk = sorted(set(items.speaker[train].tolist()))
-                chosen = rng.choice(spk, max(1, round(0.25 * len(spk))), replace=False)
-                val = train & np.isin(items.speaker, chosen)
-            self.train_of[f], self.val_of[f] = train & ~val, val
-        self._cnn: dict[int, torch.nn.Module] = {}
-        self._voice: dict[int, Any] = {}
+        self._cnn: dict[tuple[int, ...], torch.nn.Module] = {}
+        self._voice: dict[tuple[int, ...], Any] = {}
         self._id: torch.nn.Module | None = None
         self.speakers = sorted(set(items.speaker.tolist()))
 
@@ -106,22 +95,27 @@ class Models:
         tmp.replace(path)
         return model.eval()
 
-    def emotion_cnn(self, f: int) -> torch.nn.Module:
-        if f not in self._cnn:
+    def emotion_cnn(self, without: tuple[int, ...]) -> torch.nn.Module:
+        """The face emotion CNN trained on the original clips of every fold but ``without``."""
+        if without not in self._cnn:
             o = self.original
-            frames = self._frames(o, self.train_of[f])
-            self.progress("face emotion CNN (folds)", len(self._cnn), len(self.folds))
-            self._cnn[f] = self._train_cnn(_tensor(o.crops[frames]), self.y[o.frame_clip[frames]], len(self.labels),
-                                           f"emotion_cnn_fold{f}")
-            self.progress("face emotion CNN (folds)", len(self._cnn), len(self.folds))
-        return self._cnn[f]
+            frames = self._frames(o, ~np.isin(self.items.fold, without))
+            self._cnn[without] = self._train_cnn(_tensor(o.crops[frames]), self.y[o.frame_clip[frames]],
+                                                 len(self.labels), "emotion_cnn_without" + "_".join(map(str, without)))
+            self.progress("face emotion CNNs", len(self._cnn), self.n_models)
+        return self._cnn[without]
 
-    def voice_model(self, f: int) -> Any:
-        if f not in self._voice:
+    @property
+    def n_models(self) -> int:
+        k = len(self.folds)
+        return k + (k * (k - 1) // 2 if self.cfg.fusion.tune else 0)
+
+    def voice_model(self, without: tuple[int, ...]) -> Any:
+        if without not in self._voice:
             clf = make_classifier("logreg", self.cfg.seed, C=0.1)
-            tr = self.train_of[f]
-            self._voice[f] = clf.fit(self.original.emotion_X[tr], self.y[tr])
-        return self._voice[f]
+            tr = ~np.isin(self.items.fold, without)
+            self._voice[without] = clf.fit(self.original.emotion_X[tr], self.y[tr])
+        return self._voice[without]
 
     def identifier(self) -> torch.nn.Module:
         """Scenario I: trained on the original enrolment frames of every speaker."""
@@ -132,29 +126,40 @@ class Models:
             self._id = self._train_cnn(_tensor(o.crops[frames]), y, len(self.speakers), "identity_cnn_original")
         return self._id
 
+    def _predict(self, side: VideoSide, clips: np.ndarray, without: tuple[int, ...], x: torch.Tensor
+                 ) -> tuple[np.ndarray, np.ndarray]:
+        """Face CNN and voice probabilities of ``clips`` by the models trained without folds ``without``."""
+        n, k = len(self.items.speaker), len(self.labels)
+        frames = self._frames(side, clips)
+        p = clip_mean(predict_proba(self.emotion_cnn(without), x[torch.as_tensor(np.flatnonzero(frames))]),
+                      side.frame_clip[frames], n)[clips]
+        model = self.voice_model(without)
+        pv = np.zeros((int(clips.sum()), k))
+        pv[:, [int(c) for c in model.classes_]] = model.predict_proba(side.emotion_X[clips])
+        return p, pv
+
     def emotion_probs(self, side: VideoSide) -> tuple[dict[str, np.ndarray], dict[int, dict[str, np.ndarray]]]:
         """Per clip: face CNN, fer and voice class probabilities (columns: ``labels``), each clip
-        predicted by the models of the fold its speaker is tested in; and per fold, the same for
-        the validation clips held out of that fold's training part (empty unless tuning)."""
+        predicted by the models trained without its fold. With ``fusion.tune``, also per fold f the
+        inner cross-validated predictions of f's training part: each other fold g predicted by the
+        models trained without f and g (never seeing f's speakers, whose weight they choose)."""
         n, k = len(self.items.speaker), len(self.labels)
         fer = clip_mean(fer_to_labels(side.fer, self.labels), side.frame_clip, n)
         test = {"cnn": np.zeros((n, k)), "voice": np.zeros((n, k)), "fer": fer}
-        val: dict[int, dict[str, np.ndarray]] = {}
         x = _tensor(side.crops)
         for f in self.folds:
-            for clips, is_val in ((self.items.fold == f, False), (self.val_of[f], True)):
-                if not clips.any():
-                    continue
-                frames = self._frames(side, clips)
-                p = clip_mean(predict_proba(self.emotion_cnn(f), x[torch.as_tensor(np.flatnonzero(frames))]),
-                              side.frame_clip[frames], n)[clips]
-                model = self.voice_model(f)
-                pv = np.zeros((int(clips.sum()), k))
-                pv[:, [int(c) for c in model.classes_]] = model.predict_proba(side.emotion_X[clips])
-                if is_val:
-                    val[f] = {"clips": clips, "cnn": p, "voice": pv, "fer": fer[clips]}
-                else:
-                    test["cnn"][clips], test["voice"][clips] = p, pv
+            clips = self.items.fold == f
+            test["cnn"][clips], test["voice"][clips] = self._predict(side, clips, (f,), x)
+        val: dict[int, dict[str, np.ndarray]] = {}
+        if self.cfg.fusion.tune:
+            for f in self.folds:
+                part = self.items.fold != f
+                cnn, voice = np.zeros((n, k)), np.zeros((n, k))
+                for g in self.folds:
+                    if g != f:
+                        clips = self.items.fold == g
+                        cnn[clips], voice[clips] = self._predict(side, clips, tuple(sorted((f, g))), x)
+                val[f] = {"clips": part, "cnn": cnn[part], "voice": voice[part], "fer": fer[part]}
         return test, val
 
 
@@ -162,14 +167,33 @@ def _face_probs(p: dict[str, np.ndarray], which: str) -> np.ndarray:
     return (p["cnn"] + p["fer"]) / 2 if which == "mean" else p[which]
 
 
+TEMPERATURES = np.round(np.logspace(-1, 1.5, 26), 3)
+
+
+def calibrate(p: np.ndarray, t: float) -> np.ndarray:
+    """Class probabilities sharpened (t < 1) or flattened (t > 1) by a temperature."""
+    z = np.log(np.maximum(p, 1e-9)) / t
+    z = np.exp(z - z.max(1, keepdims=True))
+    return z / z.sum(1, keepdims=True)
+
+
+def nll(y: np.ndarray, p: np.ndarray) -> float:
+    return float(-np.mean(np.log(np.maximum(p[np.arange(len(y)), y], 1e-9))))
+
+
+def temperature(y: np.ndarray, p: np.ndarray) -> float:
+    """The temperature that gives ``p`` the lowest cross-entropy on (validation) clips."""
+    return float(TEMPERATURES[int(np.argmin([nll(y, calibrate(p, t)) for t in TEMPERATURES]))])
+
+
 def tuned_weight(y: np.ndarray, face: np.ndarray, voice: np.ndarray) -> tuple[float, np.ndarray]:
     """The fusion weight with the best UAR on (validation) clips, ties (common on few clips) broken by
     the lower cross-entropy of the fused probabilities; and the UAR of every weight."""
     fused = [v * face + (1 - v) * voice for v in WEIGHTS]
     curve = np.array([uar(y, f.argmax(1)) for f in fused])
-    nll = np.array([-np.mean(np.log(np.maximum(f[np.arange(len(y)), y], 1e-9))) for f in fused])
+    loss = np.array([nll(y, f) for f in fused])
     best = np.flatnonzero(curve >= curve.max() - 1e-9)
-    return float(WEIGHTS[best[np.argmin(nll[best])]]), curve
+    return float(WEIGHTS[best[np.argmin(loss[best])]]), curve
 
 
 def _scores(y: np.ndarray, pred: np.ndarray, labels: list[str], gender: np.ndarray) -> dict[str, Any]:
@@ -190,16 +214,19 @@ def emotion_figures(models: Models, side: VideoSide) -> dict[str, Any]:
     out["fused"] = {**_scores(y, (w * face + (1 - w) * p["voice"]).argmax(1), labels, g), "weight": w}
     out["weight_curve"] = {str(v): uar(np.array(labels)[y], np.array(labels)[(v * face + (1 - v) * p["voice"]).argmax(1)],
                                        labels) for v in WEIGHTS}
-    if val:  # each fold's weight chosen on its own validation speakers, applied to its test speakers
+    if val:  # per fold, on its training speakers (inner CV): each modality's temperature, then the weight
         fused = np.zeros_like(face)
-        weights = {}
+        weights, temps = {}, {}
         for f, v in val.items():
-            best, _ = tuned_weight(y[v["clips"]], _face_probs(v, cfg.fusion.face), v["voice"])
+            yv, vf = y[v["clips"]], _face_probs(v, cfg.fusion.face)
+            tf, tv = temperature(yv, vf), temperature(yv, v["voice"])
+            best, _ = tuned_weight(yv, calibrate(vf, tf), calibrate(v["voice"], tv))
             test = items.fold == f
-            fused[test] = best * face[test] + (1 - best) * p["voice"][test]
-            weights[str(f)] = best
+            fused[test] = best * calibrate(face[test], tf) + (1 - best) * calibrate(p["voice"][test], tv)
+            weights[str(f)], temps[str(f)] = best, {"face": tf, "voice": tv}
         out["fused_tuned"] = {**_scores(y, fused.argmax(1), labels, g),
-                              "weight": float(np.mean(list(weights.values()))), "weights": weights}
+                              "weight": float(np.mean(list(weights.values()))), "weights": weights,
+                              "temperatures": temps}
     out["fusion_face"] = cfg.fusion.face
     return out
 

@@ -14,7 +14,7 @@ from privemo.experiments.html import examples_html, page, run_config
 from privemo.experiments.store import atomic_write, read_results
 
 MODALITIES = (("face_fer", "face (fer, pretrained)"), ("face_cnn", "face (CNN)"), ("voice", "voice"),
-              ("fused", "fused"), ("fused_tuned", "fused (weight tuned)"))
+              ("fused", "fused"), ("fused_tuned", "fused (calibrated, weight tuned)"))
 
 THREAT_MODEL = """\
 - **Data**: {corpus}: {n_clips} clips of {n_speakers} speakers, {folds} speaker-independent folds.{synthetic}
@@ -22,7 +22,8 @@ THREAT_MODEL = """\
   {features}) are trained on ORIGINAL clips of the other folds' speakers and tested on the fold's clips,
   original or anonymized (the deployed models meet anonymized data); fer is a pretrained FER2013 model,
   never trained here. Frame probabilities are averaged per clip; fusion is
-  p = w p_face + (1 - w) p_voice with the face model `{fusion_face}`. UAR = balanced accuracy.
+  p = w p_face + (1 - w) p_voice with the face model `{fusion_face}`; a tuned w is chosen per fold by
+  cross-validation inside its training speakers (never on its test speakers). UAR = balanced accuracy.
 - **Face identification**: each speaker's clips are split into enrolment and trial halves. *dlib*: the
   pretrained ResNet descriptor, gallery = original enrolment frames of every speaker (an attacker with
   photos of everyone), probes = anonymized trial frames. *CNN I*: a CNN trained on the original

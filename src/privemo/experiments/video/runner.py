@@ -14,8 +14,9 @@ Protocols (threat models are stated in the report):
 - emotion: speaker-independent folds; the face CNN and the voice model are trained on ORIGINAL
   clips of the other folds' speakers (the deployed models) and tested on the fold's clips, original
   or anonymized; fer is pretrained (FER2013) and never trained here. Frame probabilities are
-  averaged per clip; fusion is p = w p_face + (1 - w) p_voice (w = 0.6 by default, or chosen on
-  validation speakers held out of each training part).
+  averaged per clip; fusion is p = w p_face + (1 - w) p_voice (w = 0.6 by default, or chosen per fold
+  by cross-validation inside its training speakers: each other fold predicted by models trained
+  without it and without the test fold).
 - face identity: each speaker's clips are split into enrolment and trial halves. dlib's pretrained
   descriptor (gallery: original enrolment frames) and CNN identifiers: scenario I (trained on
   original enrolment frames) and the informed scenario II (trained on anonymized enrolment frames);
