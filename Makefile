@@ -36,13 +36,14 @@ lint: setup
 	$(VENV)/bin/ruff check src tests bench
 	$(VENV)/bin/mypy
 
-bench: setup  ## feature throughput vs librosa, learner epoch time vs a plain torch loop, federated round time vs a plain loop, voice anonymizer RTF vs McAdams, face anonymizer images/s vs resize+blur, PPRL-VGAN training vs a plain VAE loop -> bench/results/
+bench: setup  ## feature throughput vs librosa, learner epoch time vs a plain torch loop, federated round time vs a plain loop, voice anonymizer RTF vs McAdams, face anonymizer images/s vs resize+blur, PPRL-VGAN training vs a plain VAE loop, video anonymization vs decode+encode -> bench/results/
 	$(PY) bench/bench_features.py
 	$(PY) bench/bench_learner.py
 	$(PY) bench/bench_federated.py
 	$(PY) bench/bench_voice.py
 	$(PY) bench/bench_face.py
 	$(PY) bench/bench_vgan.py
+	$(PY) bench/bench_video.py
 
 ravdess: setup  ## the RAVDESS leakage baseline (needs ../shared/data/ravdess or --data-root)
 	$(VENV)/bin/privemo run configs/ravdess_baseline.yaml
