@@ -69,6 +69,7 @@ def test_real_faces_tracked_and_not_identified(tmp_path):
         out = identify_pretrained(g, np.array(gallery_ids), face_descriptors(np.stack(probes)), np.array(ids))
         correct = round(out["acc"] * len(ids))
         scores[label] = (out["acc"], binomtest(correct, len(ids), 1 / 15, alternative="greater").pvalue)
+    print("dlib accuracy, binomial p (original, anonymized):", scores)
     assert scores["in"][0] > 0.6  # dlib identifies the original faces
     assert scores["out"][1] > 0.05, scores  # ... and not the anonymized ones above chance (1/15)
     orig, anon = read_video(tmp_path / "in" / "subject01.mp4"), read_video(tmp_path / "out" / "subject01.mp4")

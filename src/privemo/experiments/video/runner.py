@@ -138,10 +138,15 @@ class VideoEvaluation:
         dumped = yaml.safe_dump(cfg.model_dump(), sort_keys=False)
         if config_file.is_file() and (self.run_dir / "units").is_dir():
             old = yaml.safe_load(config_file.read_text()) or {}
-            if {k: v for k, v in old.items() if k not in ("methods", "examples", "workers")} != \
-                    {k: v for k, v in cfg.model_dump().items() if k not in ("methods", "examples", "workers")}:
-                raise ConfigError(f"{self.run_dir}: holds a run of another configuration; choose another --out "
-                                  "(or delete the folder)")
+            new = cfg.model_dump()
+            loose = ("methods", "examples", "workers")
+            old_methods = {m["name"]: m for m in old.get("methods", [])}
+            changed = [m["name"] for m in new["methods"] if m["name"] in old_methods and old_methods[m["name"]] != m]
+            if {k: v for k, v in old.items() if k not in loose} != {k: v for k, v in new.items() if k not in loose} \
+                    or changed:
+                raise ConfigError(f"{self.run_dir}: holds a run of another configuration"
+                                  f"{f' (method {changed[0]} changed)' if changed else ''}; choose another --out "
+                                  "(or delete the folder); adding methods is fine")
         atomic_write(config_file, dumped)
         manifest = load_video_corpus(cfg, self.data_root)
         self.log(f"{cfg.corpus.type}: {len(manifest)} clips, {manifest.df['speaker'].nunique()} speakers")
