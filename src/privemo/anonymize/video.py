@@ -288,7 +288,8 @@ def fit_on_videos(face: FaceAnonymizer, voice: VoiceAnonymizer, files: list[Path
     from privemo.features.face import align
 
     if isinstance(face, FaceAutoencoder):
-        crops, frames_ = [], []
+        crops: list[np.ndarray] = []
+        frames_: list[np.ndarray] = []
         for i, p in enumerate(files):
             clip = read_video(p, with_audio=False)
             for frame in clip.frames[::every]:
