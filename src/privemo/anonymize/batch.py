@@ -25,6 +25,7 @@ from privemo.anonymize.base import Clip, VoiceAnonymizer
 from privemo.corpora.manifest import Manifest
 from privemo.errors import ConfigError, MediaError, PrivemoError
 from privemo.media import read_audio, write_audio
+from privemo.media._files import media_files
 from privemo.registry import create
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".m4a", ".aac", ".opus", ".webm")
@@ -173,15 +174,7 @@ def anonymize_corpus(anonymizer: VoiceAnonymizer, manifest: Manifest, out_dir: s
 
 def audio_files(path: Path) -> tuple[list[Path], Path]:
     """The audio files under ``path`` (a file or a folder, recursively) and their common root."""
-    if path.is_file():
-        return [path], path.parent
-    if not path.is_dir():
-        raise MediaError(path, "no such file or folder")
-    files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES
-                   and not p.name.startswith("."))
-    if not files:
-        raise MediaError(path, f"no audio files ({', '.join(AUDIO_SUFFIXES)}) in this folder")
-    return files, path
+    return media_files(path, AUDIO_SUFFIXES, "audio files")
 
 
 def folder_manifest(files: list[Path], root: Path, speaker_from: str = "none") -> Manifest:

@@ -21,6 +21,7 @@ from privemo.anonymize.batch import check_stamp
 from privemo.anonymize.face import FaceAnonymizer
 from privemo.errors import ConfigError, MediaError, PrivemoError
 from privemo.media import read_image, write_image
+from privemo.media._files import media_files
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".gif", ".pgm", ".ppm", ".webp")
 _KEEP = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
@@ -84,15 +85,7 @@ def anonymize_image(anonymizer: FaceAnonymizer, img: np.ndarray, key: str = "", 
 
 
 def image_files(path: Path) -> tuple[list[Path], Path]:
-    if path.is_file():
-        return [path], path.parent
-    if not path.is_dir():
-        raise MediaError(path, "no such file or folder")
-    files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
-                   and not p.name.startswith("."))
-    if not files:
-        raise MediaError(path, f"no images ({', '.join(IMAGE_SUFFIXES)}) in this folder")
-    return files, path
+    return media_files(path, IMAGE_SUFFIXES, "images")
 
 
 def _output(src: Path, root: Path, out_dir: Path) -> Path:

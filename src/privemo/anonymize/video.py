@@ -19,6 +19,7 @@ name and renamed.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -31,8 +32,9 @@ from privemo.anonymize.base import Clip, VoiceAnonymizer
 from privemo.anonymize.batch import check_stamp
 from privemo.anonymize.face import FaceAnonymizer
 from privemo.anonymize.face_batch import anonymize_image, detect_faces
-from privemo.errors import ConfigError, MediaError, PrivemoError
+from privemo.errors import ConfigError, PrivemoError
 from privemo.media import read_video, resample, write_video
+from privemo.media._files import media_files
 from privemo.media.video import CODECS, VIDEO_SUFFIXES
 
 Box = tuple[int, int, int, int]  # top, left, bottom, right
@@ -196,15 +198,7 @@ def anonymize_video(src: str | Path, dst: str | Path, face: FaceAnonymizer, voic
 
 def video_files(path: Path) -> tuple[list[Path], Path]:
     """The video files under ``path`` (a file or a folder, recursively) and their common root."""
-    if path.is_file():
-        return [path], path.parent
-    if not path.is_dir():
-        raise MediaError(path, "no such file or folder")
-    files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES
-                   and not p.name.startswith("."))
-    if not files:
-        raise MediaError(path, f"no videos ({', '.join(VIDEO_SUFFIXES)}) in this folder")
-    return files, path
+    return media_files(path, VIDEO_SUFFIXES, "videos")
 
 
 def output_path(src: Path, root: Path, out_dir: Path) -> Path:
@@ -220,15 +214,25 @@ class VideoBatchResult:
     clips: list[dict[str, Any]] = field(default_factory=list)  # ClipStats of each clip written
 
     def totals(self) -> dict[str, Any]:
-        frames = sum(c["frames"] for c in self.clips)
-        seconds = sum(c["decode_s"] + c["detect_s"] + c["face_s"] + c["voice_s"] + c["encode_s"] for c in self.clips)
-        media = sum(c["duration_s"] for c in self.clips)
-        return {"written": self.written, "skipped": self.skipped, "failed": len(self.failed), "frames": frames,
-                "media_s": round(media, 2), "seconds": round(seconds, 2),
-                "frames_per_s": round(frames / seconds, 2) if seconds else None,
-                "rtf": round(seconds / media, 3) if media else None,
-                "detect_s": round(sum(c["detect_s"] for c in self.clips), 2),
-                "frames_without_face": sum(c["frames"] - c["face_frames"] for c in self.clips)}
+        t = clip_totals(self.clips)
+        return {"written": self.written, "skipped": self.skipped, "failed": len(self.failed),
+                **{k: t[k] for k in ("frames", "media_s", "seconds", "frames_per_s", "rtf", "detect_s")},
+                "frames_without_face": t["frames"] - t["face_frames"]}
+
+
+STAGES = ("decode_s", "detect_s", "face_s", "voice_s", "encode_s")
+
+
+def clip_totals(clips: list[dict[str, Any]]) -> dict[str, Any]:
+    """Frames, media seconds, wall seconds per stage and in all, frames/s and RTF of clips' stats."""
+    frames = sum(c["frames"] for c in clips)
+    media = sum(c["duration_s"] for c in clips)
+    stages = {k: sum(c[k] for c in clips) for k in STAGES}
+    total = sum(stages.values())
+    return {"clips": len(clips), "frames": frames, "media_s": round(media, 2), "seconds": round(total, 2),
+            "frames_per_s": round(frames / total, 2) if total else None, "rtf": round(total / media, 3) if media else None,
+            **{k: round(v, 2) for k, v in stages.items()},
+            "face_frames": sum(c["face_frames"] for c in clips), "whole_frames": sum(c["whole_frames"] for c in clips)}
 
 
 class VideoStamp:
@@ -301,11 +305,4 @@ def fit_on_videos(face: FaceAnonymizer, voice: VoiceAnonymizer, files: list[Path
         face.fit(np.stack(crops or frames_))
     else:
         face.fit([])
-    voice.fit(folder_manifest(files, Path(files[0]).parent if len(files) == 1 else Path(
-        _common_root(files)), speaker_from))
-
-
-def _common_root(files: list[Path]) -> str:
-    import os
-
-    return os.path.commonpath([str(p.parent) for p in files])
+    voice.fit(folder_manifest(files, Path(os.path.commonpath([str(p.parent) for p in files])), speaker_from))

@@ -15,3 +15,18 @@ def existing_file(path: str | Path) -> Path:
     if path.stat().st_size == 0:
         raise MediaError(path, "file is empty (0 bytes)")
     return path
+
+
+def media_files(path: str | Path, suffixes: tuple[str, ...], what: str) -> tuple[list[Path], Path]:
+    """The files with one of ``suffixes`` under ``path`` (a file, or a folder searched recursively;
+    hidden files left out) and their common root; a MediaError names a missing path or an empty folder."""
+    path = Path(path)
+    if path.is_file():
+        return [path], path.parent
+    if not path.is_dir():
+        raise MediaError(path, "no such file or folder")
+    files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in suffixes
+                   and not p.name.startswith("."))
+    if not files:
+        raise MediaError(path, f"no {what} ({', '.join(suffixes)}) in this folder")
+    return files, path

@@ -40,7 +40,8 @@ import numpy as np
 import yaml
 
 from privemo.anonymize import create_anonymizer
-from privemo.anonymize.video import TrackerConfig, anonymize_video, fit_on_videos
+from privemo.anonymize.batch import check_stamp
+from privemo.anonymize.video import TrackerConfig, VideoStamp, anonymize_video, clip_totals, fit_on_videos
 from privemo.corpora import Manifest, load
 from privemo.corpora.splits import assign_speaker_folds
 from privemo.errors import ConfigError
@@ -202,9 +203,6 @@ class VideoEvaluation:
         paths = [Path(p) for p in manifest.df["path"]]
         out_dir = self.run_dir / "video" / m.name
         dst = [out_dir / f"{str(k).replace('/', '_')}.mp4" for k in manifest.df["item_id"]]
-        from privemo.anonymize.batch import check_stamp
-        from privemo.anonymize.video import VideoStamp
-
         tracker = TrackerConfig(**cfg.tracker.model_dump())
         todo = [i for i, d in enumerate(dst) if not d.is_file()]
         clips: list[dict[str, Any]] = []
@@ -217,10 +215,8 @@ class VideoEvaluation:
                 stats = anonymize_video(paths[i], dst[i], face, voice, str(manifest.df["item_id"].iat[i]),
                                         str(manifest.df["speaker"].iat[i]), None, tracker, cfg.margin, cfg.no_face)
                 clips.append(stats.as_dict())
-                fps = sum(c["frames"] for c in clips) / max(1e-9, sum(c["decode_s"] + c["detect_s"] + c["face_s"]
-                                                                      + c["voice_s"] + c["encode_s"] for c in clips))
-                self.progress(f"{m.name}: anonymize", j + 1, len(todo), f"{fps:.1f} frames/s")
-        batch = _batch_figures(clips) if clips else {}
+                self.progress(f"{m.name}: anonymize", j + 1, len(todo), f"{clip_totals(clips)['frames_per_s']} frames/s")
+        batch = clip_totals(clips) if clips else {}
         out = manifest.df.copy()
         out["path"] = [str(d) for d in dst]
         return Manifest(out), batch
@@ -311,14 +307,3 @@ def _fit_width(frames: np.ndarray, width: int) -> np.ndarray:
         return frames
     size = (width, int(round(h * width / w)))
     return np.stack([cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in frames])
-
-
-def _batch_figures(clips: list[dict[str, Any]]) -> dict[str, Any]:
-    frames = sum(c["frames"] for c in clips)
-    media = sum(c["duration_s"] for c in clips)
-    stages = {k: sum(c[k] for c in clips) for k in ("decode_s", "detect_s", "face_s", "voice_s", "encode_s")}
-    total = sum(stages.values())
-    return {"clips": len(clips), "frames": frames, "media_s": round(media, 2), "seconds": round(total, 2),
-            "frames_per_s": round(frames / total, 2) if total else None, "rtf": round(total / media, 3) if media else None,
-            **{k: round(v, 2) for k, v in stages.items()},
-            "face_frames": sum(c["face_frames"] for c in clips), "whole_frames": sum(c["whole_frames"] for c in clips)}
