@@ -169,3 +169,56 @@ def test_evaluate_video_end_to_end_resume_and_report_page(tmp_path):
     path.write_text(yaml.safe_dump(cfg))
     res = cli.invoke(app, ["evaluate", "video", str(path), "--out", str(out)])
     assert res.exit_code == 2 and "another configuration" in res.output
+
+
+def test_fusion_calibration_and_weight_choice():
+    from privemo.experiments.video.evaluate import calibrate, temperature, tuned_weight
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 4, 200)
+    voice = np.full((200, 4), 0.1)
+    voice[np.arange(200), y] = 0.7  # right, moderately confident
+    face = np.eye(4)[rng.integers(0, 4, 200)] * 0.97 + 0.01  # confidently wrong 3 times in 4
+    t = temperature(y, face)
+    assert t > 3 and calibrate(face, t).max() < 0.5  # an uninformative modality is flattened
+    assert np.allclose(calibrate(voice, 1.0), voice / voice.sum(1, keepdims=True))
+    w, curve = tuned_weight(y, face, voice)
+    assert w < 0.5 and curve[0] == 1.0 and curve[-1] < 0.5  # the weight goes to the modality that knows
+    w_cal, _ = tuned_weight(y, calibrate(face, t), voice)
+    assert w_cal >= w  # once calibrated, the face may carry weight without overruling the voice
+
+
+def test_tuned_fusion_never_sees_the_test_fold(tmp_path):
+    from privemo.experiments.video.config import VideoEvalConfig
+    from privemo.experiments.video.evaluate import Models, emotion_figures
+    from privemo.experiments.video.runner import Items, VideoSide
+
+    rng = np.random.default_rng(0)
+    spk = np.repeat([f"s{i}" for i in range(6)], 6)
+    emo = np.tile(["happy", "sad", "angry"], 12)
+    fold = np.repeat([0, 0, 1, 1, 2, 2], 6)
+    items = Items(spk, np.repeat(["m", "f"] * 3, 6), emo, ["angry", "happy", "sad"], np.tile([True, False], 18),
+                  fold, {f"s{i}": int(i // 2) for i in range(6)})
+    n = len(spk)
+    side = VideoSide(rng.integers(0, 255, (2 * n, 16, 16, 3)).astype(np.uint8), np.repeat(np.arange(n), 2),
+                     rng.normal(size=(n, 128)), np.arange(n), rng.dirichlet(np.ones(7), 2 * n), np.zeros(2 * n, bool),
+                     rng.normal(size=(n, 256)), rng.normal(size=(n, 88)), rng.normal(size=(n, 10)))
+    cfg = VideoEvalConfig(name="t", corpus={"type": "synthetic"}, face_size=16, folds=3, epochs=1,
+                          fusion={"tune": True})
+    models = Models(cfg, items, side, tmp_path)
+    seen = []
+    real = models._predict
+
+    def spy(side_, clips, without, x):
+        seen.append((set(fold[clips].tolist()), without))
+        return real(side_, clips, without, x)
+
+    models._predict = spy  # type: ignore[method-assign]
+    out = emotion_figures(models, side)
+    assert set(out["fused_tuned"]["weights"]) == {"0", "1", "2"}
+    for folds, without in seen:
+        assert folds <= set(without)  # no clip is predicted by a model trained on its own fold
+    _, val = models.emotion_probs(side)
+    for f, v in val.items():  # each fold's weight is chosen on its training folds' clips only
+        assert v["clips"].any() and not (v["clips"] & (fold == f)).any()
+    assert {w for _, w in seen} == {(0,), (1,), (2,), (0, 1), (0, 2), (1, 2)}  # k outer + k(k-1)/2 inner models
