@@ -21,16 +21,17 @@ import numpy as np
 from _common import ROOT, machine, parser, write  # noqa: E402  (puts src/ on the path)
 
 from privemo.anonymize import create_anonymizer  # noqa: E402
-from privemo.anonymize.video import TrackerConfig, anonymize_video  # noqa: E402
+from privemo.anonymize.video import TrackerConfig, anonymize_video, fit_on_videos  # noqa: E402
 from privemo.experiments.face.runner import create_face_anonymizer  # noqa: E402
 from privemo.media import read_video, write_video  # noqa: E402
 
-CONFIGS = [
-    ("face_pixelate + mcadams, detect every frame", {"type": "face_pixelate"}, {"type": "mcadams"}, 1),
-    ("face_pixelate + mcadams, detect every 5th frame", {"type": "face_pixelate"}, {"type": "mcadams"}, 5),
-    ("face_blur + mcadams, detect every frame", {"type": "face_blur"}, {"type": "mcadams"}, 1),
+CONFIGS = [  # label, face, voice, detect every k-th frame, detector upsampling
+    ("face_pixelate + mcadams, detect every frame", {"type": "face_pixelate"}, {"type": "mcadams"}, 1, 1),
+    ("face_pixelate + mcadams, detect every 5th frame", {"type": "face_pixelate"}, {"type": "mcadams"}, 5, 1),
+    ("face_pixelate + mcadams, detect every frame, upsample 0", {"type": "face_pixelate"}, {"type": "mcadams"}, 1, 0),
+    ("face_blur + mcadams, detect every frame", {"type": "face_blur"}, {"type": "mcadams"}, 1, 1),
     ("face_autoencoder + voice_vq, detect every frame", {"type": "face_autoencoder", "size": 64, "epochs": 3},
-     {"type": "voice_vq", "k": 16}, 1),
+     {"type": "voice_vq", "k": 16}, 1, 1),
 ]
 
 
@@ -87,13 +88,11 @@ def main() -> None:
     base = min(plain(src, tmp / "plain.mp4") for _ in range(2))
     results: dict[str, dict[str, float]] = {"decode + encode only (baseline)": {
         "seconds": base, "frames_per_s": n / base, "rtf": base / duration}}
-    for label, fspec, vspec, every in CONFIGS:
+    for label, fspec, vspec, every, upsample in CONFIGS:
         face, voice = create_face_anonymizer(fspec), create_anonymizer(vspec)
-        from privemo.anonymize.video import fit_on_videos
-
         fit_on_videos(face, voice, [src])  # not timed
-        runs = [anonymize_video(src, tmp / f"out{i}.mp4", face, voice, "clip", tracker=TrackerConfig(detect_every=every))
-                for i in range(2)]
+        tracker = TrackerConfig(detect_every=every, upsample=upsample)
+        runs = [anonymize_video(src, tmp / f"out{i}.mp4", face, voice, "clip", tracker=tracker) for i in range(2)]
         s = min(runs, key=lambda r: r.decode_s + r.detect_s + r.face_s + r.voice_s + r.encode_s)
         total = s.decode_s + s.detect_s + s.face_s + s.voice_s + s.encode_s
         results[label] = {"seconds": total, "frames_per_s": n / total, "rtf": total / duration,
