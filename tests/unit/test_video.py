@@ -112,7 +112,7 @@ def test_cli_anonymize_video(synth_root, tmp_path):
     src = load("synthetic", synth_root, media="video", n_speakers=6, items=4, videos=1, seed=3)["path"].iloc[3]
     out = tmp_path / "anon.mkv"
     res = cli.invoke(app, ["anonymize", "video", src, str(out), "--face", "face_blur", "-P", "sigma=5",
-                           "--voice", "mcadams", "-p", "alpha=0.75"])
+                           "--voice", "mcadams", "-p", "alpha=0.75", "--detect-every", "3", "--upsample", "0"])
     assert res.exit_code == 0, res.output
     totals = json.loads(res.output[res.output.index("{"):])
     assert totals["written"] == 1 and totals["frames"] > 0 and totals["rtf"] > 0
@@ -120,6 +120,7 @@ def test_cli_anonymize_video(synth_root, tmp_path):
     assert a.frames.shape == b.frames.shape and abs(a.duration - b.duration) <= 1 / a.fps and b.audio is not None
     stamp = json.loads((tmp_path / ".privemo-anonymizer.json").read_text())
     assert stamp["face"]["sigma"] == 5 and stamp["voice"]["alpha"] == 0.75
+    assert stamp["tracker"]["upsample"] == 0 and stamp["tracker"]["detect_every"] == 3
     res = cli.invoke(app, ["anonymize", "video", src, str(tmp_path / "x.mp4"), "--face", "mcadams"])
     assert res.exit_code == 2 and "not a face anonymizer" in res.output
 
