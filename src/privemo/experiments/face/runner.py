@@ -9,8 +9,6 @@ The run folder holds ``config.yaml``, ``units/*.json``, ``results.jsonl`` (rows 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -20,15 +18,13 @@ import yaml
 from privemo.anonymize.face import FaceAnonymizer
 from privemo.errors import ConfigError
 from privemo.experiments.config import corpus_root
+from privemo.experiments.evaluation import Evaluation
 from privemo.experiments.face.config import FaceEvalConfig, FaceMethodConfig
 from privemo.experiments.face.data import FaceSet, augmented, load_faces
 from privemo.experiments.face.narula import narula_unit, protocol_folds
-from privemo.experiments.store import ResultStore, atomic_write
-from privemo.features import FeatureCache
+from privemo.experiments.store import atomic_write
 from privemo.media import write_image
 from privemo.registry import create
-
-Progress = Callable[[str, int, int], None]
 
 
 def create_face_anonymizer(spec: dict[str, Any] | str) -> FaceAnonymizer:
@@ -39,14 +35,8 @@ def create_face_anonymizer(spec: dict[str, Any] | str) -> FaceAnonymizer:
     return anonymizer
 
 
-class FaceEvaluation:
-    def __init__(self, cfg: FaceEvalConfig, run_dir: str | Path, data_root: Path, cache: FeatureCache | None = None,
-                 progress: Progress | None = None, log: Callable[[str], None] | None = None) -> None:
-        self.cfg, self.run_dir, self.data_root = cfg, Path(run_dir), data_root
-        self.cache = cache or FeatureCache()
-        self.progress = progress or (lambda label, i, n: None)
-        self.log = log or (lambda msg: None)
-        self.store = ResultStore(self.run_dir)
+class FaceEvaluation(Evaluation):
+    cfg: FaceEvalConfig
 
     def faces(self) -> FaceSet:
         cfg = self.cfg

@@ -15,7 +15,6 @@ expression synthesis shows them only as ground truth).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,13 +26,12 @@ import yaml
 from privemo.corpora.splits import stratified_holdout
 from privemo.errors import ConfigError
 from privemo.experiments.config import corpus_root
+from privemo.experiments.evaluation import Evaluation
 from privemo.experiments.face.data import FaceSet, load_faces
-from privemo.experiments.store import ResultStore, atomic_write
+from privemo.experiments.store import atomic_write
 from privemo.experiments.vgan.config import VganEvalConfig
-from privemo.features import FeatureCache
 from privemo.learners.vgan import Vgan
 
-Progress = Callable[..., None]  # (label, done, total[, detail])
 UNITS = ("unconstrained", "scenario_II", "scenario_III", "pretrained", "replacement")
 
 
@@ -75,15 +73,9 @@ def split(faces: FaceSet, cfg: VganEvalConfig) -> VganData:
                     faces.take(np.flatnonzero(held)), identities, expressions)
 
 
-class VganExperiment:
-    def __init__(self, cfg: VganEvalConfig, run_dir: str | Path, data_root: Path, cache: FeatureCache | None = None,
-                 progress: Progress | None = None, log: Callable[[str], None] | None = None) -> None:
-        self.cfg, self.run_dir, self.data_root = cfg, Path(run_dir), data_root
-        self.cache = cache or FeatureCache()
-        self.progress = progress or (lambda *a: None)
-        self.log = log or (lambda msg: None)
-        self.store = ResultStore(self.run_dir)
-        self._data: VganData | None = None
+class VganExperiment(Evaluation):
+    cfg: VganEvalConfig
+    _data: VganData | None = None
 
     @property
     def model_path(self) -> Path:

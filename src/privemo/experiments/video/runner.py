@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,12 +45,11 @@ from privemo.corpora import Manifest, load
 from privemo.corpora.splits import assign_speaker_folds
 from privemo.errors import ConfigError
 from privemo.experiments.config import corpus_root
-from privemo.experiments.store import ResultStore, atomic_write
+from privemo.experiments.evaluation import Evaluation
+from privemo.experiments.store import atomic_write
 from privemo.experiments.video.config import VideoEvalConfig, VideoMethodConfig
-from privemo.features import FeatureCache
 from privemo.media import read_video, write_audio
 
-Progress = Callable[..., None]
 ORIGINAL = VideoMethodConfig(name="original", face={"type": "none"}, voice={"type": "original"})
 
 
@@ -121,14 +119,8 @@ class VideoSide:
             return VideoSide(**{k: z[k] for k in VideoSide.__dataclass_fields__})
 
 
-class VideoEvaluation:
-    def __init__(self, cfg: VideoEvalConfig, run_dir: str | Path, data_root: Path, cache: FeatureCache | None = None,
-                 progress: Progress | None = None, log: Callable[[str], None] | None = None) -> None:
-        self.cfg, self.run_dir, self.data_root = cfg, Path(run_dir), data_root
-        self.cache = cache or FeatureCache()
-        self.progress = progress or (lambda *a: None)
-        self.log = log or (lambda msg: None)
-        self.store = ResultStore(self.run_dir)
+class VideoEvaluation(Evaluation):
+    cfg: VideoEvalConfig
 
     def run(self, only: list[str] | None = None) -> dict[str, Any]:
         from privemo.experiments.video.evaluate import Models, evaluate_method

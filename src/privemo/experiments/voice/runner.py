@@ -25,7 +25,8 @@ from privemo.corpora import Manifest, load
 from privemo.corpora.splits import assign_speaker_folds
 from privemo.errors import ConfigError
 from privemo.experiments.config import corpus_root
-from privemo.experiments.store import ResultStore, atomic_write
+from privemo.experiments.evaluation import Evaluation
+from privemo.experiments.store import atomic_write
 from privemo.experiments.voice.config import MethodConfig, VoiceEvalConfig
 from privemo.experiments.voice.evaluate import (
     Items,
@@ -38,7 +39,6 @@ from privemo.experiments.voice.evaluate import (
 )
 from privemo.features import FeatureCache, extract
 
-Progress = Callable[[str, int, int], None]
 FEATURES = ("resemblyzer", "egemaps")
 
 
@@ -106,14 +106,8 @@ def measure_rtf(anonymizer: VoiceAnonymizer, manifest: Manifest, n: int) -> floa
     return spent / audio if audio else float("nan")
 
 
-class VoiceEvaluation:
-    def __init__(self, cfg: VoiceEvalConfig, run_dir: str | Path, data_root: Path, cache: FeatureCache | None = None,
-                 progress: Progress | None = None, log: Callable[[str], None] | None = None) -> None:
-        self.cfg, self.run_dir, self.data_root = cfg, Path(run_dir), data_root
-        self.cache = cache or FeatureCache()
-        self.progress = progress or (lambda label, i, n: None)
-        self.log = log or (lambda msg: None)
-        self.store = ResultStore(self.run_dir)
+class VoiceEvaluation(Evaluation):
+    cfg: VoiceEvalConfig
 
     def run(self, only: list[str] | None = None) -> dict[str, Any]:
         cfg = self.cfg
