@@ -182,6 +182,7 @@ def test_fusion_calibration_and_weight_choice():
     face = np.eye(4)[rng.integers(0, 4, 200)] * 0.97 + 0.01  # confidently wrong 3 times in 4
     t = temperature(y, face)
     assert t > 3 and calibrate(face, t).max() < 0.5  # an uninformative modality is flattened
+    assert np.allclose(calibrate(face, np.inf), 0.25)  # ... or left out
     assert np.allclose(calibrate(voice, 1.0), voice / voice.sum(1, keepdims=True))
     w, curve = tuned_weight(y, face, voice)
     assert w < 0.5 and curve[0] == 1.0 and curve[-1] < 0.5  # the weight goes to the modality that knows

@@ -167,11 +167,14 @@ def _face_probs(p: dict[str, np.ndarray], which: str) -> np.ndarray:
     return (p["cnn"] + p["fer"]) / 2 if which == "mean" else p[which]
 
 
-TEMPERATURES = np.round(np.logspace(-1, 1.5, 26), 3)
+TEMPERATURES = np.append(np.round(np.logspace(-1, 2, 31), 3), np.inf)  # inf: the modality says nothing
 
 
 def calibrate(p: np.ndarray, t: float) -> np.ndarray:
-    """Class probabilities sharpened (t < 1) or flattened (t > 1) by a temperature."""
+    """Class probabilities sharpened (t < 1) or flattened (t > 1) by a temperature; t = inf gives the
+    uniform distribution (the modality is left out of the fusion)."""
+    if np.isinf(t):
+        return np.full_like(p, 1.0 / p.shape[1], dtype=float)
     z = np.log(np.maximum(p, 1e-9)) / t
     z = np.exp(z - z.max(1, keepdims=True))
     return z / z.sum(1, keepdims=True)
