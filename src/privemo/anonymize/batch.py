@@ -69,6 +69,16 @@ def output_path(src: Path, root: Path, out_dir: Path) -> Path:
     return out_dir / (rel if rel.suffix.lower() in _KEEP else rel.with_suffix(".wav"))
 
 
+def destinations(src: Path, out: Path, files: list[Path], root: Path,
+                 name: Callable[[Path, Path, Path], Path]) -> tuple[Path, list[Path]]:
+    """(output folder, output path of each file): a file goes to ``out`` (or into ``out`` where it is a
+    folder), a folder's files keep their layout under ``out``; ``name(src, root, out_dir)`` names one."""
+    if src.is_file():
+        dst = [out / name(src, src.parent, Path()).name if out.is_dir() else out]
+        return dst[0].parent, dst
+    return out, [name(p, root, out) for p in files]
+
+
 def check_stamp(out_dir: Path, anonymizer: Any) -> None:
     """Record the configuration in ``out_dir``; refuse a folder made with another one."""
     stamp = out_dir / STAMP
@@ -200,12 +210,7 @@ def anonymize_files(anonymizer: VoiceAnonymizer, src: str | Path, out: str | Pat
     anonymizer.fit(fit_on if fit_on is not None else manifest)
     speakers = manifest.df["speaker"].tolist()
     keys = manifest.df["item_id"].tolist()
-    if src.is_file():
-        dst = [out / output_path(src, src.parent, Path()).name if out.is_dir() else out]
-        out_dir = dst[0].parent
-    else:
-        out_dir = out
-        dst = [output_path(p, root, out) for p in files]
+    out_dir, dst = destinations(src, out, files, root, output_path)
     check_stamp(out_dir, anonymizer)
     jobs = [(str(p), str(d), None if speaker_from == "none" else s, k, sr or 0)
             for p, d, s, k in zip(files, dst, speakers, keys, strict=True)]

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from privemo.anonymize.batch import check_stamp
+from privemo.anonymize.batch import check_stamp, destinations
 from privemo.anonymize.face import FaceAnonymizer
 from privemo.errors import ConfigError, MediaError, PrivemoError
 from privemo.media import read_image, write_image
@@ -122,11 +122,7 @@ def anonymize_face_files(anonymizer: FaceAnonymizer, src: str | Path, out: str |
         raise ConfigError(f"no_face must be whole, keep or skip, got {no_face!r}")
     src, out = Path(src), Path(out)
     files, root = image_files(src)
-    if src.is_file():
-        dst = [out / _output(src, src.parent, Path()).name if out.is_dir() else out]
-        out_dir = dst[0].parent
-    else:
-        out_dir, dst = out, [_output(p, root, out) for p in files]
+    out_dir, dst = destinations(src, out, files, root, _output)
     check_stamp(out_dir, anonymizer)
     result = FaceBatchResult()
     for i, (p, d) in enumerate(zip(files, dst, strict=True)):

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from privemo.anonymize.base import Clip, VoiceAnonymizer
-from privemo.anonymize.batch import check_stamp
+from privemo.anonymize.batch import check_stamp, destinations
 from privemo.anonymize.face import FaceAnonymizer
 from privemo.anonymize.face_batch import anonymize_image, detect_faces
 from privemo.errors import ConfigError, PrivemoError
@@ -256,11 +256,7 @@ def anonymize_video_files(face: FaceAnonymizer, voice: VoiceAnonymizer, src: str
     tracker = tracker or TrackerConfig()
     src, out = Path(src), Path(out)
     files, root = video_files(src)
-    if src.is_file():
-        dst = [out / output_path(src, src.parent, Path()).name if out.is_dir() else out]
-        out_dir = dst[0].parent
-    else:
-        out_dir, dst = out, [output_path(p, root, out) for p in files]
+    out_dir, dst = destinations(src, out, files, root, output_path)
     check_stamp(out_dir, VideoStamp(face, voice, fps, tracker, margin, no_face))
     result = VideoBatchResult()
     for i, (p, d) in enumerate(zip(files, dst, strict=True)):
