@@ -44,13 +44,35 @@ def lookup(kind: str, name: str) -> Any:
     return table[name]
 
 
+def check(kind: str, spec: Any, where: str = "", skip: tuple[str, ...] = ()) -> Any:
+    """Validate a component mapping (``{type: NAME, param: value, ...}``) before any work: the type
+    is registered and every parameter fits the component's schema (:mod:`privemo._schema`); else a
+    ConfigError naming ``where``, the component and the bad key. Returns the factory."""
+    from privemo._schema import check_params
+
+    if not isinstance(spec, dict) or not isinstance(spec.get("type"), str):
+        raise ConfigError(f"{where}: a {kind} is a mapping with a 'type' key, got {spec!r:.80}")
+    try:
+        factory = lookup(kind, spec["type"])
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}" if where else str(exc)) from None
+    what = f"{where} ({kind} {spec['type']!r})" if where else f"{kind} {spec['type']!r}"
+    params = {k: v for k, v in spec.items() if k != "type" and k not in skip}
+    check_params(getattr(factory, "__params__", factory), params, what)
+    if hasattr(factory, "check_config"):  # nested parts (a learner's encoder and head)
+        factory.check_config(params, where or kind)
+    return factory
+
+
 def create(kind: str, type: str, **config: Any) -> Any:  # noqa: A002 - 'type' is the config key
-    """Build the ``kind`` component registered as ``type`` from its configuration."""
-    factory = lookup(kind, type)
+    """Build the ``kind`` component registered as ``type`` from its configuration (validated first)."""
+    factory = check(kind, {"type": type, **config}, "")
     try:
         return factory(**config)
     except TypeError as exc:
         raise ConfigError(f"{kind} {type!r}: bad configuration {config!r}: {exc}") from exc
+    except ValueError as exc:
+        raise ConfigError(f"{kind} {type!r}: {exc}") from exc
 
 
 # the packages whose modules register each kind (imported on first use: loading a corpus must not

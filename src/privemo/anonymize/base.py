@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from privemo._schema import Seed
 from privemo.corpora.manifest import Manifest
 from privemo.media import read_audio
 from privemo.registry import register
@@ -38,7 +39,7 @@ class Anonymizer:
 
     media: ClassVar[str] = ""
     name: ClassVar[str] = ""
-    seed: int = 0
+    seed: Seed = 0
 
     def config(self) -> dict[str, Any]:
         return {"type": self.name, **{f.name: getattr(self, f.name) for f in fields(self)}}

@@ -21,6 +21,8 @@ from typing import Any
 
 import numpy as np
 
+from privemo._files import atomic_write, remove_stale_temps
+from privemo._procs import die_with_parent
 from privemo.anonymize.base import Clip, VoiceAnonymizer
 from privemo.corpora.manifest import Manifest
 from privemo.errors import ConfigError, MediaError, PrivemoError
@@ -79,8 +81,9 @@ def destinations(src: Path, out: Path, files: list[Path], root: Path,
     return out, [name(p, root, out) for p in files]
 
 
-def check_stamp(out_dir: Path, anonymizer: Any) -> None:
-    """Record the configuration in ``out_dir``; refuse a folder made with another one."""
+def check_stamp(out_dir: Path, anonymizer: Any, outputs: list[Path] | None = None) -> None:
+    """Record the configuration in ``out_dir``; refuse a folder made with another one. Then remove
+    the temporary files an interrupted run left for ``outputs`` (a resume starts clean)."""
     stamp = out_dir / STAMP
     cfg = json.loads(json.dumps(anonymizer.config(), default=list))
     if stamp.is_file():
@@ -91,9 +94,10 @@ def check_stamp(out_dir: Path, anonymizer: Any) -> None:
         if old != cfg:
             raise ConfigError(f"{out_dir}: holds audio anonymized with {old}, not {cfg}; choose another "
                               "output folder (or delete this one) rather than mixing two methods")
-        return
-    out_dir.mkdir(parents=True, exist_ok=True)
-    stamp.write_text(json.dumps(cfg, indent=1))
+    else:
+        atomic_write(stamp, json.dumps(cfg, indent=1))
+    if outputs:
+        remove_stale_temps(targets=outputs)
 
 
 def _one(anonymizer: VoiceAnonymizer, job: tuple[str, str, str | None, str, int]) -> tuple[str, float, float, str | None]:
@@ -115,8 +119,9 @@ def _one(anonymizer: VoiceAnonymizer, job: tuple[str, str, str | None, str, int]
 _WORKER: VoiceAnonymizer | None = None
 
 
-def _init(anonymizer: VoiceAnonymizer) -> None:
+def _init(anonymizer: VoiceAnonymizer, parent_pid: int) -> None:
     global _WORKER
+    die_with_parent(parent_pid)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     _WORKER = anonymizer
 
@@ -140,7 +145,7 @@ def run_jobs(anonymizer: VoiceAnonymizer, jobs: Sequence[tuple[str, str, str | N
             for job in todo:
                 yield _one(anonymizer, job)
             return
-        with ProcessPoolExecutor(workers, initializer=_init, initargs=(anonymizer,)) as pool:
+        with ProcessPoolExecutor(workers, initializer=_init, initargs=(anonymizer, os.getpid())) as pool:
             yield from pool.map(_pooled, todo, chunksize=4)
 
     for src, dt, dur, err in outcomes():
@@ -167,11 +172,11 @@ def anonymize_corpus(anonymizer: VoiceAnonymizer, manifest: Manifest, out_dir: s
     items that failed are dropped and listed in the result) and the batch figures.
     """
     out_dir = Path(out_dir)
-    check_stamp(out_dir, anonymizer)
     df = manifest.df
     paths = [Path(p) for p in df["path"]]
     root = Path(os.path.commonpath([str(p.parent) for p in paths])) if paths else out_dir
     dst = [output_path(p, root, out_dir) for p in paths]
+    check_stamp(out_dir, anonymizer, dst)
     jobs = [(str(p), str(d), str(s), str(k), sr) for p, d, s, k in zip(paths, dst, df["speaker"], df["item_id"],
                                                                      strict=True)]
     result = run_jobs(anonymizer, jobs, workers, skip_bad, progress)
@@ -211,7 +216,7 @@ def anonymize_files(anonymizer: VoiceAnonymizer, src: str | Path, out: str | Pat
     speakers = manifest.df["speaker"].tolist()
     keys = manifest.df["item_id"].tolist()
     out_dir, dst = destinations(src, out, files, root, output_path)
-    check_stamp(out_dir, anonymizer)
+    check_stamp(out_dir, anonymizer, dst)
     jobs = [(str(p), str(d), None if speaker_from == "none" else s, k, sr or 0)
             for p, d, s, k in zip(files, dst, speakers, keys, strict=True)]
     return run_jobs(anonymizer, jobs, workers, skip_bad, progress)

@@ -15,10 +15,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
 import numpy as np
+from pydantic import Field
 
+from privemo._schema import NonNegFloat, PosFloat, PosInt
 from privemo.anonymize.base import Anonymizer
 from privemo.media.image import conform_images, restore_images
 from privemo.registry import register
@@ -85,7 +87,7 @@ class FaceBlur(FaceAnonymizer):
     """Gaussian blur of standard deviation ``sigma`` pixels (of a 64-pixel face)."""
 
     name: ClassVar[str] = "face_blur"
-    sigma: float = 4.0
+    sigma: Annotated[float, Field(ge=0, le=1000)] = 4.0
 
     def _transform(self, images, keys):
         cv2 = _cv2()
@@ -100,7 +102,7 @@ class FacePixelate(FaceAnonymizer):
     """Averages over ``block`` x ``block`` pixels (of a 64-pixel face), shown as square blocks."""
 
     name: ClassVar[str] = "face_pixelate"
-    block: int = 8
+    block: Annotated[int, Field(ge=1, le=4096)] = 8
 
     def _transform(self, images, keys):
         cv2 = _cv2()
@@ -122,13 +124,13 @@ class FaceAutoencoder(FaceAnonymizer):
     """
 
     name: ClassVar[str] = "face_autoencoder"
-    size: int = 64
-    latent: int = 300
-    epochs: int = 60
-    batch: int = 64
-    lr: float = 1e-3
-    noise: float = 0.1
-    mask: float = 0.25
+    size: Annotated[int, Field(ge=8, le=512)] = 64
+    latent: Annotated[int, Field(ge=1, le=100_000)] = 300
+    epochs: PosInt = 60
+    batch: PosInt = 64
+    lr: PosFloat = 1e-3
+    noise: NonNegFloat = 0.1
+    mask: Annotated[float, Field(ge=0, lt=1)] = 0.25
     corrupt: bool = True
     flip: bool = True  # train on mirrored copies too
 

@@ -10,9 +10,10 @@ the warped all-pole filter; frames are overlap-added. ``alpha`` is fixed, or dra
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Annotated, ClassVar
 
 import numpy as np
+from pydantic import Field
 from scipy.linalg import solve_toeplitz
 from scipy.signal import lfilter
 
@@ -42,8 +43,8 @@ def warp_poles(a: np.ndarray, alpha: float) -> np.ndarray:
     return np.real(np.poly(new))
 
 
-def mcadams_transform(x: np.ndarray, sr: int, alpha: float, win_ms: float = 20.0, hop_ms: float = 10.0,
-                      order: int = 20) -> np.ndarray:
+def mcadams_transform(x: np.ndarray, sr: int, alpha: float, win_ms: Annotated[float, Field(ge=2, le=1000)] = 20.0, hop_ms: Annotated[float, Field(ge=1, le=1000)] = 10.0,
+                      order: Annotated[int, Field(ge=1, le=100)] = 20) -> np.ndarray:
     eps = np.finfo(np.float32).eps
     x = np.asarray(x, dtype=np.float64) + eps
     win, hop = int(sr * win_ms / 1000), int(sr * hop_ms / 1000)
@@ -65,8 +66,8 @@ def mcadams_transform(x: np.ndarray, sr: int, alpha: float, win_ms: float = 20.0
 @dataclass
 class McAdams(VoiceAnonymizer):
     name: ClassVar[str] = "mcadams"
-    alpha: float = 0.8
-    alpha_range: tuple[float, float] | None = None  # e.g. (0.75, 0.9): one alpha per speaker
+    alpha: Annotated[float, Field(gt=0, le=4)] = 0.8
+    alpha_range: tuple[Annotated[float, Field(gt=0, le=4)], Annotated[float, Field(gt=0, le=4)]] | None = None  # e.g. (0.75, 0.9): one alpha per speaker
     win_ms: float = 20.0
     hop_ms: float = 10.0
     order: int = 20

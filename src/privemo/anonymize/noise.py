@@ -14,10 +14,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Annotated, ClassVar, Literal
 
 import numpy as np
+from pydantic import Field
 
+from privemo._schema import PosFloat, PosInt
 from privemo.anonymize._mfcc_synth import corpus_mfccs, mfcc_frames, resynthesise
 from privemo.anonymize.base import VoiceAnonymizer, match_peak, sample_frames
 from privemo.corpora.manifest import Manifest
@@ -29,14 +31,14 @@ from privemo.registry import register
 @dataclass
 class LaplaceMFCC(VoiceAnonymizer):
     name: ClassVar[str] = "noise"
-    epsilon: float = 100.0
-    clip_quantile: float = 0.01
-    n_mfcc: int = 20
-    n_mels: int = 40
-    vocoder: str = "griffinlim"
-    n_iter: int = 32
-    momentum: float = 0.99
-    max_frames: int = 200_000
+    epsilon: PosFloat = 100.0
+    clip_quantile: Annotated[float, Field(ge=0, lt=0.5)] = 0.01
+    n_mfcc: Annotated[int, Field(ge=1, le=128)] = 20
+    n_mels: Annotated[int, Field(ge=2, le=256)] = 40
+    vocoder: Literal["griffinlim", "world"] = "griffinlim"
+    n_iter: Annotated[int, Field(ge=1, le=1000)] = 32
+    momentum: Annotated[float, Field(ge=0, lt=1)] = 0.99
+    max_frames: PosInt = 200_000
 
     def fit(self, manifest: Manifest, progress: Callable[[int, int], None] | None = None) -> LaplaceMFCC:
         if self.epsilon <= 0:

@@ -31,10 +31,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
 import numpy as np
+from pydantic import Field
 
+from privemo._schema import NonNegFloat, PosInt
 from privemo.anonymize._world import analyse
 from privemo.anonymize.base import Clip, VoiceAnonymizer, clip_of, match_peak, sample_frames
 from privemo.corpora.manifest import Manifest
@@ -76,17 +78,17 @@ def _profile(f0s: list[np.ndarray], sps: list[np.ndarray]) -> dict[str, Any]:
 @dataclass
 class PseudoSpeaker(VoiceAnonymizer):
     name: ClassVar[str] = "pseudo_speaker"
-    f0_mean: float | None = None  # Hz; None: the corpus geometric mean of speaker means
-    f0_std: float | None = None  # log units; None: the median speaker spread
+    f0_mean: Annotated[float, Field(ge=20, le=1000)] | None = None  # Hz; None: the corpus geometric mean of speaker means
+    f0_std: NonNegFloat | None = None  # log units; None: the median speaker spread
     warp: bool = True
     equalise: bool = True
-    f0_jitter: float = 0.25  # per-clip spread (log units) of the pseudo-speaker's F0 mean
-    warp_jitter: float = 0.0  # per-clip spread (log units) of the pseudo-speaker's vocal-tract length
-    band_hz: float = 5000.0  # the band where envelopes are aligned
-    frame_period: float = 10.0
-    clips_per_speaker: int = 24  # clips per speaker that fit analyses
-    codebook_k: int = 32  # > 0: each frame's normalised envelope shape -> nearest of k pooled codewords
-    n_cep: int = 40  # cepstral coefficients of the envelope shape that the codebook quantises
+    f0_jitter: Annotated[float, Field(ge=0, le=5)] = 0.25  # per-clip spread (log units) of the pseudo-speaker's F0 mean
+    warp_jitter: Annotated[float, Field(ge=0, le=5)] = 0.0  # per-clip spread (log units) of the pseudo-speaker's vocal-tract length
+    band_hz: Annotated[float, Field(ge=100, le=100_000)] = 5000.0  # the band where envelopes are aligned
+    frame_period: Annotated[float, Field(ge=1, le=100)] = 10.0
+    clips_per_speaker: PosInt = 24  # clips per speaker that fit analyses
+    codebook_k: Annotated[int, Field(ge=0, le=65536)] = 32  # > 0: each frame's normalised envelope shape -> nearest of k pooled codewords
+    n_cep: Annotated[int, Field(ge=2, le=512)] = 40  # cepstral coefficients of the envelope shape that the codebook quantises
     aperiodicity: bool = True  # band aperiodicity moved from the speaker's average to the corpus average
 
     def fit(self, manifest: Manifest, progress: Callable[[int, int], None] | None = None) -> PseudoSpeaker:

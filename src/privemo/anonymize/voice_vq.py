@@ -11,11 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Annotated, ClassVar, Literal
 
 import numpy as np
+from pydantic import Field
 from sklearn.cluster import KMeans
 
+from privemo._schema import PosInt
 from privemo.anonymize._mfcc_synth import corpus_mfccs, mfcc_frames, resynthesise
 from privemo.anonymize.base import VoiceAnonymizer, match_peak, sample_frames
 from privemo.corpora.manifest import Manifest
@@ -27,14 +29,14 @@ from privemo.registry import register
 @dataclass
 class VoiceVQ(VoiceAnonymizer):
     name: ClassVar[str] = "voice_vq"
-    k: int = 16
-    codebook: str = "global"  # or "speaker"
-    n_mfcc: int = 20
-    n_mels: int = 40
-    vocoder: str = "griffinlim"  # or "world" (original F0 and aperiodicity)
-    n_iter: int = 32
-    momentum: float = 0.99  # 0: plain Griffin-Lim
-    max_frames: int = 200_000  # frames drawn from the corpus for k-means
+    k: Annotated[int, Field(ge=1, le=65536)] = 16
+    codebook: Literal["global", "speaker"] = "global"  # or "speaker"
+    n_mfcc: Annotated[int, Field(ge=1, le=128)] = 20
+    n_mels: Annotated[int, Field(ge=2, le=256)] = 40
+    vocoder: Literal["griffinlim", "world"] = "griffinlim"  # or "world" (original F0 and aperiodicity)
+    n_iter: Annotated[int, Field(ge=1, le=1000)] = 32
+    momentum: Annotated[float, Field(ge=0, lt=1)] = 0.99  # 0: plain Griffin-Lim
+    max_frames: PosInt = 200_000  # frames drawn from the corpus for k-means
 
     def fit(self, manifest: Manifest, progress: Callable[[int, int], None] | None = None) -> VoiceVQ:
         if self.codebook not in ("global", "speaker"):

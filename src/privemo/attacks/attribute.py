@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
+from pydantic import Field
 
 from privemo.corpora.splits import item_split
-from privemo.evaluators.base import Evaluator, View, fit_predict
+from privemo.evaluators.base import Classifier, Evaluator, View, fit_predict
 from privemo.metrics import accuracy, privacy_metric, uar
 from privemo.registry import register
 
@@ -30,7 +31,7 @@ class GenderAttacker(Evaluator):
     name = "gender_attacker"
     role = "attack"
 
-    def __init__(self, classifier: str | list[str] = "logreg") -> None:
+    def __init__(self, classifier: Classifier | list[Classifier] = "logreg") -> None:
         self.classifier = classifier
 
     def evaluate(self, train: View, test: View) -> dict[str, Any]:
@@ -67,7 +68,7 @@ class GenderLeakage(Evaluator):
     name = "leakage"
     role = "utility"
 
-    def __init__(self, classifier: str = "logreg") -> None:
+    def __init__(self, classifier: Classifier = "logreg") -> None:
         self.classifier = classifier
 
     def evaluate(self, train: View, test: View) -> dict[str, Any]:
@@ -100,7 +101,7 @@ class SpeakerIdentification(Evaluator):
     name = "speaker_id"
     role = "reid"
 
-    def __init__(self, classifier: str = "logreg", folds: int = 2) -> None:
+    def __init__(self, classifier: Classifier = "logreg", folds: Annotated[int, Field(ge=2, le=100)] = 2) -> None:
         self.classifier, self.folds = classifier, folds
 
     def evaluate(self, train: View, test: View) -> dict[str, Any]:

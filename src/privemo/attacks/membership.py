@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from privemo.evaluators.base import Evaluator, View, fit_predict
+from privemo.evaluators.base import Classifier, Evaluator, View, fit_predict
 from privemo.metrics import uar
 from privemo.registry import register
 
@@ -25,7 +25,7 @@ class MembershipAttacker(Evaluator):
     name = "membership"
     role = "membership"
 
-    def __init__(self, classifier: str = "mlp") -> None:
+    def __init__(self, classifier: Classifier = "mlp") -> None:
         self.classifier = classifier
 
     def evaluate(self, train: View, test: View) -> dict[str, Any]:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import math
+from enum import Enum
 from pathlib import Path
 
 import typer
@@ -12,6 +14,22 @@ from privemo.cli._common import console, friendly_errors, progress_bar
 app = typer.Typer(help="Anonymize media: keep the emotion, remove who it is.", no_args_is_help=True)
 
 
+class SpeakerFrom(str, Enum):
+    none = "none"
+    parent = "parent"
+
+
+class NoFaceImage(str, Enum):
+    whole = "whole"
+    keep = "keep"
+    skip = "skip"
+
+
+class NoFaceFrame(str, Enum):
+    whole = "whole"
+    keep = "keep"
+
+
 @app.command("voice")
 def voice_cmd(src: Path = typer.Argument(..., help="an audio file or a folder (searched recursively)"),
               out: Path = typer.Argument(..., help="the output file (for a file) or folder (layout and names kept)"),
@@ -19,17 +37,20 @@ def voice_cmd(src: Path = typer.Argument(..., help="an audio file or a folder (s
                                          help="original, mcadams, voice_vq, noise or pseudo_speaker"),
               param: list[str] = typer.Option([], "--param", "-p", help="a method option as key=value (YAML "
                                               "value), e.g. -p k=64 or -p alpha_range=[0.75,0.9]"),
-              speaker_from: str = typer.Option("none", help="'parent': a file's folder names its speaker (methods "
-                                               "with per-speaker statistics use it); 'none': every clip alone"),
+              speaker_from: SpeakerFrom = typer.Option("none", help="'parent': a file's folder names its speaker "
+                                                       "(methods with per-speaker statistics use it); 'none': every "
+                                                       "clip alone"),
               fit_on: Path | None = typer.Option(None, help="fit the method on this folder instead of the input"),
-              sr: int | None = typer.Option(None, help="output sample rate (default: the input's)"),
-              workers: int = typer.Option(1, help="processes"),
+              sr: int | None = typer.Option(None, min=4000, max=384000, help="output sample rate (default: the "
+                                            "input's)"),
+              workers: int = typer.Option(1, min=1, max=256, help="processes"),
               stop_on_error: bool = typer.Option(False, help="stop at the first bad file (default: report it, "
                                                  "go on)")) -> None:
     """Anonymize voices. Re-running resumes: outputs already written are kept."""
     from privemo.anonymize import create_anonymizer
     from privemo.anonymize.batch import anonymize_files, audio_files, folder_manifest
 
+    speaker_from = SpeakerFrom(speaker_from).value
     with friendly_errors():
         anonymizer = create_anonymizer(_spec(method, param))
         fit_manifest = None
@@ -67,9 +88,11 @@ def face_cmd(src: Path = typer.Argument(..., help="an image file or a folder (se
                                                "--save-model) instead of fitting; vgan: the model.pt written by "
                                                "`privemo vgan train`"),
              save_model: Path | None = typer.Option(None, help="face_autoencoder: write the fitted model here"),
-             no_face: str = typer.Option("whole", help="an image with no detected face: 'whole' (anonymize the "
-                                         "whole image), 'keep' (copy it unchanged) or 'skip' (write nothing)"),
-             margin: float = typer.Option(0.25, help="each face box is enlarged by this fraction on every side"),
+             no_face: NoFaceImage = typer.Option("whole", help="an image with no detected face: 'whole' (anonymize "
+                                                 "the whole image), 'keep' (copy it unchanged) or 'skip' (write "
+                                                 "nothing)"),
+             margin: float = typer.Option(0.25, min=0.0, max=2.0, help="each face box is enlarged by this fraction "
+                                          "on every side"),
              stop_on_error: bool = typer.Option(False, help="stop at the first bad file")) -> None:
     """Anonymize every face in images: found by dlib, anonymized, pasted back with a soft edge. Resumes."""
     import torch
@@ -80,7 +103,9 @@ def face_cmd(src: Path = typer.Argument(..., help="an image file or a folder (se
     from privemo.errors import ConfigError
     from privemo.experiments.face.runner import create_face_anonymizer
 
+    no_face = NoFaceImage(no_face).value
     with friendly_errors():
+        _finite(margin=margin)
         method = "face_vgan" if method == "vgan" else method
         spec = _spec(method, param)
         if method == "face_vgan" and model is not None:
@@ -102,8 +127,10 @@ def face_cmd(src: Path = typer.Argument(..., help="an image file or a folder (se
                     fit_faces(anonymizer, files, anonymizer.size, lambda i, n: prog("finding faces to fit on", i, n))
                 console.print(f"fitted on faces from {fit_on or src}: final loss {anonymizer.losses_[-1]:.4f}")
                 if save_model is not None:
-                    save_model.parent.mkdir(parents=True, exist_ok=True)
-                    torch.save(anonymizer.state_dict(), save_model)
+                    from privemo._files import atomic_path
+
+                    with atomic_path(save_model) as tmp:
+                        torch.save(anonymizer.state_dict(), tmp)
         with progress_bar() as prog:
             result = anonymize_face_files(anonymizer, src, out, no_face, margin, skip_bad=not stop_on_error,
                                           progress=lambda i, n: prog(method, i, n))
@@ -130,17 +157,20 @@ def video_cmd(src: Path = typer.Argument(..., help="a video file (mp4, flv, avi,
               voice_param: list[str] = typer.Option([], "--voice-param", "-p", help="a voice method option, "
                                                     "key=value (e.g. -p alpha=0.8)"),
               model: Path | None = typer.Option(None, help="vgan: the model.pt of `privemo vgan train`"),
-              fps: float | None = typer.Option(None, help="output frame rate (default: the source's)"),
-              detect_every: int = typer.Option(1, help="run the face detector on every k-th frame and track "
-                                               "in between (faster; k <= 5 keeps up with head motion)"),
-              detect_width: int = typer.Option(320, help="frames are scaled to this width for detection"),
-              upsample: int = typer.Option(1, help="dlib's detector upsampling: 1 finds faces down to about 1/8 of "
-                                           "--detect-width; 0 is about 5x faster and finds faces of 1/4 and up "
-                                           "(talking heads)"),
-              no_face: str = typer.Option("whole", help="a frame with no tracked face: 'whole' (anonymize the "
-                                          "whole frame) or 'keep' (leave it)"),
-              margin: float = typer.Option(0.25, help="each face box is enlarged by this fraction on every side"),
-              speaker_from: str = typer.Option("none", help="'parent': a file's folder names its speaker"),
+              fps: float | None = typer.Option(None, min=1.0, max=240.0, help="output frame rate (default: the "
+                                               "source's)"),
+              detect_every: int = typer.Option(1, min=1, max=1000, help="run the face detector on every k-th frame "
+                                               "and track in between (faster; k <= 5 keeps up with head motion)"),
+              detect_width: int = typer.Option(320, min=32, max=8192, help="frames are scaled to this width for "
+                                               "detection"),
+              upsample: int = typer.Option(1, min=0, max=3, help="dlib's detector upsampling: 1 finds faces down to "
+                                           "about 1/8 of --detect-width; 0 is about 5x faster and finds faces of 1/4 "
+                                           "and up (talking heads)"),
+              no_face: NoFaceFrame = typer.Option("whole", help="a frame with no tracked face: 'whole' (anonymize "
+                                                  "the whole frame) or 'keep' (leave it)"),
+              margin: float = typer.Option(0.25, min=0.0, max=2.0, help="each face box is enlarged by this fraction "
+                                           "on every side"),
+              speaker_from: SpeakerFrom = typer.Option("none", help="'parent': a file's folder names its speaker"),
               stop_on_error: bool = typer.Option(False, help="stop at the first bad file")) -> None:
     """Anonymize the faces (found, tracked, pasted back softly) and the voice of videos; same timing, frame
     size and audio length. Re-running resumes: outputs already written are kept."""
@@ -148,7 +178,9 @@ def video_cmd(src: Path = typer.Argument(..., help="a video file (mp4, flv, avi,
     from privemo.anonymize.video import TrackerConfig, anonymize_video_files, fit_on_videos, video_files
     from privemo.experiments.face.runner import create_face_anonymizer
 
+    no_face, speaker_from = NoFaceFrame(no_face).value, SpeakerFrom(speaker_from).value
     with friendly_errors():
+        _finite(margin=margin, fps=fps)
         face = "face_vgan" if face == "vgan" else face
         fspec = _spec(face, face_param)
         if face == "face_vgan" and model is not None:
@@ -170,6 +202,15 @@ def video_cmd(src: Path = typer.Argument(..., help="a video file (mp4, flv, avi,
             raise typer.Exit(1)
 
 
+def _finite(**values: float | None) -> None:
+    """NaN passes typer's ranges (every comparison is false): refuse it by name."""
+    from privemo.errors import ConfigError
+
+    for name, v in values.items():
+        if v is not None and not math.isfinite(v):
+            raise ConfigError(f"--{name.replace('_', '-')}: must be a finite number, got {v}")
+
+
 def _spec(method: str, params: list[str]) -> dict:
     import yaml
 
@@ -180,5 +221,8 @@ def _spec(method: str, params: list[str]) -> dict:
         if "=" not in p:
             raise ConfigError(f"--param {p!r}: expected key=value")
         k, v = p.split("=", 1)
-        spec[k.strip()] = yaml.safe_load(v)
+        try:
+            spec[k.strip()] = yaml.safe_load(v)
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"--param {p!r}: the value is not valid YAML ({exc})") from None
     return spec

@@ -37,7 +37,9 @@ def extract(corpus: str = typer.Argument(..., help="corpus type"),
         if out:
             keep = [i for i, v in enumerate(feats.values) if v is not None]
             arrays: dict[str, np.ndarray] = {f"{i:06d}": np.asarray(feats.values[i]) for i in keep}
-            out.parent.mkdir(parents=True, exist_ok=True)
             arrays["item_id"] = manifest.df["item_id"].to_numpy(dtype=str)[keep]
-            np.savez(out, **arrays)  # type: ignore[arg-type]
+            from privemo._files import atomic_path
+
+            with atomic_path(out) as tmp, open(tmp, "wb") as fh:
+                np.savez(fh, **arrays)  # type: ignore[arg-type]
             console.print(f"saved {out}")

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from privemo._files import atomic_write
 from privemo.cli._common import console, friendly_errors, progress_bar
 
 app = typer.Typer(help="Federated emotion recognition on Flower (nunez): every speaker is a client.",
@@ -94,5 +95,5 @@ def _prepare_job(config: Path, variant: str | None, fold: int, data_root: Path |
     out_dir = exp.run_dir / "deployments" / f"{name}__fold{fold}"
     job = make_job(cfg, name, fd, out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "job.json").write_text(json.dumps(job, indent=1))
+    atomic_write(out_dir / "job.json", json.dumps(job, indent=1))
     return out_dir / "job.json"

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from privemo._files import mkstemp_public
+from privemo._files import atomic_path
 from privemo.errors import CorpusError
 
 REQUIRED = ("item_id", "path", "media", "corpus", "speaker", "gender", "emotion")
@@ -113,13 +112,9 @@ class Manifest:
 
     # -- persistence ------------------------------------------------------------------------
     def to_jsonl(self, path: str | Path) -> None:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = mkstemp_public(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        with os.fdopen(fd, "w") as fh:
+        with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as fh:
             for rec in self.df.to_dict("records"):
                 fh.write(json.dumps({k: (None if _isna(v) else v) for k, v in rec.items()}) + "\n")
-        os.replace(tmp, path)
 
     @classmethod
     def from_jsonl(cls, path: str | Path) -> Manifest:

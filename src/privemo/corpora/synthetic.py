@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from privemo._files import atomic_write
 from privemo.corpora import _synth_face as face_
 from privemo.corpora import _synth_voice as voice_
 from privemo.corpora._common import finish
@@ -59,9 +60,7 @@ def generate(root: str | Path | None = None, n_speakers: int = 12, items: int = 
         _speaker(root, s, spec)
         if progress:
             progress(s + 1, n_speakers)
-    tmp = done.with_suffix(".tmp")
-    tmp.write_text(json.dumps(spec))
-    os.replace(tmp, done)
+    atomic_write(done, json.dumps(spec))
     return root
 
 

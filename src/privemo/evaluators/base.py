@@ -8,7 +8,7 @@ output), the manifest rows (labels), and, where a learner made them, its emotion
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from sklearn.ensemble import HistGradientBoostingClassifier
@@ -58,6 +58,8 @@ class View:
 
 
 CLASSIFIERS = ("logreg", "svm", "mlp", "paper_mlp", "wide_mlp", "gbm")
+# the classifier names as a parameter type (checked when a config is parsed)
+Classifier = Literal["logreg", "svm", "mlp", "paper_mlp", "wide_mlp", "gbm"]
 # the attacker grid of jaiswal-2020 (§4.3): 2-4 dense layers of width 32 or 64
 PAPER_GRID = [(w,) * n for n in (2, 3, 4) for w in (32, 64)]
 

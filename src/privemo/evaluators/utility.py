@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
-from privemo.evaluators.base import Evaluator, View, fit_predict
+from privemo._schema import PosFloat
+from privemo.evaluators.base import Classifier, Evaluator, View, fit_predict
 from privemo.metrics import accuracy, confusion, per_group_uar, uar
 from privemo.registry import register
 
@@ -23,8 +24,8 @@ class EmotionUtility(Evaluator):
 
     name = "emotion"
 
-    def __init__(self, classifier: str = "logreg", source: str = "auto", target: str = "emotion",
-                 C: float = 1.0) -> None:
+    def __init__(self, classifier: Classifier = "logreg", source: Literal["auto", "learner", "classifier"] = "auto",
+                 target: str = "emotion", C: PosFloat = 1.0) -> None:
         self.classifier, self.source, self.target, self.C = classifier, source, target, C
 
     def evaluate(self, train: View, test: View) -> dict[str, Any]:

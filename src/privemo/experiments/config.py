@@ -9,12 +9,48 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
+from privemo._names import name_error
+from privemo._schema import Seed
 from privemo.errors import ConfigError
+
+
+def _safe_name(v: str) -> str:
+    err = name_error(v)
+    if err:
+        raise ValueError(err)
+    return v
+
+
+# a run, variant, method or evaluator name: it becomes part of file names, so a safe character set
+Name = Annotated[str, AfterValidator(_safe_name)]
+
+
+def component(kind: str, v: Any, known: str = "") -> Any:
+    """A component mapping (``{type: NAME, ...}``) whose type is registered as ``kind`` and whose
+    parameters fit its schema (for pydantic validators: the problem as a ValueError)."""
+    require_type(v, known)
+    if v is None:
+        return v
+    from privemo.registry import check
+
+    try:
+        check(kind, v)
+    except ConfigError as exc:
+        raise ValueError(str(exc)) from None
+    return v
 
 
 def require_type(v: Any, known: str = "") -> Any:
@@ -41,14 +77,59 @@ def unique_methods(methods: list[Any]) -> list[Any]:
     return methods
 
 
+# config numbers that count something and so must be at least 1 (whatever section they are in)
+POSITIVE = frozenset({"T", "adv_epochs", "analysis_fps", "batch", "batch_size", "centralised_epochs",
+                      "checkpoint_every", "client_eval_every", "detect_every", "detect_width", "dlib_frames",
+                      "epochs", "face_size", "folds", "g_steps", "id_epochs", "init_epochs", "iterations",
+                      "latent", "local_epochs", "max_clips_per_speaker", "max_items_per_speaker", "num_cpus",
+                      "rounds", "size", "workers", "lr", "adv_lr", "init_std"})
+# config numbers that may be negative
+SIGNED: frozenset[str] = frozenset()
+INT_MAX = 2**31 - 1
+
+
+def _sane_number(key: str, v: Any) -> None:
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        return
+    if isinstance(v, int) and abs(v) > INT_MAX:
+        raise ValueError(f"{key}: {v} is out of range (at most {INT_MAX})")
+    if key in POSITIVE and v <= 0:
+        raise ValueError(f"{key}: must be > 0, got {v}")
+    if key not in SIGNED and v < 0:
+        raise ValueError(f"{key}: must be >= 0, got {v}")
+
+
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """A config section: unknown keys, non-finite floats, negative or huge integers, and counts
+    (:data:`POSITIVE`) below 1 are refused, whichever section they are in."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _sane_numbers(self) -> Any:
+        for key in type(self).model_fields:
+            value = getattr(self, key)
+            for v in (value if isinstance(value, list | tuple) else [value]):
+                _sane_number(key, v)
+        return self
 
 
 class CorpusConfig(_Strict):
     type: str
     root: str | None = None  # relative to the data root unless absolute; synthetic: generated when None
     options: dict[str, Any] = Field(default_factory=dict)  # loader keyword arguments (media, n_speakers, ...)
+
+    @model_validator(mode="after")
+    def _loader_takes_options(self) -> CorpusConfig:
+        from privemo._schema import check_params
+        from privemo.registry import lookup
+
+        try:
+            check_params(lookup("corpus", self.type), self.options, f"corpus {self.type!r} options",
+                         skip=("root",))
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
+        return self
 
 
 class StreamConfig(_Strict):
@@ -68,7 +149,7 @@ class VariantConfig(_Strict):
     (e.g. ``acoustic`` MFB and ``lexical`` GloVe, each item then a tuple of arrays in that order)
     for a multimodal learner."""
 
-    name: str
+    name: Name
     features: dict[str, Any] | None = None
     normalize: Literal["none", "speaker"] = "none"
     streams: dict[str, StreamConfig] | None = None
@@ -109,17 +190,18 @@ class VariantConfig(_Strict):
 
 
 class ExperimentConfig(_Strict):
-    name: str
+    name: Name
     corpus: CorpusConfig
-    target: str = "emotion"
+    # the label the emotion task predicts: the canonical emotion, or a binned dimension
+    target: Literal["emotion", "activation", "valence"] = "emotion"
     labels: list[str] | None = None  # keep only these target labels (e.g. 4 emotions)
     variants: list[VariantConfig]
     evaluators: list[dict[str, Any]]
-    folds: int = Field(5, ge=2)
-    seeds: list[int] = Field(default_factory=lambda: [0])
-    split_seed: int = 0
+    folds: int = Field(5, ge=2, le=100)
+    seeds: list[Seed] = Field(default_factory=lambda: [0], min_length=1, max_length=100)
+    split_seed: Seed = 0
     balance_gender: bool = True
-    valid_speakers: int = Field(2, ge=0)
+    valid_speakers: int = Field(2, ge=0, le=1000)
     skip_bad: bool = False
     # which data the attackers train on: the fold's training speakers, or a held-out part D2 of them
     # (speaker-disjoint, gender-balanced) that the learner never trains on (jaiswal-2020 §4.2)
@@ -129,7 +211,7 @@ class ExperimentConfig(_Strict):
     protocol: Literal["folds", "membership"] = "folds"
     heldout_fraction: float = Field(0.3, gt=0.0, lt=1.0)
     executor: Literal["local", "ray"] = "local"
-    ray_num_cpus: int | None = None
+    ray_num_cpus: int | None = Field(None, ge=1, le=4096)
 
     @field_validator("evaluators")
     @classmethod
@@ -137,8 +219,10 @@ class ExperimentConfig(_Strict):
         if not v:
             raise ValueError("name at least one evaluator")
         for i, e in enumerate(v):
-            if "type" not in e:
+            if not isinstance(e, dict) or "type" not in e:
                 raise ValueError(f"evaluator {i} needs a 'type' key")
+            if "name" in e and name_error(e["name"]):
+                raise ValueError(f"evaluator {i} name: {name_error(e['name'])}")
         names = [e.get("name", e["type"]) for e in v]
         if len(set(names)) != len(names):
             raise ValueError(f"evaluator names must be unique (give a 'name' key): {names}")
@@ -198,21 +282,18 @@ def parse_config(data: Any, source: str = "<config>") -> ExperimentConfig:
 
 
 def _check_components(cfg: ExperimentConfig, source: str) -> None:
-    from privemo.registry import names
+    """Every component the config names exists and takes the parameters given (before any work)."""
+    from privemo.registry import check
 
-    checks = [("corpus.type", "corpus", cfg.corpus.type)]
     for i, v in enumerate(cfg.variants):
         if v.features is not None:
-            checks.append((f"variants.{i}.features.type", "feature", v.features["type"]))
+            check("feature", v.features, f"{source}: variants.{i}.features")
         for name, st in (v.streams or {}).items():
-            checks.append((f"variants.{i}.streams.{name}.features.type", "feature", st.features["type"]))
+            check("feature", st.features, f"{source}: variants.{i}.streams.{name}.features")
         if v.learner:
-            checks.append((f"variants.{i}.learner.type", "learner", v.learner["type"]))
-    checks += [(f"evaluators.{i}.type", "evaluator", e["type"]) for i, e in enumerate(cfg.evaluators)]
-    for key, kind, name in checks:
-        known = names(kind)
-        if name not in known:
-            raise ConfigError(f"{source}: {key}: unknown {kind} {name!r} (known: {', '.join(known)})")
+            check("learner", v.learner, f"{source}: variants.{i}.learner")
+    for i, e in enumerate(cfg.evaluators):
+        check("evaluator", e, f"{source}: evaluators.{i}", skip=("name",))
 
 
 def load_config(path: str | Path) -> ExperimentConfig:

@@ -31,11 +31,27 @@ MEDIA_TYPES = {".wav": "audio/wav", ".flac": "audio/flac", ".ogg": "audio/ogg", 
                ".jpeg": "image/jpeg", ".gif": "image/gif"}
 
 
+# markdown's inline patterns that would let text from a config or a results row become markup or a
+# link: raw HTML and every kind of link / image reference (report text never needs them)
+_UNSAFE_INLINE = ("html", "link", "reference", "image_link", "image_reference", "short_reference",
+                  "short_image_ref", "autolink", "automail")
+
+# no script at all, nothing fetched: only the page's own inline style and data: images / media
+CSP = ("default-src 'none'; img-src data:; media-src data:; style-src 'unsafe-inline'; "
+       "base-uri 'none'; form-action 'none'")
+
+
 def markdown_html(text: str) -> str:
-    """Markdown (with pipe tables) as HTML."""
+    """Markdown (with pipe tables) as HTML. Raw HTML in the text is shown as text, never as markup
+    (names and values from configs and results reach these tables), and no link is made."""
     import markdown
 
-    return markdown.markdown(text, extensions=["tables", "fenced_code", "sane_lists"], output_format="html")
+    md = markdown.Markdown(extensions=["tables", "fenced_code", "sane_lists"], output_format="html")
+    md.preprocessors.deregister("html_block")
+    for name in _UNSAFE_INLINE:
+        if name in md.inlinePatterns:
+            md.inlinePatterns.deregister(name)
+    return md.convert(text)
 
 
 def data_uri(path: Path) -> str:
@@ -93,6 +109,7 @@ def page(title: str, md: str, figures: Sequence[tuple[str, str]] = (), threat_mo
                      f"<pre>{html.escape(config)}</pre></details></section>")
     parts.append("</main>")
     return ("<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+            f"<meta http-equiv='Content-Security-Policy' content=\"{CSP}\">"
             "<meta name='viewport' content='width=device-width,initial-scale=1'>"
             f"<title>{html.escape(title)}</title><style>{STYLE}</style></head><body>" + "\n".join(parts)
             + "</body></html>")

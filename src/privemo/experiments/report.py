@@ -14,9 +14,10 @@ from typing import Any
 
 import numpy as np
 
+from privemo._files import atomic_path
 from privemo.experiments.html import page as html_page
 from privemo.experiments.html import run_config
-from privemo.experiments.store import atomic_write, read_results
+from privemo.experiments.store import atomic_write, read_results, report_guard
 from privemo.metrics import benjamini_hochberg, mean_std, paired_ttest
 
 FIGURES = ("uar", "accuracy", "uar_m", "uar_f", "privacy")
@@ -288,7 +289,8 @@ def figures(summary: list[dict[str, Any]], out_dir: Path) -> list[tuple[str, str
     ax.set_title("Utility and leakage per variant (dotted: chance)")
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     figs.append(("Utility and leakage", _png(fig)))
-    fig.savefig(out_dir / "figure_overview.png", dpi=110, bbox_inches="tight")
+    with atomic_path(out_dir / "figure_overview.png") as tmp:
+        fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
     plt.close(fig)
     for e in summary:
         if "confusion" not in e or e.get("evaluator_type") != "emotion":
@@ -339,7 +341,8 @@ def privacy_utility_figure(table: list[dict[str, Any]], out_dir: Path) -> tuple[
     ax.set_ylabel("emotion UAR")
     ax.set_title("Privacy-utility trade-off")
     ax.legend(fontsize=7, loc="best")
-    fig.savefig(out_dir / "figure_privacy_utility.png", dpi=110, bbox_inches="tight")
+    with atomic_path(out_dir / "figure_privacy_utility.png") as tmp:
+        fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
     out = ("Privacy-utility trade-off", _png(fig))
     plt.close(fig)
     return out
@@ -363,20 +366,21 @@ THREAT_MODEL = """\
 """
 
 
+@report_guard
 def write_report(run_dir: str | Path) -> dict[str, Any]:
     run_dir = Path(run_dir)
     rows = read_results(run_dir)
     summary = summarize(rows)
     table = paper_table(summary, rows)
     md = markdown(summary, rows, table)
-    atomic_write(run_dir / "summary.json", json.dumps(summary, indent=1))
-    atomic_write(run_dir / "report.md", md)
-    if paper_markdown(table):
-        atomic_write(run_dir / "paper_table.json", json.dumps(table, indent=1))
     figs = figures(summary, run_dir)
     pu = privacy_utility_figure(table, run_dir)
     if pu:
         figs.insert(1, pu)
     page = html_page("privemo report", md, figs, THREAT_MODEL, run_config(run_dir))
+    atomic_write(run_dir / "summary.json", json.dumps(summary, indent=1))
+    atomic_write(run_dir / "report.md", md)
+    if paper_markdown(table):
+        atomic_write(run_dir / "paper_table.json", json.dumps(table, indent=1))
     atomic_write(run_dir / "report.html", page)
     return {"summary": summary, "markdown": md, "html": run_dir / "report.html"}

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from privemo._files import inside
 from privemo.corpora import Manifest, load
 from privemo.corpora.splits import Fold, MembershipSplit, attacker_split, membership_split, speaker_folds
 from privemo.errors import ConfigError
@@ -304,7 +305,7 @@ def _fit_learner(lcfg: dict[str, Any], unit: Unit, values: list[Any], target: np
     if on_epoch:
         learner.on_epoch = lambda epoch, record: on_epoch(epoch + 1, learner.epochs)
     learner.fit(enc(train_idx), enc(valid_idx) if len(valid_idx) else None, n_classes=len(labels))
-    learner.save(Path(run_dir) / "checkpoints" / f"{unit.key}.pt")
+    learner.save(inside(Path(run_dir) / "checkpoints", f"{unit.key}.pt"))
     return learner, labels, train_idx, valid_idx
 
 

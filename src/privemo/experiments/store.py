@@ -7,27 +7,16 @@ so a unit is either finished (and never redone on resume) or absent. ``results.j
 
 from __future__ import annotations
 
+import functools
 import json
 import math
-import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from privemo._files import mkstemp_public
+from privemo._files import atomic_write, inside
 
-
-def atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = mkstemp_public(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+__all__ = ["ResultStore", "atomic_write", "read_results", "report_guard"]
 
 
 def _clean(obj: Any) -> Any:
@@ -57,7 +46,7 @@ class ResultStore:
         return {p.stem for p in self.units.glob("*.json")}
 
     def write_unit(self, key: str, rows: list[dict[str, Any]]) -> None:
-        atomic_write(self.units / f"{key}.json", json.dumps(_clean(rows)))
+        atomic_write(inside(self.units, f"{key}.json"), json.dumps(_clean(rows)))
         self.rebuild()
 
     def rows(self) -> list[dict[str, Any]]:
@@ -71,10 +60,55 @@ class ResultStore:
         atomic_write(self.run_dir / "results.jsonl", "".join(json.dumps(r) + "\n" for r in self.rows()))
 
 
-def read_results(run_dir: str | Path) -> list[dict[str, Any]]:
+def read_results(run_dir: str | Path, required: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    """The rows of a run folder's ``results.jsonl``; a line that is not a JSON object (truncated,
+    garbage, not UTF-8) or lacks a ``required`` key is a ConfigError naming the file and the line."""
+    from privemo.errors import ConfigError
+
     path = Path(run_dir) / "results.jsonl"
     if not path.is_file():
+        raise ConfigError(f"{path}: no results in this run folder (run the experiment first)")
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
+    rows: list[dict[str, Any]] = []
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except (json.JSONDecodeError, RecursionError) as exc:
+            raise ConfigError(f"{path}: line {n} is not valid JSON ({exc}); the file is damaged: re-run "
+                              "the experiment (finished units are kept) to rebuild it") from None
+        if not isinstance(row, dict):
+            raise ConfigError(f"{path}: line {n} is not a JSON object")
+        missing = [k for k in required if k not in row]
+        if missing:
+            raise ConfigError(f"{path}: line {n} lacks {', '.join(missing)}")
+        rows.append(row)
+    return rows
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def report_guard(fn: F) -> F:
+    """A report writer whose run folder's rows do not have the shape it reads (a missing key, a
+    string where a number belongs, a damaged unit) fails with a ConfigError naming results.jsonl,
+    before any report file is replaced (every writer computes its pages first, then writes)."""
+
+    @functools.wraps(fn)
+    def wrapper(run_dir: str | Path, *args: Any, **kwargs: Any) -> Any:
         from privemo.errors import ConfigError
 
-        raise ConfigError(f"{path}: no results in this run folder (run the experiment first)")
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        try:
+            return fn(run_dir, *args, **kwargs)
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError, ZeroDivisionError) as exc:
+            what = f"missing key {exc}" if isinstance(exc, KeyError) else f"{type(exc).__name__}: {exc}"
+            raise ConfigError(f"{Path(run_dir) / 'results.jsonl'}: rows do not have the shape this report "
+                              f"reads ({what}); re-run the experiment to rebuild them") from None
+
+    return wrapper  # type: ignore[return-value]

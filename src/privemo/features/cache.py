@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from privemo._files import mkstemp_public
+from privemo._files import atomic_path, atomic_write
 
 _HASHES: dict[tuple[str, int, int], str] = {}
 
@@ -74,8 +74,6 @@ class FeatureCache:
         entry.parent.mkdir(parents=True, exist_ok=True)
         cfg = entry.parent.parent / "config.json"
         if not cfg.exists():
-            cfg.write_text(json.dumps(config, sort_keys=True, default=str))
-        fd, tmp = mkstemp_public(dir=entry.parent, suffix=".npz.tmp")
-        with os.fdopen(fd, "wb") as fh:
+            atomic_write(cfg, json.dumps(config, sort_keys=True, default=str))
+        with atomic_path(entry) as tmp, open(tmp, "wb") as fh:
             np.savez(fh, x=np.asarray(array), meta=np.frombuffer(json.dumps(meta or {}).encode(), dtype=np.uint8))
-        os.replace(tmp, entry)

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
 import numpy as np
 import pandas as pd
+from pydantic import Field
 
+from privemo._schema import SampleRate
 from privemo.corpora.manifest import Manifest
 from privemo.errors import MediaError, PrivemoError
 from privemo.features.acoustic import log_mel, mfcc
@@ -56,10 +58,10 @@ class MFB(Extractor):
     """40-d log Mel filterbank, 25 ms Hamming window, 10 ms step (jaiswal-2020)."""
 
     name: ClassVar[str] = "mfb"
-    sr: int = 16000
-    n_mels: int = 40
-    win_ms: float = 25.0
-    hop_ms: float = 10.0
+    sr: SampleRate = 16000
+    n_mels: Annotated[int, Field(ge=2, le=256)] = 40
+    win_ms: Annotated[float, Field(ge=2, le=1000)] = 25.0
+    hop_ms: Annotated[float, Field(ge=1, le=1000)] = 10.0
 
     def compute(self, row):
         return log_mel(self._audio(row, self.sr), self.sr, self.n_mels, self.win_ms, self.hop_ms), {}
@@ -69,11 +71,11 @@ class MFB(Extractor):
 @dataclass
 class MFCC(Extractor):
     name: ClassVar[str] = "mfcc"
-    sr: int = 16000
-    n_mfcc: int = 13
-    n_mels: int = 40
-    win_ms: float = 25.0
-    hop_ms: float = 10.0
+    sr: SampleRate = 16000
+    n_mfcc: Annotated[int, Field(ge=1, le=128)] = 13
+    n_mels: Annotated[int, Field(ge=2, le=256)] = 40
+    win_ms: Annotated[float, Field(ge=2, le=1000)] = 25.0
+    hop_ms: Annotated[float, Field(ge=1, le=1000)] = 10.0
 
     def compute(self, row):
         x = self._audio(row, self.sr)
@@ -97,7 +99,7 @@ def _smile(feature_set: str, level: str) -> Any:
 class _OpenSmile(Extractor):
     feature_set: ClassVar[str] = ""
     level: ClassVar[str] = "Functionals"
-    sr: int = 16000
+    sr: SampleRate = 16000
 
     def compute(self, row):
         x = self._audio(row, self.sr)

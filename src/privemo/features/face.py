@@ -10,10 +10,11 @@ import importlib.util
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar, Literal
 
 import numpy as np
 from PIL import Image
+from pydantic import Field
 
 from privemo.errors import PrivemoError
 from privemo.features.extractors import Extractor
@@ -71,10 +72,10 @@ class FaceCrop(Extractor):
     media: ClassVar[str] = "image"
     kind: ClassVar[str] = "image"
     name: ClassVar[str] = "face_crop"
-    size: int = 64
-    color: str = "gray"
-    padding: float = 0.25
-    upsample: int = 1
+    size: Annotated[int, Field(ge=8, le=512)] = 64
+    color: Literal["gray", "rgb"] = "gray"
+    padding: Annotated[float, Field(ge=0, le=2)] = 0.25
+    upsample: Annotated[int, Field(ge=0, le=3)] = 1
     detect: bool = True
 
     def compute(self, row: dict[str, Any]) -> tuple[np.ndarray, dict[str, Any]]:

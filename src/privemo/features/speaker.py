@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import warnings
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 
@@ -53,7 +53,7 @@ class Resemblyzer(Extractor):
 
     name: ClassVar[str] = "resemblyzer"
     kind: ClassVar[str] = "vector"
-    sr: int = 16000
+    sr: Literal[16000] = 16000  # resemblyzer's rate
 
     def compute(self, row):
         return embed(self._audio(row, self.sr), self.sr), {}

@@ -12,12 +12,15 @@ import copy
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 import torch
+from pydantic import Field
 from torch import nn
 
+from privemo._files import atomic_path
+from privemo._schema import NonNegInt, PosFloat, PosInt, Seed, Unit, check_params
 from privemo.errors import ConfigError
 from privemo.learners.data import Inputs, SeqData, batches, class_weights, pad_streams
 from privemo.metrics import uar
@@ -83,10 +86,11 @@ class StandardLearner:
     """
 
     def __init__(self, encoder: dict[str, Any] | None = None, head: dict[str, Any] | None = None,
-                 epochs: int = 50, patience: int = 5, lr: float = 1e-3, batch_size: int = 32,
-                 max_frames: int | None = 300, seed: int = 0, weighted: bool = True,
-                 adversaries: list[dict[str, Any]] | None = None, chance_tolerance: float = 0.05,
-                 adversary_steps: int = 1, adversary_lr: float | None = None, select: str = "adversary",
+                 epochs: PosInt = 50, patience: NonNegInt = 5, lr: PosFloat = 1e-3, batch_size: PosInt = 32,
+                 max_frames: PosInt | None = 300, seed: Seed = 0, weighted: bool = True,
+                 adversaries: list[dict[str, Any]] | None = None, chance_tolerance: Unit = 0.05,
+                 adversary_steps: Annotated[int, Field(ge=1, le=100)] = 1, adversary_lr: PosFloat | None = None,
+                 select: str = "adversary",
                  dp: dict[str, Any] | None = None,
                  on_epoch: Callable[[int, dict[str, float]], None] | None = None) -> None:
         self.encoder = dict(encoder or {"type": "acoustic"})
@@ -116,6 +120,28 @@ class StandardLearner:
             unknown = set(a) - {"target", "lambda", "layers", "width", "dropout", "stream"}
             if unknown:
                 raise ConfigError(f"learner.adversaries.{i}: unknown keys {sorted(unknown)}")
+
+    @classmethod
+    def check_config(cls, params: dict[str, Any], where: str) -> None:
+        """The encoder's and the head's parameters (validated at config time, like the learner's)."""
+        enc = dict(params.get("encoder") or {"type": "acoustic"})
+        kind = enc.pop("type", "acoustic")
+        streams = enc.pop("streams", None) if kind == "multimodal" else None
+        specs = {f"encoder.streams.{k}": dict(v) for k, v in streams.items()} if isinstance(streams, dict) else \
+            ({} if kind == "multimodal" else {"encoder": {"type": kind, **enc}})
+        if kind == "multimodal" and (not isinstance(streams, dict) or enc):
+            raise ConfigError(f"{where}.encoder: a multimodal encoder names one encoder per input stream under "
+                              "'streams', and nothing else")
+        for key, spec in specs.items():
+            sub = spec.pop("type", "acoustic") if isinstance(spec, dict) else None
+            if sub not in ENCODERS:
+                raise ConfigError(f"{where}.{key}.type: unknown encoder {sub!r} (known: "
+                                  f"{', '.join(sorted(ENCODERS))}, multimodal)")
+            check_params(ENCODERS[sub], spec, f"{where}.{key} ({sub})", skip=("n_in", "dp"))
+        head = params.get("head") or {}
+        if not isinstance(head, dict):
+            raise ConfigError(f"{where}.head: a mapping of MLP head parameters, got {head!r:.60}")
+        check_params(MLPHead, head, f"{where}.head", skip=("n_in", "n_out"))
 
     def get_config(self) -> dict[str, Any]:
         return {"type": "standard", "encoder": self.encoder, "head": self.head, "epochs": self.epochs,
@@ -372,12 +398,9 @@ class StandardLearner:
 
     # -- checkpoints ----------------------------------------------------------------------------
     def save(self, path: str | Path) -> None:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        torch.save({"state": self.model_.state_dict(), "n_in": self.n_in_, "n_classes": self.n_classes_,
-                    "n_aux": self.n_aux_}, tmp)
-        tmp.replace(path)
+        with atomic_path(path) as tmp:
+            torch.save({"state": self.model_.state_dict(), "n_in": self.n_in_, "n_classes": self.n_classes_,
+                        "n_aux": self.n_aux_}, tmp)
 
     def load(self, path: str | Path) -> StandardLearner:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
@@ -393,11 +416,15 @@ class StandardLearner:
 
 @register("learner", "grl")
 class AdversarialLearner(StandardLearner):
+    __params__ = StandardLearner  # its parameters are the standard learner's
+
     """``Priv`` (jaiswal-2020): the standard learner plus adversary heads behind gradient reversal.
 
     Default: one gender adversary with lambda 1. ``adversaries=[{"target": "gender", "lambda": 0.5},
     {"target": "speaker", "lambda": 0.3}]`` unlearns both, each with its own lambda.
     """
+
+    __params__ = StandardLearner  # its parameters are the standard learner's (privemo._schema)
 
     def __init__(self, adversaries: list[dict[str, Any]] | None = None, **kw: Any) -> None:
         super().__init__(adversaries=adversaries or [{"target": "gender", "lambda": 1.0}], **kw)

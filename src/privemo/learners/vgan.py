@@ -21,7 +21,6 @@ morphs expressions (``morph``, eq. 7) and completes masked regions (``complete``
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -32,7 +31,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from privemo._files import mkstemp_public
+from privemo._files import atomic_path
 from privemo.media.image import conform_images, restore_images
 from privemo.models.vgan import (
     VganDecoder,
@@ -94,15 +93,8 @@ def to_images(x: torch.Tensor) -> np.ndarray:
 
 
 def _save_atomic(obj: Any, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = mkstemp_public(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         torch.save(obj, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 @dataclass

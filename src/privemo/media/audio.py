@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from math import gcd
 from pathlib import Path
 
@@ -10,7 +9,7 @@ import numpy as np
 import soundfile as sf
 from scipy.signal import resample_poly
 
-from privemo._files import mkstemp_public
+from privemo._files import atomic_path
 from privemo.errors import MediaError
 from privemo.media._files import existing_file
 
@@ -111,12 +110,9 @@ def write_audio(path: str | Path, x: np.ndarray, sr: int) -> None:
     if not np.all(np.isfinite(x)):
         raise MediaError(path, "refusing to write NaN or infinite samples")
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = mkstemp_public(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
-    os.close(fd)
     try:
         subtype = "PCM_16" if path.suffix.lower() in (".wav", ".flac") else None
-        sf.write(tmp, np.clip(x, -1.0, 1.0), sr, subtype=subtype)
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            sf.write(tmp, np.clip(x, -1.0, 1.0), sr, subtype=subtype)
     except Exception as exc:
-        Path(tmp).unlink(missing_ok=True)
         raise MediaError(path, f"cannot write audio: {exc}") from exc

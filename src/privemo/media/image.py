@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from privemo._files import mkstemp_public
+from privemo._files import atomic_path
 from privemo.errors import MediaError
 from privemo.media._files import existing_file
 
@@ -49,13 +48,10 @@ def write_image(path: str | Path, img: np.ndarray) -> None:
     if arr.ndim not in (2, 3) or arr.size == 0:
         raise MediaError(path, f"expected a gray or RGB image, got shape {arr.shape}")
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = mkstemp_public(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
-    os.close(fd)
     try:
-        Image.fromarray(arr).save(tmp)
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            Image.fromarray(arr).save(tmp)
     except Exception as exc:
-        Path(tmp).unlink(missing_ok=True)
         raise MediaError(path, f"cannot write image: {exc}") from exc
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -10,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from privemo._files import mkstemp_public
+from privemo._files import atomic_path
 from privemo.errors import MediaError
 from privemo.media._files import existing_file
 from privemo.media.audio import decode_audio_stream, resample
@@ -121,10 +120,8 @@ def write_video(path: str | Path, frames: np.ndarray, fps: float, audio: np.ndar
     if ph or pw:
         frames = np.pad(frames, ((0, 0), (0, ph), (0, pw), (0, 0)), mode="edge")
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = mkstemp_public(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
-    os.close(fd)
     try:
-        with av.open(tmp, mode="w") as container:
+        with atomic_path(path) as tmp, av.open(str(tmp), mode="w") as container:
             vs: Any = container.add_stream(vcodec, rate=Fraction(fps).limit_denominator(1001))
             vs.width, vs.height = frames.shape[2], frames.shape[1]
             vs.pix_fmt = "yuv420p"
@@ -147,10 +144,7 @@ def write_video(path: str | Path, frames: np.ndarray, fps: float, audio: np.ndar
                     container.mux(pkt)
                 for pkt in astream.encode(None):
                     container.mux(pkt)
-        os.replace(tmp, path)
     except MediaError:
-        Path(tmp).unlink(missing_ok=True)
         raise
     except Exception as exc:
-        Path(tmp).unlink(missing_ok=True)
         raise MediaError(path, f"cannot write video: {exc}") from exc

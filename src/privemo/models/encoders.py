@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import torch
+from pydantic import Field
 from torch import nn
 
 
@@ -31,8 +34,10 @@ class AcousticEncoder(nn.Module):
     DP-SGD-compatible variant (GroupNorm, Opacus DPGRU).
     """
 
-    def __init__(self, n_in: int = 40, conv_layers: int = 3, kernel: int = 3, channels: int = 64,
-                 gru_layers: int = 2, gru_width: int = 32, stride: int = 2, dropout: float = 0.2,
+    def __init__(self, n_in: int = 40, conv_layers: Annotated[int, Field(ge=1, le=32)] = 3,
+                 kernel: Annotated[int, Field(ge=1, le=64)] = 3, channels: Annotated[int, Field(ge=1, le=4096)] = 64,
+                 gru_layers: Annotated[int, Field(ge=1, le=16)] = 2, gru_width: Annotated[int, Field(ge=1, le=4096)] = 32,
+                 stride: Annotated[int, Field(ge=1, le=64)] = 2, dropout: Annotated[float, Field(ge=0, lt=1)] = 0.2,
                  dp: bool = False) -> None:
         super().__init__()
         layers: list[nn.Module] = []
@@ -59,7 +64,8 @@ class AcousticEncoder(nn.Module):
 class LexicalEncoder(nn.Module):
     """GRU layers over (B, T, n_in) word vectors, mean-pooled over the words."""
 
-    def __init__(self, n_in: int = 50, gru_layers: int = 2, gru_width: int = 32, dropout: float = 0.2,
+    def __init__(self, n_in: int = 50, gru_layers: Annotated[int, Field(ge=1, le=16)] = 2,
+                 gru_width: Annotated[int, Field(ge=1, le=4096)] = 32, dropout: Annotated[float, Field(ge=0, lt=1)] = 0.2,
                  dp: bool = False) -> None:
         super().__init__()
         self.gru = _gru(n_in, gru_width, gru_layers, dropout, dp)

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import torch
+from pydantic import Field
 from torch import nn
 
 
 class MLPHead(nn.Module):
     """``layers`` dense layers of ``width`` units (ReLU, dropout), then a linear map to ``n_out``."""
 
-    def __init__(self, n_in: int, n_out: int, layers: int = 1, width: int = 64, dropout: float = 0.2) -> None:
+    def __init__(self, n_in: int, n_out: int, layers: Annotated[int, Field(ge=0, le=32)] = 1,
+                 width: Annotated[int, Field(ge=1, le=65536)] = 64,
+                 dropout: Annotated[float, Field(ge=0, lt=1)] = 0.2) -> None:
         super().__init__()
         mods: list[nn.Module] = []
         d = n_in

@@ -10,10 +10,11 @@ from pydantic import Field, field_validator
 
 from privemo.experiments.config import (
     CorpusConfig,
+    Name,
     _Strict,
     check_color,
+    component,
     read_yaml,
-    require_type,
     unique_methods,
     validate_mapping,
 )
@@ -53,20 +54,20 @@ class NarulaConfig(_Strict):
 
 
 class FaceMethodConfig(_Strict):
-    name: str
+    name: Name
     anonymizer: dict[str, Any]
 
     @field_validator("anonymizer")
     @classmethod
     def _has_type(cls, v: dict[str, Any]) -> dict[str, Any]:
-        return require_type(v, "face_original, face_blur, face_pixelate, face_autoencoder, face_vgan")
+        return component("anonymizer", v, "face_original, face_blur, face_pixelate, face_autoencoder, face_vgan")
 
 
 class AnonymizerTableConfig(_Strict):
     """The face anonymizers judged side by side (the original is always the reference row)."""
 
     methods: list[FaceMethodConfig] = Field(default_factory=list)
-    folds: int = 4  # closed-set identity folds and subject-independent expression folds
+    folds: int = Field(4, ge=2, le=100)  # closed-set identity folds and subject-independent expression folds
     augment: int = 0  # images after augmentation (0: the table uses the originals only)
     attackers: list[str] = Field(default_factory=lambda: ["cnn", "vgg"])
     epochs: int = 15
@@ -88,7 +89,7 @@ class AnonymizerTableConfig(_Strict):
 
 
 class FaceEvalConfig(_Strict):
-    name: str
+    name: Name
     corpus: CorpusConfig
     emotions: list[str] | None = None  # keep only these (Yale in narula-2020: happy, sad, neutral, surprised)
     size: int = 48

@@ -11,7 +11,7 @@ import numpy as np
 from privemo.experiments.face.narula import COLUMNS
 from privemo.experiments.html import media_html, page, run_config
 from privemo.experiments.report import _png
-from privemo.experiments.store import atomic_write, read_results
+from privemo.experiments.store import atomic_write, read_results, report_guard
 
 PAPER_YALE = {"Face": 87.96, "Emotion": 44.61, "Emotion2Face": 78.44, "Hybrid2Emotion": 49.12, "Hybrid2Face": 1.00}
 
@@ -169,6 +169,7 @@ THREAT_MODEL = """\
 - **Expression** (utility): subject-independent folds; fer (pretrained FER2013) where it is installed.
 """
 
+@report_guard
 def write_face_report(run_dir: str | Path) -> dict[str, Any]:
     import yaml
 

@@ -14,14 +14,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from privemo.errors import ConfigError
-from privemo.experiments.config import CorpusConfig, read_yaml, validate_mapping
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+from privemo.experiments.config import CorpusConfig, Name, _Strict, read_yaml, validate_mapping
 
 
 class ModelConfig(_Strict):
@@ -81,11 +77,11 @@ class Settings(_Strict):
 
 
 class VariantSettings(Settings):
-    name: str
+    name: Name
 
 
 class FederatedConfig(Settings):
-    name: str
+    name: Name
     corpus: CorpusConfig
     target: str = "emotion"
     labels: list[str] | None = None

@@ -12,7 +12,7 @@ import numpy as np
 from privemo.experiments.html import page as html_page
 from privemo.experiments.html import run_config
 from privemo.experiments.report import _png
-from privemo.experiments.store import atomic_write, read_results
+from privemo.experiments.store import atomic_write, read_results, report_guard
 from privemo.learners.federated.task import uar_of_confusion
 
 THREAT = ("Threat model of the update attack: the server (honest but curious) sees every client's "
@@ -199,6 +199,7 @@ def figures(s: dict[str, Any]) -> list[tuple[str, str]]:
     return out
 
 
+@report_guard
 def write_federated_report(run_dir: str | Path) -> dict[str, Any]:
     run_dir = Path(run_dir)
     rows = read_results(run_dir)

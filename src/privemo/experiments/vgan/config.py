@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import Field, field_validator
 
-from privemo.experiments.config import CorpusConfig, _Strict, check_color, read_yaml, validate_mapping
+from privemo.experiments.config import CorpusConfig, Name, _Strict, check_color, read_yaml, validate_mapping
 
 LATENT_ATTACKERS = ("svm", "cnn1d", "mlp")
 
@@ -57,7 +57,7 @@ class LeftOutConfig(_Strict):
 
 
 class VganEvalConfig(_Strict):
-    name: str
+    name: Name
     corpus: CorpusConfig
     emotions: list[str] | None = None
     size: int = 64

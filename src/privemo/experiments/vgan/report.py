@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from privemo.experiments.html import media_html, page, run_config
-from privemo.experiments.store import atomic_write, read_results
+from privemo.experiments.store import atomic_write, read_results, report_guard
 
 PAPER = {  # chen-2018 Table 2: identification FERG / MUG, expression FERG / MUG (%)
     "unconstrained": (100.0, 100.0, 100.0, 87.90), "random": (16.67, 12.50, 14.29, 14.29),
@@ -132,6 +132,7 @@ chen-2018's attack scenarios, on held-out test faces of the training identities:
   identity labels of the training faces; SVM, 1-D CNN and MLP, worst case reported.
 """
 
+@report_guard
 def write_vgan_report(run_dir: str | Path) -> dict[str, Any]:
     import yaml
 

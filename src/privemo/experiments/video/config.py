@@ -10,9 +10,10 @@ from pydantic import Field, field_validator, model_validator
 
 from privemo.experiments.config import (
     CorpusConfig,
+    Name,
     _Strict,
+    component,
     read_yaml,
-    require_type,
     unique_methods,
     validate_mapping,
 )
@@ -21,19 +22,19 @@ from privemo.experiments.config import (
 class VideoMethodConfig(_Strict):
     """One protection: a face anonymizer for the frames and a voice anonymizer for the track."""
 
-    name: str
+    name: Name
     face: dict[str, Any]
     voice: dict[str, Any]
 
     @field_validator("face")
     @classmethod
     def _face(cls, v: dict[str, Any]) -> dict[str, Any]:
-        return require_type(v, "face_blur, face_pixelate, face_autoencoder, face_vgan")
+        return component("anonymizer", v, "face_blur, face_pixelate, face_autoencoder, face_vgan")
 
     @field_validator("voice")
     @classmethod
     def _voice(cls, v: dict[str, Any]) -> dict[str, Any]:
-        return require_type(v, "original, mcadams, voice_vq, noise, pseudo_speaker")
+        return component("anonymizer", v, "original, mcadams, voice_vq, noise, pseudo_speaker")
 
 
 class FusionConfig(_Strict):
@@ -59,21 +60,21 @@ class FusionConfig(_Strict):
 
 
 class TrackerSettings(_Strict):
-    detect_every: int = 1
-    detect_width: int = 320
+    detect_every: int = Field(1, le=1000)
+    detect_width: int = Field(320, ge=32, le=8192)
     max_gap: int = 12
     smooth: int = 2
 
 
 class VideoEvalConfig(_Strict):
-    name: str
+    name: Name
     corpus: CorpusConfig
     max_clips_per_speaker: int | None = None  # a stratified subset (emotions kept balanced)
-    analysis_fps: float = 5.0  # frames per second looked at by the emotion models and face attackers
-    face_size: int = 48  # face crops of the emotion CNN and the identity classifiers
+    analysis_fps: float = Field(5.0, le=120)  # frames per second looked at by the emotion models and face attackers
+    face_size: int = Field(48, ge=16, le=512)  # face crops of the emotion CNN and the identity classifiers
     detect: bool = True  # dlib detection + alignment of each analysed frame (a centre crop where none)
     dlib_frames: int = 4  # frames per clip the pretrained dlib attacker describes (its ResNet is slow on a CPU)
-    folds: int = 4  # speaker-independent folds (emotion) and the speaker-level enrol / trial split
+    folds: int = Field(4, le=100)  # speaker-independent folds (emotion) and the speaker-level enrol / trial split
     seed: int = 0
     epochs: int = 12  # the emotion CNN and the identity CNNs
     emotion_features: str = "compare"  # the voice emotion model's features (speaker-normalised)

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from privemo._files import atomic_path
 from privemo.attacks.face import identify_pretrained
 from privemo.attacks.verification import verification_attack
 from privemo.evaluators.base import make_classifier
@@ -89,10 +90,8 @@ class Models:
             except (RuntimeError, OSError, ValueError):
                 path.unlink()
         fit_classifier(model, x, y, TrainConfig(epochs=cfg.epochs, seed=cfg.seed, batch=64))
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        torch.save(model.state_dict(), tmp)
-        tmp.replace(path)
+        with atomic_path(path) as tmp:
+            torch.save(model.state_dict(), tmp)
         return model.eval()
 
     def emotion_cnn(self, without: tuple[int, ...]) -> torch.nn.Module:

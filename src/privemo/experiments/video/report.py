@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from privemo.experiments.html import examples_html, page, run_config
-from privemo.experiments.store import atomic_write, read_results
+from privemo.experiments.store import atomic_write, read_results, report_guard
 
 MODALITIES = (("face_fer", "face (fer, pretrained)"), ("face_cnn", "face (CNN)"), ("voice", "voice"),
               ("fused", "fused"), ("fused_tuned", "fused (calibrated, weight tuned)"))
@@ -236,6 +236,7 @@ def figures(rows: list[dict[str, Any]]) -> list[tuple[str, str]]:
     return out
 
 
+@report_guard
 def write_video_report(run_dir: str | Path) -> dict[str, Any]:
     import yaml
 

@@ -29,7 +29,6 @@ Protocols (threat models are stated in the report):
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +37,8 @@ from typing import Any
 import numpy as np
 import yaml
 
+from privemo._files import atomic_path
+from privemo._names import file_key
 from privemo.anonymize import create_anonymizer
 from privemo.anonymize.batch import check_stamp
 from privemo.anonymize.video import TrackerConfig, VideoStamp, anonymize_video, clip_totals, fit_on_videos
@@ -108,10 +109,8 @@ class VideoSide:
     emotion_X: np.ndarray  # (N, D) speaker-normalised emotion features
 
     def save(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.stem}.tmp.npz")
-        np.savez_compressed(tmp, **{k: getattr(self, k) for k in self.__dataclass_fields__})
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+            np.savez_compressed(fh, **{k: getattr(self, k) for k in self.__dataclass_fields__})
 
     @staticmethod
     def load(path: Path) -> VideoSide:
@@ -194,7 +193,7 @@ class VideoEvaluation(Evaluation):
         voice = create_anonymizer({"seed": cfg.seed, **m.voice})
         paths = [Path(p) for p in manifest.df["path"]]
         out_dir = self.run_dir / "video" / m.name
-        dst = [out_dir / f"{str(k).replace('/', '_')}.mp4" for k in manifest.df["item_id"]]
+        dst = [out_dir / f"{file_key(k)}.mp4" for k in manifest.df["item_id"]]
         tracker = TrackerConfig(**cfg.tracker.model_dump())
         todo = [i for i, d in enumerate(dst) if not d.is_file()]
         clips: list[dict[str, Any]] = []
@@ -252,7 +251,7 @@ class VideoEvaluation(Evaluation):
             frame_clip += [i] * len(chips)
             if clip.audio is None or not len(clip.audio):
                 raise ConfigError(f"{row['path']}: no audio track (the evaluation needs voice and face)")
-            wav = audio_dir / f"{str(row['item_id']).replace('/', '_')}.wav"
+            wav = audio_dir / f"{file_key(row['item_id'])}.wav"
             if not wav.is_file():
                 write_audio(wav, clip.audio, 16000)
             audio_rows.append({**row, "path": str(wav), "media": "audio"})
@@ -283,7 +282,7 @@ class VideoEvaluation(Evaluation):
 
         picks = manifest.df.drop_duplicates("speaker").index[:n]
         for i in picks:
-            item = str(manifest.df["item_id"].iat[i]).replace("/", "_")
+            item = file_key(manifest.df["item_id"].iat[i])
             for label, df in (("original", manifest.df), (name, anon.df)):
                 out = self.run_dir / "examples" / label / f"{item}.webm"
                 if not out.is_file():

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
+from privemo.evaluators.base import Classifier
 from privemo.experiments.config import (
     CorpusConfig,
+    Name,
     _Strict,
+    component,
     read_yaml,
-    require_type,
     unique_methods,
     validate_mapping,
 )
@@ -20,7 +22,7 @@ from privemo.experiments.config import (
 class MethodConfig(_Strict):
     """One anonymizer to evaluate. ``curve``/``x`` place it on a trade-off curve (e.g. voice_vq / k)."""
 
-    name: str
+    name: Name
     anonymizer: dict[str, Any]
     curve: str | None = None
     x: float | None = None
@@ -28,21 +30,21 @@ class MethodConfig(_Strict):
     @field_validator("anonymizer")
     @classmethod
     def _has_type(cls, v: dict[str, Any]) -> dict[str, Any]:
-        return require_type(v, "original, mcadams, voice_vq, noise, pseudo_speaker")
+        return component("anonymizer", v, "original, mcadams, voice_vq, noise, pseudo_speaker")
 
 
 class VoiceEvalConfig(_Strict):
-    name: str
+    name: Name
     corpus: CorpusConfig
     methods: list[MethodConfig]
-    folds: int = 4  # speaker-independent folds (gender attacker, emotion, the LDA back-end)
+    folds: int = Field(4, ge=2, le=100)  # speaker-independent folds (gender attacker, emotion, the LDA back-end)
     seed: int = 0
-    workers: int = 2  # processes anonymizing and extracting features
+    workers: int = Field(2, ge=1, le=256)  # processes anonymizing and extracting features
     max_items_per_speaker: int | None = None  # a subset (every speaker kept), for quick curves
-    emotion_features: str = "compare"
-    examples: int = 3  # listening examples per method
+    emotion_features: Literal["compare", "egemaps"] = "compare"
+    examples: int = Field(3, le=1000)  # listening examples per method
     rtf_clips: int = 20  # clips timed one by one on one thread for the real-time factor
-    attackers: list[str] = Field(default_factory=lambda: ["logreg", "gbm"])  # gender attacker kinds
+    attackers: list[Classifier] = Field(default_factory=lambda: ["logreg", "gbm"], min_length=1)  # gender attacker kinds
 
     @field_validator("methods")
     @classmethod

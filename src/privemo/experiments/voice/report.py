@@ -9,7 +9,7 @@ from typing import Any
 
 from privemo.experiments.html import examples_html, page, run_config
 from privemo.experiments.report import _png
-from privemo.experiments.store import atomic_write, read_results
+from privemo.experiments.store import atomic_write, read_results, report_guard
 
 COLUMNS = [
     ("semi-informed EER (centroid)", lambda r: r["verification"]["semi_eer_centroid"], "pct"),
@@ -189,6 +189,7 @@ The attacker hears anonymized audio and uses the pretrained resemblyzer speaker 
   anonymized audio of the other folds' speakers.
 """
 
+@report_guard
 def write_voice_report(run_dir: str | Path) -> dict[str, Any]:
     run_dir = Path(run_dir)
     rows = read_results(run_dir)

@@ -9,6 +9,7 @@ examples) and ``report.md`` / ``report.html``.
 from __future__ import annotations
 
 import multiprocessing
+import os
 import shutil
 import time
 from collections.abc import Callable
@@ -19,6 +20,8 @@ from typing import Any
 import numpy as np
 import yaml
 
+from privemo._names import file_key
+from privemo._procs import die_with_parent
 from privemo.anonymize import LaplaceMFCC, VoiceAnonymizer, anonymize_corpus, clip_of, create_anonymizer
 from privemo.attacks.verification import enrol_split, verification_attack
 from privemo.corpora import Manifest, load
@@ -75,7 +78,8 @@ def features(manifest: Manifest, specs: list[str], cache: FeatureCache, workers:
         chunks = [manifest.subset(np.arange(i, min(i + 16, n))) for i in range(0, n, 16)]
         ctx = multiprocessing.get_context("spawn")
         done = 0
-        with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
+        with ProcessPoolExecutor(workers, mp_context=ctx, initializer=die_with_parent,
+                                 initargs=(os.getpid(),)) as pool:
             for k in pool.map(_extract_chunk, [(c, specs, str(cache.root)) for c in chunks]):
                 done += k
                 if progress:
@@ -198,7 +202,7 @@ class VoiceEvaluation(Evaluation):
         out = self.run_dir / "examples"
         picks = list(range(0, len(manifest), max(1, len(manifest) // n)))[:n]
         for i in picks:
-            item = str(manifest.df["item_id"].iat[i]).replace("/", "_")
+            item = file_key(manifest.df["item_id"].iat[i])
             src, dst = Path(manifest.df["path"].iat[i]), Path(anon.df["path"].iat[i])
             orig_copy = out / "original" / f"{item}{src.suffix}"
             if not orig_copy.exists():

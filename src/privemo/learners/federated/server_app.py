@@ -31,6 +31,7 @@ from flwr.app import ArrayRecord, ConfigRecord, Context, Message, MetricRecord, 
 from flwr.serverapp import Grid, ServerApp
 from flwr.serverapp.strategy import FedAdam, FedAvg, FedProx
 
+from privemo._files import atomic_path
 from privemo.learners.federated.task import (
     Partition,
     build_model,
@@ -148,10 +149,9 @@ class UpdateRecorder:
                 self.epsilons[pid] = float(metrics["epsilon"])
 
     def save(self, path: Path) -> None:
-        tmp = path.with_name(path.name + ".tmp.npz")
-        np.savez(tmp, round=np.array(self.rounds, dtype=np.int64), client=np.array(self.clients, dtype=np.int64),
-                 sketch=np.stack(self.sketches) if self.sketches else np.zeros((0, self.sketch.dim), np.float32))
-        tmp.replace(path)
+        with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+            np.savez(fh, round=np.array(self.rounds, dtype=np.int64), client=np.array(self.clients, dtype=np.int64),
+                     sketch=np.stack(self.sketches) if self.sketches else np.zeros((0, self.sketch.dim), np.float32))
 
 
 def run_federation(grid: Grid, job: dict[str, Any], log: Callable[[str], None] | None = None) -> dict[str, Any]:
@@ -202,7 +202,8 @@ def run_federation(grid: Grid, job: dict[str, Any], log: Callable[[str], None] |
             if "epsilon-max" in tm:
                 r["epsilon"] = float(tm["epsilon-max"])
     final = result.arrays.to_numpy_ndarrays() if result.arrays is not None else initial
-    np.savez(out / "model.npz", *final)
+    with atomic_path(out / "model.npz") as tmp, open(tmp, "wb") as fh:
+        np.savez(fh, *final)
     if recorder is not None:
         recorder.save(out / "updates.npz")
     write_atomic(out / "rounds.jsonl", "".join(json.dumps(r) + "\n" for r in rows))

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from privemo._files import atomic_path, atomic_write
 from privemo.errors import ConfigError
 from privemo.metrics import confusion, uar
 
@@ -31,12 +32,9 @@ class Partition:
     gender: str = "?"
 
     def save(self, path: str | Path) -> None:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp.npz")
-        np.savez(tmp, X=self.X.astype(np.float32), y=self.y.astype(np.int64), train=self.train,
-                 speaker=np.array(self.speaker), gender=np.array(self.gender))
-        tmp.replace(path)
+        with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+            np.savez(fh, X=self.X.astype(np.float32), y=self.y.astype(np.int64), train=self.train,
+                     speaker=np.array(self.speaker), gender=np.array(self.gender))
 
     @classmethod
     def load(cls, path: str | Path) -> Partition:
@@ -52,11 +50,7 @@ class Partition:
 
 def write_atomic(path: str | Path, text: str) -> None:
     """Write ``text`` to ``path`` through a temporary file, so a reader never sees half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
+    atomic_write(path, text)
 
 
 def build_model(n_in: int, n_classes: int, model: dict[str, Any], seed: int = 0) -> nn.Module:
