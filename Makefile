@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 
-.PHONY: setup browser demo test unit integration lint bench ravdess voice face vgan clean
+.PHONY: setup browser demo test unit integration lint fuzz bench ravdess voice face vgan clean
 
 setup: $(VENV)/.installed
 
@@ -31,6 +31,9 @@ unit: setup
 
 integration: setup
 	$(PY) -m pytest -q -m integration tests/integration
+
+fuzz: setup  ## every malformed input of the fuzz suite (about 1,900 cases, 8 kinds) through the CLI; a table per kind
+	$(PY) -m tests.fuzz.runner --json fuzz-results.json
 
 lint: setup
 	$(VENV)/bin/ruff check src tests bench

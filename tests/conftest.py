@@ -81,7 +81,7 @@ _PAGE_JS = """() => {
 }"""
 
 
-def open_in_chromium(path: Path) -> dict:
+def open_in_chromium(path: Path, extra_js: str | None = None) -> dict:
     """Load a report page in Debian's headless chromium; what it shows, and every console or page error."""
     if not Path(CHROMIUM).is_file():
         pytest.fail(f"{CHROMIUM} not found: `make test` installs Debian's chromium (apt-get install chromium)")
@@ -99,17 +99,69 @@ def open_in_chromium(path: Path) -> dict:
             page.wait_for_function("() => [...document.querySelectorAll('audio,video')].every(m => m.readyState >= 1 "
                                    "|| m.error)", timeout=20000)
             info = page.evaluate(_PAGE_JS)
+            if extra_js:
+                info["extra"] = page.evaluate(extra_js)
         finally:
             browser.close()
     info["errors"] = errors
     return info
 
 
+PAYLOAD = "<script>window.__pwned=1</script><img src=x onerror=window.__pwned=2>"
+# the report writer of each page title, to re-draw a page from rows with markup in their names
+WRITERS = {"privemo report": ("privemo.experiments.report", "write_report"),
+           "privemo: voice anonymization": ("privemo.experiments.voice.report", "write_voice_report"),
+           "privemo: face privacy": ("privemo.experiments.face.report", "write_face_report"),
+           "privemo: PPRL-VGAN": ("privemo.experiments.vgan.report", "write_vgan_report"),
+           "privemo: audio-visual anonymization": ("privemo.experiments.video.report", "write_video_report"),
+           "privemo federated report": ("privemo.experiments.federated.report", "write_federated_report")}
+NAME_KEYS = ("variant", "method", "evaluator", "run", "corpus", "strategy", "setting", "protocol")
+
+
+def assert_markup_escaped(path: Path, title: str) -> None:
+    """Names in a run's results that hold markup (``<script>``, an ``onerror`` image) are shown as
+    text on the re-drawn page: no script element, nothing runs, the text is there."""
+    import importlib
+    import json
+    import shutil
+    import tempfile
+
+    run = Path(path).parent
+    if title not in WRITERS or not (run / "results.jsonl").is_file():
+        return
+    module, fn = WRITERS[title]
+    with tempfile.TemporaryDirectory() as tmp:
+        copy = Path(tmp) / "run"
+        shutil.copytree(run, copy)
+        rows = [json.loads(line) for line in (copy / "results.jsonl").read_text().splitlines() if line.strip()]
+        for r in rows:
+            for k in NAME_KEYS:
+                if isinstance(r.get(k), str) and r[k] not in ("original", "narula", "anonymizer", "federated",
+                                                               "centralised", "training"):
+                    r[k] = r[k] + PAYLOAD
+        (copy / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+        shutil.rmtree(copy / "units", ignore_errors=True)
+        getattr(importlib.import_module(module), fn)(copy)
+        html = (copy / "report.html").read_text()
+        from tests.fuzz.cases import active_markup
+
+        assert not active_markup(html), f"{title}: raw markup from the results: {active_markup(html)[:3]}"
+        if title != "privemo: PPRL-VGAN":  # its tables name no variant or method
+            assert "&lt;script&gt;window.__pwned" in html, f"{title}: the names with markup are not on the page"
+        info = open_in_chromium(copy / "report.html", extra_js="() => ({pwned: window.__pwned === undefined ? null : "
+                                "window.__pwned, scripts: document.scripts.length})")
+        assert info["extra"] == {"pwned": None, "scripts": 0}, f"{title}: {info['extra']}"
+        assert not info["errors"], f"{title}: {info['errors']}"
+
+
 def assert_report_page(path: Path, min_tables: int = 1) -> dict:
     """The headless-browser check of a run's report.html: loads without errors, self-contained, shows
-    its tables, every image decodes and every audio / video example loads."""
+    its tables, every image decodes and every audio / video example loads; and, re-drawn from its
+    rows with markup in every name, shows that markup as text and runs no script."""
     assert Path(path).is_file(), f"{path} was not written"
+    assert "http-equiv='Content-Security-Policy'" in Path(path).read_text(), f"{path}: no Content-Security-Policy"
     info = open_in_chromium(path)
+    assert_markup_escaped(path, info["title"])
     assert not info["errors"], f"{path}: {info['errors']}"
     assert not info["external"], f"{path}: not self-contained, refers to {info['external'][:3]}"
     assert info["tables"] >= min_tables and info["visible_tables"] == info["tables"], f"{path}: tables {info}"

@@ -55,7 +55,7 @@ def check(kind: str, spec: Any, where: str = "", skip: tuple[str, ...] = ()) -> 
     try:
         factory = lookup(kind, spec["type"])
     except ConfigError as exc:
-        raise ConfigError(f"{where}: {exc}" if where else str(exc)) from None
+        raise ConfigError(f"{where}.type: {exc}" if where else str(exc)) from None
     what = f"{where} ({kind} {spec['type']!r})" if where else f"{kind} {spec['type']!r}"
     params = {k: v for k, v in spec.items() if k != "type" and k not in skip}
     check_params(getattr(factory, "__params__", factory), params, what)

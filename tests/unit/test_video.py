@@ -206,7 +206,8 @@ def test_tuned_fusion_never_sees_the_test_fold(tmp_path):
                      rng.normal(size=(n, 128)), np.arange(n), rng.dirichlet(np.ones(7), 2 * n), np.zeros(2 * n, bool),
                      rng.normal(size=(n, 256)), rng.normal(size=(n, 88)), rng.normal(size=(n, 10)))
     cfg = VideoEvalConfig(name="t", corpus={"type": "synthetic"}, face_size=16, folds=3, epochs=1,
-                          fusion={"tune": True})
+                          fusion={"tune": True}, methods=[{"name": "blur", "face": {"type": "face_blur"},
+                                                           "voice": {"type": "original"}}])
     models = Models(cfg, items, side, tmp_path)
     seen = []
     real = models._predict

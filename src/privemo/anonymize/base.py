@@ -18,6 +18,7 @@ import numpy as np
 
 from privemo._schema import Seed
 from privemo.corpora.manifest import Manifest
+from privemo.errors import MediaError
 from privemo.media import read_audio
 from privemo.registry import register
 
@@ -58,6 +59,11 @@ class VoiceAnonymizer(Anonymizer):
         return self
 
     def transform(self, clip: Clip) -> Clip:
+        from privemo.media.audio import MAX_RATE, MIN_RATE
+
+        if not MIN_RATE <= int(clip.sr) <= MAX_RATE or np.asarray(clip.audio).size == 0:
+            raise MediaError(clip.key or "<clip>", f"cannot anonymize {np.asarray(clip.audio).size} samples at "
+                             f"{clip.sr} Hz (non-empty audio at {MIN_RATE}-{MAX_RATE} Hz)")
         out = self._transform(np.asarray(clip.audio, dtype=np.float32), clip.sr, clip)
         out = fit_length(np.nan_to_num(out.astype(np.float32)), len(clip.audio))
         return Clip(out, clip.sr, clip.speaker, clip.key)

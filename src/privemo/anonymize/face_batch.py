@@ -99,17 +99,22 @@ def fit_faces(anonymizer: FaceAnonymizer, files: list[Path], size: int = 64,
     from privemo.features.face import align
 
     crops = []
+    unreadable: list[str] = []
     for i, p in enumerate(files):
         try:
             chip, found = align(read_image(p, "rgb"), size)
-        except MediaError:
+        except MediaError as exc:
+            unreadable.append(str(exc))
             continue
         if found:
             crops.append(chip)
         if progress:
             progress(i + 1, len(files))
     if not crops:
-        raise ConfigError("no face found in the images to fit the anonymizer on")
+        where = str(files[0]) if len(files) == 1 else f"{len(files)} images ({files[0]}, ...)"
+        why = f"; unreadable: {'; '.join(unreadable[:3])}" if unreadable else ""
+        raise ConfigError(f"{where}: no face found to fit the anonymizer on{why} (give --fit-on a folder of faces, "
+                          "or --model a fitted one)")
     anonymizer.fit(np.stack(crops))
 
 

@@ -43,8 +43,8 @@ def warp_poles(a: np.ndarray, alpha: float) -> np.ndarray:
     return np.real(np.poly(new))
 
 
-def mcadams_transform(x: np.ndarray, sr: int, alpha: float, win_ms: Annotated[float, Field(ge=2, le=1000)] = 20.0, hop_ms: Annotated[float, Field(ge=1, le=1000)] = 10.0,
-                      order: Annotated[int, Field(ge=1, le=100)] = 20) -> np.ndarray:
+def mcadams_transform(x: np.ndarray, sr: int, alpha: float, win_ms: float = 20.0, hop_ms: float = 10.0,
+                      order: int = 20) -> np.ndarray:
     eps = np.finfo(np.float32).eps
     x = np.asarray(x, dtype=np.float64) + eps
     win, hop = int(sr * win_ms / 1000), int(sr * hop_ms / 1000)
@@ -68,9 +68,9 @@ class McAdams(VoiceAnonymizer):
     name: ClassVar[str] = "mcadams"
     alpha: Annotated[float, Field(gt=0, le=4)] = 0.8
     alpha_range: tuple[Annotated[float, Field(gt=0, le=4)], Annotated[float, Field(gt=0, le=4)]] | None = None  # e.g. (0.75, 0.9): one alpha per speaker
-    win_ms: float = 20.0
-    hop_ms: float = 10.0
-    order: int = 20
+    win_ms: Annotated[float, Field(ge=2, le=1000)] = 20.0
+    hop_ms: Annotated[float, Field(ge=1, le=1000)] = 10.0
+    order: Annotated[int, Field(ge=1, le=100)] = 20
 
     def alpha_for(self, speaker: str | None, key: str) -> float:
         if self.alpha_range is None:

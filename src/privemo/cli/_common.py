@@ -46,5 +46,12 @@ def friendly_errors() -> Iterator[None]:
     try:
         yield
     except PrivemoError as exc:
-        console.print(f"[bold red]error:[/] {exc}")
+        console.print(f"[bold red]error:[/] {safe_text(exc)}")
         raise typer.Exit(2) from None
+
+
+def safe_text(value: object) -> str:
+    """``value`` as text that prints anywhere: undecodable file-name bytes escaped, rich markup escaped."""
+    from rich.markup import escape
+
+    return escape(str(value).encode("utf-8", "backslashreplace").decode("utf-8"))

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import typer
 
-from privemo.cli._common import console, friendly_errors, progress_bar
+from privemo.cli._common import console, friendly_errors, progress_bar, safe_text
 
 app = typer.Typer(help="Anonymize media: keep the emotion, remove who it is.", no_args_is_help=True)
 
@@ -68,7 +68,7 @@ def voice_cmd(src: Path = typer.Argument(..., help="an audio file or a folder (s
                                      skip_bad=not stop_on_error,
                                      progress=lambda i, n: prog(f"{method}", i, n))
         for path, why in result.failed:
-            console.print(f"[yellow]skipped[/] {why if why.startswith(path) else f'{path}: {why}'}")
+            console.print(f"[yellow]skipped[/] {safe_text(why if why.startswith(path) else f'{path}: {why}')}")
         console.print(json.dumps(result.as_dict()))
         if result.failed:
             raise typer.Exit(1)
@@ -135,9 +135,9 @@ def face_cmd(src: Path = typer.Argument(..., help="an image file or a folder (se
             result = anonymize_face_files(anonymizer, src, out, no_face, margin, skip_bad=not stop_on_error,
                                           progress=lambda i, n: prog(method, i, n))
         for path in result.no_face:
-            console.print(f"[yellow]no face found[/] {path} ({'whole image anonymized' if no_face == 'whole' else no_face})")
+            console.print(f"[yellow]no face found[/] {safe_text(path)} ({'whole image anonymized' if no_face == 'whole' else no_face})")
         for path, why in result.failed:
-            console.print(f"[yellow]skipped[/] {why if why.startswith(path) else f'{path}: {why}'}")
+            console.print(f"[yellow]skipped[/] {safe_text(why if why.startswith(path) else f'{path}: {why}')}")
         console.print(json.dumps(result.as_dict()))
         if result.failed:
             raise typer.Exit(1)
@@ -196,7 +196,7 @@ def video_cmd(src: Path = typer.Argument(..., help="a video file (mp4, flv, avi,
                                            speaker_from, skip_bad=not stop_on_error,
                                            progress=lambda i, n, d="": prog(f"{face} + {voice}", i, n, d))
         for path, why in result.failed:
-            console.print(f"[yellow]skipped[/] {why if why.startswith(path) else f'{path}: {why}'}")
+            console.print(f"[yellow]skipped[/] {safe_text(why if why.startswith(path) else f'{path}: {why}')}")
         console.print(json.dumps(result.totals()))
         if result.failed:
             raise typer.Exit(1)
@@ -221,6 +221,8 @@ def _spec(method: str, params: list[str]) -> dict:
         if "=" not in p:
             raise ConfigError(f"--param {p!r}: expected key=value")
         k, v = p.split("=", 1)
+        if not k.strip():
+            raise ConfigError(f"--param {p!r}: expected key=value (the key is empty)")
         try:
             spec[k.strip()] = yaml.safe_load(v)
         except yaml.YAMLError as exc:

@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from privemo.cli._common import console, friendly_errors
+from privemo.cli._common import console, friendly_errors, safe_text
 
 app = typer.Typer(help="Corpora: inspect a folder.", no_args_is_help=True)
 
@@ -29,7 +29,7 @@ def inspect(corpus: str = typer.Argument(..., help="corpus type: ravdess, crema_
         if as_json:
             print(json.dumps({**s, "problems": problems}, indent=1))
             return
-        console.print(f"[bold]{corpus}[/] at {root}: {s['items']} items, {s['speakers']} speakers "
+        console.print(f"[bold]{safe_text(corpus)}[/] at {safe_text(root)}: {s['items']} items, {s['speakers']} speakers "
                       f"({s['speakers_by_gender']['m']} m / {s['speakers_by_gender']['f']} f / "
                       f"{s['speakers_by_gender']['unknown']} unknown), media {s['media']}")
         t = Table(title="emotions")
@@ -44,6 +44,6 @@ def inspect(corpus: str = typer.Argument(..., help="corpus type: ravdess, crema_
         if problems:
             console.print(f"[yellow]{len(problems)} problems:[/]")
             for path, why in problems[:50]:
-                console.print(f"  {path}: {why}")
+                console.print(f"  {safe_text(path)}: {safe_text(why)}")
         else:
             console.print("no problems found" + ("" if check_files else " (names only; --check-files opens every file)"))

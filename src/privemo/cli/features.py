@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import typer
 
-from privemo.cli._common import console, friendly_errors, progress_bar
+from privemo.cli._common import console, friendly_errors, progress_bar, safe_text
 
 app = typer.Typer(help="Features: extract and cache.", no_args_is_help=True)
 
@@ -33,7 +33,7 @@ def extract(corpus: str = typer.Argument(..., help="corpus type"),
         console.print(f"{len(manifest)} items; cache {cache.root}: {cache.hits} hits, {cache.misses} computed; "
                       f"{len(feats.failed)} failed")
         for path, why in feats.failed[:20]:
-            console.print(f"[yellow]  {path}: {why}")
+            console.print(f"[yellow]  {safe_text(path)}: {safe_text(why)}")
         if out:
             keep = [i for i, v in enumerate(feats.values) if v is not None]
             arrays: dict[str, np.ndarray] = {f"{i:06d}": np.asarray(feats.values[i]) for i in keep}

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from privemo.cli._common import console, friendly_errors, progress_bar
+from privemo.cli._common import console, friendly_errors, progress_bar, safe_text
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
@@ -43,7 +43,7 @@ def run(config: Path = typer.Argument(..., help="experiment YAML"),
         if executor:
             cfg = cfg.model_copy(update={"executor": executor})
         with progress_bar() as prog:
-            runner = Runner(cfg, out, data_root, progress=prog, log=lambda m: console.print(f"[yellow]{m}"))
+            runner = Runner(cfg, out, data_root, progress=prog, log=lambda m: console.print(f"[yellow]{safe_text(m)}"))
             runner.run()
         _print_summary(write_report(runner.run_dir))
 
@@ -84,3 +84,53 @@ def demo(out: Path = typer.Option(Path("runs/demo"), help="run folder"),
             console.print(Path(result["report"]).read_text(), markup=False, highlight=False)
             console.print(f"reports: {out / 'report.html'} (speech representations) and "
                           f"{Path(result['report']).with_suffix('.html')} (audio-visual)")
+
+
+KINDS = ("experiment", "voice", "face", "video", "vgan", "federated")
+
+
+def config_kind(data: object) -> str:
+    """Which command a parsed config is for, from its keys."""
+    if not isinstance(data, dict):
+        return "experiment"
+    if "evaluators" in data:
+        return "experiment"
+    if "rounds" in data or "loso" in data or "strategy" in data or "attack" in data:
+        return "federated"
+    if "narula" in data or "anonymizers" in data:
+        return "face"
+    if "attacks" in data or "left_out" in data or "test_fraction" in data or "model" in data:
+        return "vgan"
+    methods = data.get("methods")
+    if isinstance(methods, list) and any(isinstance(m, dict) and ("face" in m or "voice" in m) for m in methods):
+        return "video"
+    return "voice" if "methods" in data else "experiment"
+
+
+def check(config: Path = typer.Argument(..., help="any privemo config YAML"),
+          kind: str = typer.Option("auto", help="auto (from its keys), " + ", ".join(KINDS))) -> None:
+    """Validate a config without running it: every key, range and component parameter, in a second.
+
+    Example: privemo check configs/voice/ravdess.yaml
+    """
+    from privemo.errors import ConfigError
+    from privemo.experiments.config import parse_config, read_yaml
+
+    with friendly_errors():
+        if kind != "auto" and kind not in KINDS:
+            raise ConfigError(f"--kind: {kind!r} is not one of auto, {', '.join(KINDS)}")
+        data, source = read_yaml(config)
+        kind = config_kind(data) if kind == "auto" else kind
+        if kind == "experiment":
+            cfg = parse_config(data, source)
+        else:
+            from privemo.experiments.face.config import load_face_config
+            from privemo.experiments.federated.config import load_federated_config
+            from privemo.experiments.vgan.config import load_vgan_config
+            from privemo.experiments.video.config import load_video_config
+            from privemo.experiments.voice.config import load_voice_config
+
+            loaders = {"voice": load_voice_config, "face": load_face_config, "video": load_video_config,
+                       "vgan": load_vgan_config, "federated": load_federated_config}
+            cfg = loaders[kind](config)
+        console.print(f"{config}: a valid {kind} config ({cfg.name})", markup=False, highlight=False)

@@ -36,13 +36,60 @@ def read_label_table(csv: Path, needed: Iterable[str], what: str) -> pd.DataFram
     if not csv.is_file():
         raise CorpusError(csv, f"{what} not found")
     try:
-        table = pd.read_csv(csv, dtype=str)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise CorpusError(csv, f"unreadable CSV: {exc}") from exc
+        table = pd.read_csv(csv, dtype=str, encoding="utf-8", encoding_errors="strict")
+    except UnicodeDecodeError as exc:
+        raise CorpusError(csv, f"unreadable CSV: not UTF-8 ({exc.reason} at byte {exc.start})") from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError, OSError) as exc:
+        raise CorpusError(csv, f"unreadable CSV: {exc}") from None
+    except Exception as exc:  # any other parser failure (csv.Error: a field over the size limit...)  # noqa: BLE001
+        raise CorpusError(csv, f"unreadable CSV: {exc}") from None
+    table.columns = [str(c).lstrip("\ufeff").strip() for c in table.columns]
     missing = [c for c in needed if c not in table.columns]
     if missing:
         raise CorpusError(csv, f"missing columns {missing}")
     return table
+
+
+def label_rows(csv: Path, needed: Iterable[str], what: str, file_col: str | None = None,
+               numeric: Iterable[str] = ()) -> list[dict[str, Any]]:
+    """The rows of a label CSV, each checked: ``file_col`` is a plain, non-empty file name listed
+    once, every ``needed`` field is there, ``numeric`` fields are finite numbers (or empty). A bad row
+    is a CorpusError naming the file and its line."""
+    import math
+
+    table = read_label_table(csv, needed, what)
+    rows: list[dict[str, Any]] = []
+    seen: dict[str, int] = {}
+    for i, rec in enumerate(table.to_dict("records")):
+        line = i + 2  # the header is line 1
+        for col in needed:
+            if col != file_col and col not in numeric and not isinstance(rec.get(col), str):
+                raise CorpusError(csv, f"line {line}: no {col} (a short row?)")
+        if file_col is not None:
+            name = rec.get(file_col)
+            name = name.strip() if isinstance(name, str) else ""
+            if not name:
+                raise CorpusError(csv, f"line {line}: empty {file_col}")
+            if len(name) > 255 or any(ch in name for ch in "/\\\0") or name in (".", ".."):
+                raise CorpusError(csv, f"line {line}: {file_col} {name[:60]!r} is not a plain file name")
+            if name in seen:
+                raise CorpusError(csv, f"line {line}: {name!r} is listed twice (first on line {seen[name]})")
+            seen[name] = line
+            rec[file_col] = name
+        for col in numeric:
+            v = rec.get(col)
+            if v is None or (isinstance(v, float) and math.isnan(v)) or (isinstance(v, str) and not v.strip()):
+                rec[col] = None
+                continue
+            try:
+                f = float(v)
+            except (TypeError, ValueError):
+                raise CorpusError(csv, f"line {line}: {col} {str(v)[:40]!r} is not a number") from None
+            if not math.isfinite(f):
+                raise CorpusError(csv, f"line {line}: {col} {v!r} is not a finite number")
+            rec[col] = f
+        rows.append(rec)
+    return rows
 
 
 def bin_level(value: Any, low_max: float, mid_max: float) -> Any:

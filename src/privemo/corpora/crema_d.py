@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import csv
 import re
 from pathlib import Path
 
-from privemo.corpora._common import files, finish, require_dir
+from privemo.corpora._common import files, finish, label_rows, require_dir
 from privemo.corpora.manifest import Manifest
 from privemo.errors import CorpusError
 from privemo.registry import register
@@ -28,12 +27,8 @@ _FOLDERS = {"audio": ("AudioWAV", (".wav",)), "video": ("VideoFlash", (".flv", "
 def _demographics(path: Path) -> dict[str, str]:
     if not path.is_file():
         raise CorpusError(path, "VideoDemographics.csv not found (needed for speaker gender)")
-    with open(path, newline="") as fh:
-        reader = csv.DictReader(fh)
-        if not reader.fieldnames or "ActorID" not in reader.fieldnames or "Sex" not in reader.fieldnames:
-            raise CorpusError(path, "expected columns ActorID and Sex")
-        return {row["ActorID"].strip(): {"Male": "m", "Female": "f"}.get(row["Sex"].strip(), "")
-                for row in reader}
+    return {row["ActorID"].strip(): {"Male": "m", "Female": "f"}.get(row["Sex"].strip(), "")
+            for row in label_rows(path, ("ActorID", "Sex"), "VideoDemographics.csv")}
 
 
 @register("corpus", "crema_d")

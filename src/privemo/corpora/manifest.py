@@ -32,7 +32,14 @@ class Manifest:
     """
 
     def __init__(self, rows: pd.DataFrame | Iterable[dict[str, Any]], skipped: Sequence[tuple[str, str]] = ()):
-        df = rows.copy() if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows))
+        if not isinstance(rows, pd.DataFrame):
+            rows = list(rows)
+            for r in rows:  # before pandas sees them: its string columns cannot hold such names
+                for col in ("path", "item_id", "speaker"):
+                    v = r.get(col)
+                    if isinstance(v, str) and not _utf8(v):
+                        raise CorpusError(ascii(v), "the file name is not valid UTF-8: rename it")
+        df = rows.copy() if isinstance(rows, pd.DataFrame) else pd.DataFrame(rows)
         missing = [c for c in REQUIRED if c not in df.columns]
         if missing:
             raise CorpusError("<manifest>", f"missing required columns {missing}")
@@ -131,3 +138,12 @@ def _isna(v: Any) -> bool:
         return bool(pd.isna(v))
     except (TypeError, ValueError):
         return False
+
+
+def _utf8(text: str) -> bool:
+    """Whether ``text`` (a file name as Python decodes it) is valid UTF-8 (no surrogate escapes)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from privemo.corpora._common import bin_level, finish, read_label_table, require_dir
+from privemo.corpora._common import bin_level, finish, label_rows, require_dir
 from privemo.corpora.manifest import Manifest
 from privemo.errors import CorpusError
 from privemo.registry import register
@@ -21,10 +21,11 @@ NEEDED = ("FileName", "EmoClass", "EmoAct", "EmoVal", "SpkrID", "Gender")
 @register("corpus", "msp_podcast")
 def load_msp_podcast(root: str | Path, skip_bad: bool = False) -> Manifest:
     root = require_dir(root)
-    table = read_label_table(root / "Labels" / "labels_consensus.csv", NEEDED, "consensus label file")
+    labels = label_rows(root / "Labels" / "labels_consensus.csv", NEEDED, "consensus label file", "FileName",
+                        ("EmoAct", "EmoVal"))
     audio = require_dir(root / "Audios", "MSP-Podcast Audios folder")
     rows = []
-    for rec in table.to_dict("records"):
+    for rec in labels:
         p = audio / rec["FileName"]
         if not p.is_file():
             if skip_bad:

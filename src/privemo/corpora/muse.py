@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from privemo.corpora._common import bin_level, finish, read_label_table, require_dir
+from privemo.corpora._common import bin_level, finish, label_rows, require_dir
 from privemo.corpora.manifest import Manifest
 from privemo.errors import CorpusError
 from privemo.registry import register
@@ -21,9 +21,9 @@ NEEDED = ("file", "subject", "gender", "activation", "valence")
 @register("corpus", "muse")
 def load_muse(root: str | Path, skip_bad: bool = False) -> Manifest:
     root = require_dir(root)
-    table = read_label_table(root / "annotations.csv", NEEDED, "MuSE annotations.csv")
+    labels = label_rows(root / "annotations.csv", NEEDED, "MuSE annotations.csv", "file", ("activation", "valence"))
     rows = []
-    for rec in table.to_dict("records"):
+    for rec in labels:
         p = root / "audio" / rec["file"]
         if not p.is_file():
             if skip_bad:

@@ -125,8 +125,11 @@ class CorpusConfig(_Strict):
         from privemo.registry import lookup
 
         try:
-            check_params(lookup("corpus", self.type), self.options, f"corpus {self.type!r} options",
-                         skip=("root",))
+            loader = lookup("corpus", self.type)
+        except ConfigError as exc:
+            raise ValueError(f"corpus.type: {exc}") from None
+        try:
+            check_params(loader, self.options, f"corpus.options ({self.type})", skip=("root",))
         except ConfigError as exc:
             raise ValueError(str(exc)) from None
         return self
@@ -172,6 +175,10 @@ class VariantConfig(_Strict):
         if self.streams is not None and not self.streams:
             raise ValueError("streams: name at least one stream")
         encoder = (self.learner or {}).get("encoder") or {}
+        if not isinstance(encoder, dict):
+            raise ValueError(f"learner.encoder: a mapping with a 'type' key, got {encoder!r:.60}")
+        if not isinstance(encoder.get("streams") or {}, dict):
+            raise ValueError("learner.encoder.streams: a mapping of stream name to encoder")
         if self.streams is not None and self.learner is not None and len(self.streams) > 1:
             if encoder.get("type") != "multimodal":
                 raise ValueError("streams: several input streams need learner.encoder.type 'multimodal'")
@@ -219,8 +226,8 @@ class ExperimentConfig(_Strict):
         if not v:
             raise ValueError("name at least one evaluator")
         for i, e in enumerate(v):
-            if not isinstance(e, dict) or "type" not in e:
-                raise ValueError(f"evaluator {i} needs a 'type' key")
+            if not isinstance(e, dict) or not isinstance(e.get("type"), str):
+                raise ValueError(f"evaluator {i} needs a 'type' key naming an evaluator")
             if "name" in e and name_error(e["name"]):
                 raise ValueError(f"evaluator {i} name: {name_error(e['name'])}")
         names = [e.get("name", e["type"]) for e in v]
@@ -262,17 +269,63 @@ def validate_mapping(model: type[M], data: Any, source: str) -> M:
         problems = "; ".join(f"{'.'.join(str(p) for p in err['loc']) or '<root>'}: {err['msg']}"
                              for err in exc.errors())
         raise ConfigError(f"{source}: {problems}") from None
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
+    except (TypeError, KeyError, AttributeError, IndexError) as exc:  # a validator met a value of an odd shape
+        raise ConfigError(f"{source}: a value of the wrong kind ({type(exc).__name__}: {exc})") from None
+
+
+MAX_CONFIG_BYTES = 4 * 2**20
+MAX_CONFIG_VALUES = 100_000  # after YAML aliases are expanded (a "billion laughs" file stops here)
+MAX_CONFIG_DEPTH = 64
 
 
 def read_yaml(path: str | Path) -> tuple[Any, str]:
-    """The parsed content of a YAML config file and its name, or a ConfigError naming the file."""
+    """The parsed content of a YAML config file and its name, or a ConfigError naming the file: not a
+    regular file, too large, not UTF-8, not YAML, nested too deeply or expanding to too many values."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: config file not found")
     try:
-        return yaml.safe_load(path.read_text()), str(path)
+        if path.stat().st_size > MAX_CONFIG_BYTES:
+            raise ConfigError(f"{path}: {path.stat().st_size} bytes is too large for a config "
+                              f"(at most {MAX_CONFIG_BYTES})")
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the config ({exc.strerror})") from None
+    try:
+        data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: nested too deeply") from None
+    except ValueError as exc:  # e.g. an integer of more digits than Python converts
+        raise ConfigError(f"{path}: not a usable YAML value: {exc}") from None
+    check_shape(data, str(path))
+    return data, str(path)
+
+
+def check_shape(data: Any, source: str) -> None:
+    """Refuse parsed data nested deeper than MAX_CONFIG_DEPTH or holding more than MAX_CONFIG_VALUES
+    values once aliases are expanded (walked without recursion; stops at the limit)."""
+    stack: list[tuple[Any, int]] = [(data, 0)]
+    seen = 0
+    while stack:
+        node, depth = stack.pop()
+        seen += 1
+        if seen > MAX_CONFIG_VALUES:
+            raise ConfigError(f"{source}: expands to more than {MAX_CONFIG_VALUES} values (YAML aliases?)")
+        if depth > MAX_CONFIG_DEPTH:
+            raise ConfigError(f"{source}: nested more than {MAX_CONFIG_DEPTH} levels deep")
+        if isinstance(node, dict):
+            for k, v in node.items():
+                if not isinstance(k, str | int | float | bool) and k is not None:
+                    raise ConfigError(f"{source}: a key must be a plain value, got {type(k).__name__}")
+                stack.append((v, depth + 1))
+        elif isinstance(node, list | tuple):
+            stack.extend((v, depth + 1) for v in node)
 
 
 def parse_config(data: Any, source: str = "<config>") -> ExperimentConfig:

@@ -117,4 +117,4 @@ def page(title: str, md: str, figures: Sequence[tuple[str, str]] = (), threat_mo
 
 def run_config(run_dir: Path) -> str:
     p = run_dir / "config.yaml"
-    return p.read_text() if p.is_file() else ""
+    return p.read_text(errors="replace") if p.is_file() else ""

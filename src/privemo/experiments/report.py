@@ -369,7 +369,7 @@ THREAT_MODEL = """\
 @report_guard
 def write_report(run_dir: str | Path) -> dict[str, Any]:
     run_dir = Path(run_dir)
-    rows = read_results(run_dir)
+    rows = read_results(run_dir, required=("variant", "evaluator"))
     summary = summarize(rows)
     table = paper_table(summary, rows)
     md = markdown(summary, rows, table)

@@ -112,3 +112,20 @@ def report_guard(fn: F) -> F:
                               f"reads ({what}); re-run the experiment to rebuild them") from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def run_config_data(run_dir: str | Path) -> dict[str, Any]:
+    """The run folder's ``config.yaml`` as a mapping ({} where there is none); a damaged one is a
+    ConfigError naming it."""
+    from privemo.errors import ConfigError
+    from privemo.experiments.config import read_yaml
+
+    path = Path(run_dir) / "config.yaml"
+    if not path.is_file():
+        return {}
+    data, _ = read_yaml(path)
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: not a mapping of keys")
+    return data

@@ -124,17 +124,25 @@ class StandardLearner:
     @classmethod
     def check_config(cls, params: dict[str, Any], where: str) -> None:
         """The encoder's and the head's parameters (validated at config time, like the learner's)."""
-        enc = dict(params.get("encoder") or {"type": "acoustic"})
+        enc = params.get("encoder") or {"type": "acoustic"}
+        if not isinstance(enc, dict):
+            raise ConfigError(f"{where}.encoder: a mapping with a 'type' key, got {enc!r:.60}")
+        enc = dict(enc)
         kind = enc.pop("type", "acoustic")
+        if not isinstance(kind, str):
+            raise ConfigError(f"{where}.encoder.type: an encoder name, got {kind!r:.60}")
         streams = enc.pop("streams", None) if kind == "multimodal" else None
+        if isinstance(streams, dict) and not all(isinstance(v, dict) for v in streams.values()):
+            raise ConfigError(f"{where}.encoder.streams: each stream is a mapping with a 'type' key")
         specs = {f"encoder.streams.{k}": dict(v) for k, v in streams.items()} if isinstance(streams, dict) else \
             ({} if kind == "multimodal" else {"encoder": {"type": kind, **enc}})
         if kind == "multimodal" and (not isinstance(streams, dict) or enc):
+            extra = f" (not {', '.join(map(str, enc))})" if enc else ""
             raise ConfigError(f"{where}.encoder: a multimodal encoder names one encoder per input stream under "
-                              "'streams', and nothing else")
+                              f"'streams', and nothing else{extra}")
         for key, spec in specs.items():
             sub = spec.pop("type", "acoustic") if isinstance(spec, dict) else None
-            if sub not in ENCODERS:
+            if not isinstance(sub, str) or sub not in ENCODERS:
                 raise ConfigError(f"{where}.{key}.type: unknown encoder {sub!r} (known: "
                                   f"{', '.join(sorted(ENCODERS))}, multimodal)")
             check_params(ENCODERS[sub], spec, f"{where}.{key} ({sub})", skip=("n_in", "dp"))

@@ -27,6 +27,11 @@ def media_files(path: str | Path, suffixes: tuple[str, ...], what: str) -> tuple
         raise MediaError(path, "no such file or folder")
     files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in suffixes
                    and not p.name.startswith("."))
+    for p in files:
+        try:
+            str(p).encode("utf-8")
+        except UnicodeEncodeError:
+            raise MediaError(ascii(str(p)), "the file name is not valid UTF-8: rename it") from None
     if not files:
         raise MediaError(path, f"no {what} ({', '.join(suffixes)}) in this folder")
     return files, path

@@ -13,6 +13,9 @@ from privemo._files import atomic_path
 from privemo.errors import MediaError
 from privemo.media._files import existing_file
 
+MIN_RATE, MAX_RATE = 1000, 768_000  # Hz: below or above this a file is not speech audio privemo can use
+MAX_SAMPLES = 2**31 // 4  # per channel: about 9 h at 16 kHz (a header claiming more is refused, not read)
+
 
 def read_audio(path: str | Path, sr: int | None = 16000) -> tuple[np.ndarray, int]:
     """Read ``path`` as mono float32 in [-1, 1] at rate ``sr`` (``None`` keeps the file's rate).
@@ -22,8 +25,21 @@ def read_audio(path: str | Path, sr: int | None = 16000) -> tuple[np.ndarray, in
     missing, unreadable, truncated, empty or holds non-finite samples.
     """
     path = existing_file(path)
+    if sr is not None and not MIN_RATE <= sr <= MAX_RATE:
+        raise MediaError(path, f"cannot read at {sr} Hz (a rate from {MIN_RATE} to {MAX_RATE} Hz)")
+    try:
+        info = sf.info(str(path))
+    except Exception:  # noqa: BLE001 - not a soundfile format: PyAV below decides
+        info = None
+    if info is not None:
+        _check_rate(path, info.samplerate)
+        if info.frames > MAX_SAMPLES or info.channels > 64:
+            raise MediaError(path, f"{info.frames} samples x {info.channels} channels is more audio than privemo "
+                             f"reads at once (at most {MAX_SAMPLES} samples, 64 channels)")
     try:
         data, rate = sf.read(str(path), dtype="float32", always_2d=True)
+    except MemoryError:
+        raise MediaError(path, "too large to read into memory") from None
     except Exception as sf_exc:  # soundfile cannot read it: try FFmpeg through PyAV
         try:
             data, rate = _read_with_av(path)
@@ -34,7 +50,13 @@ def read_audio(path: str | Path, sr: int | None = 16000) -> tuple[np.ndarray, in
     return _finish(path, data, rate, sr)
 
 
+def _check_rate(path: Path, rate: float | int | None) -> None:
+    if rate is None or not MIN_RATE <= rate <= MAX_RATE:
+        raise MediaError(path, f"sample rate {rate} Hz is outside {MIN_RATE}-{MAX_RATE} Hz")
+
+
 def _finish(path: Path, data: np.ndarray, rate: int, sr: int | None) -> tuple[np.ndarray, int]:
+    _check_rate(path, rate)
     if data.size == 0 or data.shape[0] == 0:
         raise MediaError(path, "audio has zero length")
     mono = data.mean(axis=1) if data.ndim == 2 else data
@@ -67,7 +89,8 @@ def decode_audio_stream(path: Path) -> tuple[np.ndarray | None, int | None]:
         if not container.streams.audio:
             return None, None
         stream = container.streams.audio[0]
-        rate = int(stream.rate or stream.codec_context.sample_rate)
+        rate = int(stream.rate or stream.codec_context.sample_rate or 0)
+        _check_rate(path, rate)
         resampler = av.AudioResampler(format="flt", layout="mono", rate=rate)
         chunks = []
         try:
@@ -109,6 +132,8 @@ def write_audio(path: str | Path, x: np.ndarray, sr: int) -> None:
         raise MediaError(path, f"expected non-empty mono audio, got shape {x.shape}")
     if not np.all(np.isfinite(x)):
         raise MediaError(path, "refusing to write NaN or infinite samples")
+    if not MIN_RATE <= int(sr) <= MAX_RATE:
+        raise MediaError(path, f"cannot write at {sr} Hz (a rate from {MIN_RATE} to {MAX_RATE} Hz)")
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         subtype = "PCM_16" if path.suffix.lower() in (".wav", ".flac") else None

@@ -12,6 +12,8 @@ from privemo._files import atomic_path
 from privemo.errors import MediaError
 from privemo.media._files import existing_file
 
+MAX_PIXELS = 50_000_000  # larger images (or headers claiming so: decompression bombs) are refused unread
+
 
 def read_image(path: str | Path, mode: Literal["gray", "rgb"] = "gray") -> np.ndarray:
     """Read ``path`` as ``(H, W)`` uint8 (gray) or ``(H, W, 3)`` uint8 (rgb); the first frame of a GIF.
@@ -22,6 +24,9 @@ def read_image(path: str | Path, mode: Literal["gray", "rgb"] = "gray") -> np.nd
     path = existing_file(path)
     try:
         with Image.open(path) as src:
+            w, h = src.size
+            if w <= 0 or h <= 0 or w * h > MAX_PIXELS:
+                raise MediaError(path, f"a {w}x{h} image is outside what privemo reads (at most {MAX_PIXELS} pixels)")
             src.seek(0)
             src.load()
             im: Image.Image = src
@@ -30,9 +35,15 @@ def read_image(path: str | Path, mode: Literal["gray", "rgb"] = "gray") -> np.nd
                 hi = arr.max() or 1.0
                 im = Image.fromarray((arr / hi * 255).astype(np.uint8))
             out = np.asarray(im.convert("L" if mode == "gray" else "RGB"), dtype=np.uint8).copy()
+    except MediaError:
+        raise
     except UnidentifiedImageError as exc:
         raise MediaError(path, "not a readable image") from exc
-    except (OSError, ValueError, SyntaxError) as exc:
+    except Image.DecompressionBombError as exc:
+        raise MediaError(path, f"refused as a decompression bomb: {exc}") from exc
+    except MemoryError:
+        raise MediaError(path, "too large to read into memory") from None
+    except Exception as exc:  # any other decoder failure (OSError, ValueError, SyntaxError, struct.error...)
         raise MediaError(path, f"truncated or corrupt image: {exc}") from exc
     if out.size == 0:
         raise MediaError(path, "image has zero size")

@@ -14,6 +14,10 @@ from privemo.errors import MediaError
 from privemo.media._files import existing_file
 from privemo.media.audio import decode_audio_stream, resample
 
+MAX_FPS = 1000.0
+MAX_FRAME_PIXELS = 8192 * 8192
+MAX_VIDEO_BYTES = 8 * 2**30
+
 
 @dataclass
 class VideoClip:
@@ -43,16 +47,28 @@ def read_video(path: str | Path, fps: float | None = None, sr: int | None = 1600
         container = av.open(str(path))
     except Exception as exc:
         raise MediaError(path, f"unreadable video: {exc}") from exc
+    if fps is not None and not 0 < fps <= MAX_FPS:
+        raise MediaError(path, f"cannot read at {fps} frames/s (more than 0, at most {MAX_FPS})")
     with container:
         if not container.streams.video:
             raise MediaError(path, "no video stream")
         vstream = container.streams.video[0]
+        w, h = int(vstream.codec_context.width or 0), int(vstream.codec_context.height or 0)
+        if w * h > MAX_FRAME_PIXELS:
+            raise MediaError(path, f"{w}x{h} frames are larger than privemo reads (at most {MAX_FRAME_PIXELS} pixels)")
         src_fps = float(vstream.average_rate or vstream.guessed_rate or 25)
+        if not 0 < src_fps <= MAX_FPS:
+            src_fps = 25.0
         frames, times = [], []
         try:
             for frame in container.decode(vstream):
+                if len(frames) * w * h * 3 > MAX_VIDEO_BYTES:
+                    raise MediaError(path, f"longer than privemo decodes at once ({MAX_VIDEO_BYTES // 2**30} GiB of "
+                                     "frames): cut it into clips")
                 frames.append(frame.to_ndarray(format="rgb24"))
                 times.append(float(frame.time) if frame.time is not None else len(times) / src_fps)
+        except MediaError:
+            raise
         except Exception as exc:
             if not frames:
                 raise MediaError(path, f"corrupt video: {exc}") from exc
@@ -115,6 +131,8 @@ def write_video(path: str | Path, frames: np.ndarray, fps: float, audio: np.ndar
         raise MediaError(path, f"expected frames of shape (T, H, W, 3), got {frames.shape}")
     if audio is not None and (sr is None or not np.all(np.isfinite(audio))):
         raise MediaError(path, "audio needs a sample rate and finite samples")
+    if not (np.isfinite(fps) and 0 < fps <= MAX_FPS):
+        raise MediaError(path, f"cannot write at {fps} frames/s (more than 0, at most {MAX_FPS})")
     h, w = frames.shape[1:3]
     ph, pw = h % 2, w % 2
     if ph or pw:

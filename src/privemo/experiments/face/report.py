@@ -11,7 +11,7 @@ import numpy as np
 from privemo.experiments.face.narula import COLUMNS
 from privemo.experiments.html import media_html, page, run_config
 from privemo.experiments.report import _png
-from privemo.experiments.store import atomic_write, read_results, report_guard
+from privemo.experiments.store import atomic_write, read_results, report_guard, run_config_data
 
 PAPER_YALE = {"Face": 87.96, "Emotion": 44.61, "Emotion2Face": 78.44, "Hybrid2Emotion": 49.12, "Hybrid2Face": 1.00}
 
@@ -171,11 +171,10 @@ THREAT_MODEL = """\
 
 @report_guard
 def write_face_report(run_dir: str | Path) -> dict[str, Any]:
-    import yaml
 
     run_dir = Path(run_dir)
-    rows = read_results(run_dir)
-    config = yaml.safe_load((run_dir / "config.yaml").read_text()) if (run_dir / "config.yaml").is_file() else {}
+    rows = read_results(run_dir, required=("part",))
+    config = run_config_data(run_dir)
     narula = [r for r in rows if r.get("part") == "narula"]
     order = ["original"] + [m["name"] for m in ((config or {}).get("anonymizers") or {}).get("methods", [])]
     anon = sorted((r for r in rows if r.get("part") == "anonymizer"),

@@ -83,7 +83,7 @@ class VariantSettings(Settings):
 class FederatedConfig(Settings):
     name: Name
     corpus: CorpusConfig
-    target: str = "emotion"
+    target: Literal["emotion", "activation", "valence"] = "emotion"
     labels: list[str] | None = None
     features: dict[str, Any] = Field(default_factory=lambda: {"type": "compare"})
     # "speaker": every client z-normalises its own features on its device (and the server its
@@ -91,7 +91,7 @@ class FederatedConfig(Settings):
     # "global": one mean and std for everyone, those of the clients' training items pooled (what the
     # server learns by summing per-client feature sums, e.g. under secure aggregation)
     normalize: Literal["speaker", "global", "none"] = "speaker"
-    folds: int = Field(4, ge=2)  # speaker-independent folds: test speakers held out by the server
+    folds: int = Field(4, ge=2, le=100)  # speaker-independent folds: test speakers held out by the server
     run_folds: list[int] | None = None  # run only these folds (default: all)
     split_seed: int = 0
     seed: int = 0
@@ -144,13 +144,10 @@ class FederatedConfig(Settings):
 
 
 def parse_federated_config(data: Any, source: str = "<config>") -> FederatedConfig:
-    from privemo.registry import names
+    from privemo.registry import check
 
     cfg = validate_mapping(FederatedConfig, data, source)
-    for key, kind, name in (("corpus.type", "corpus", cfg.corpus.type),
-                            ("features.type", "feature", cfg.features.get("type"))):
-        if name not in names(kind):
-            raise ConfigError(f"{source}: {key}: unknown {kind} {name!r} (known: {', '.join(names(kind))})")
+    check("feature", cfg.features, f"{source}: features")
     return cfg
 
 

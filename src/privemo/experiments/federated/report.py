@@ -12,7 +12,7 @@ import numpy as np
 from privemo.experiments.html import page as html_page
 from privemo.experiments.html import run_config
 from privemo.experiments.report import _png
-from privemo.experiments.store import atomic_write, read_results, report_guard
+from privemo.experiments.store import atomic_write, read_results, report_guard, run_config_data
 from privemo.learners.federated.task import uar_of_confusion
 
 THREAT = ("Threat model of the update attack: the server (honest but curious) sees every client's "
@@ -202,14 +202,12 @@ def figures(s: dict[str, Any]) -> list[tuple[str, str]]:
 @report_guard
 def write_federated_report(run_dir: str | Path) -> dict[str, Any]:
     run_dir = Path(run_dir)
-    rows = read_results(run_dir)
+    rows = read_results(run_dir, required=("kind",))
     order = None
     if (run_dir / "config.yaml").is_file():
-        import yaml
-
         try:
-            order = [v["name"] for v in yaml.safe_load((run_dir / "config.yaml").read_text())["variants"]]
-        except (yaml.YAMLError, KeyError, TypeError):
+            order = [v["name"] for v in run_config_data(run_dir)["variants"]]
+        except (KeyError, TypeError):
             order = None
     s = summarize(rows, order)
     run = next((r["run"] for r in rows if "run" in r), run_dir.name)

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from privemo.experiments.html import media_html, page, run_config
-from privemo.experiments.store import atomic_write, read_results, report_guard
+from privemo.experiments.store import atomic_write, read_results, report_guard, run_config_data
 
 PAPER = {  # chen-2018 Table 2: identification FERG / MUG, expression FERG / MUG (%)
     "unconstrained": (100.0, 100.0, 100.0, 87.90), "random": (16.67, 12.50, 14.29, 14.29),
@@ -134,11 +134,10 @@ chen-2018's attack scenarios, on held-out test faces of the training identities:
 
 @report_guard
 def write_vgan_report(run_dir: str | Path) -> dict[str, Any]:
-    import yaml
 
     run_dir = Path(run_dir)
-    rows = read_results(run_dir)
-    config = yaml.safe_load((run_dir / "config.yaml").read_text()) if (run_dir / "config.yaml").is_file() else {}
+    rows = read_results(run_dir, required=("unit",))
+    config = run_config_data(run_dir)
     md = markdown(rows, config or {})
     figs = run_dir / "figures"
     if figs.is_dir():

@@ -84,7 +84,7 @@ class VideoEvalConfig(_Strict):
     no_face: str = "whole"
     examples: int = 2  # clips per method shown (playable) in the report
     workers: int = 2
-    methods: list[VideoMethodConfig] = Field(default_factory=list)
+    methods: list[VideoMethodConfig] = Field(min_length=1)
 
     @field_validator("methods")
     @classmethod

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from privemo.experiments.html import examples_html, page, run_config
-from privemo.experiments.store import atomic_write, read_results, report_guard
+from privemo.experiments.store import atomic_write, read_results, report_guard, run_config_data
 
 MODALITIES = (("face_fer", "face (fer, pretrained)"), ("face_cnn", "face (CNN)"), ("voice", "voice"),
               ("fused", "fused"), ("fused_tuned", "fused (calibrated, weight tuned)"))
@@ -238,13 +238,11 @@ def figures(rows: list[dict[str, Any]]) -> list[tuple[str, str]]:
 
 @report_guard
 def write_video_report(run_dir: str | Path) -> dict[str, Any]:
-    import yaml
-
     run_dir = Path(run_dir)
-    rows = read_results(run_dir)
+    rows = read_results(run_dir, required=("method",))
     config = run_config(run_dir)
-    cfg = yaml.safe_load(config) if config else {}
-    order = ["original"] + [m["name"] for m in (cfg or {}).get("methods", [])]
+    cfg = run_config_data(run_dir)
+    order = ["original"] + [m["name"] for m in cfg.get("methods", []) if isinstance(m, dict) and "name" in m]
     rows.sort(key=lambda r: order.index(r["method"]) if r["method"] in order else len(order))
     corpus = (cfg or {}).get("corpus", {}).get("type", "?")
     for r in rows:

@@ -51,7 +51,8 @@ from privemo.experiments.store import atomic_write
 from privemo.experiments.video.config import VideoEvalConfig, VideoMethodConfig
 from privemo.media import read_video, write_audio
 
-ORIGINAL = VideoMethodConfig(name="original", face={"type": "none"}, voice={"type": "original"})
+# the reference row (face "none": frames kept; built unvalidated, "none" is no registered anonymizer)
+ORIGINAL = VideoMethodConfig.model_construct(name="original", face={"type": "none"}, voice={"type": "original"})
 
 
 def load_video_corpus(cfg: VideoEvalConfig, data_root: Path) -> Manifest:

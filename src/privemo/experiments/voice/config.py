@@ -36,7 +36,7 @@ class MethodConfig(_Strict):
 class VoiceEvalConfig(_Strict):
     name: Name
     corpus: CorpusConfig
-    methods: list[MethodConfig]
+    methods: list[MethodConfig] = Field(min_length=1)
     folds: int = Field(4, ge=2, le=100)  # speaker-independent folds (gender attacker, emotion, the LDA back-end)
     seed: int = 0
     workers: int = Field(2, ge=1, le=256)  # processes anonymizing and extracting features

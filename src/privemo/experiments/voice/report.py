@@ -9,7 +9,7 @@ from typing import Any
 
 from privemo.experiments.html import examples_html, page, run_config
 from privemo.experiments.report import _png
-from privemo.experiments.store import atomic_write, read_results, report_guard
+from privemo.experiments.store import atomic_write, read_results, report_guard, run_config_data
 
 COLUMNS = [
     ("semi-informed EER (centroid)", lambda r: r["verification"]["semi_eer_centroid"], "pct"),
@@ -192,12 +192,11 @@ The attacker hears anonymized audio and uses the pretrained resemblyzer speaker 
 @report_guard
 def write_voice_report(run_dir: str | Path) -> dict[str, Any]:
     run_dir = Path(run_dir)
-    rows = read_results(run_dir)
+    rows = read_results(run_dir, required=("method",))
     order = ["original"]
     if (run_dir / "config.yaml").is_file():  # the config's order of methods
-        import yaml
 
-        order += [m["name"] for m in (yaml.safe_load((run_dir / "config.yaml").read_text()) or {}).get("methods", [])]
+        order += [m["name"] for m in run_config_data(run_dir).get("methods", []) if isinstance(m, dict) and "name" in m]
     rows.sort(key=lambda r: (r.get("curve") or "", order.index(r["method"]) if r["method"] in order else len(order),
                              r.get("x") or 0))
     md = markdown(rows)
