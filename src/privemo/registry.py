@@ -61,6 +61,13 @@ def check(kind: str, spec: Any, where: str = "", skip: tuple[str, ...] = ()) -> 
     check_params(getattr(factory, "__params__", factory), params, what)
     if hasattr(factory, "check_config"):  # nested parts (a learner's encoder and head)
         factory.check_config(params, where or kind)
+    if kind in ("learner", "evaluator"):  # their constructors only store and check: run those checks now
+        try:
+            factory(**params)
+        except ConfigError as exc:
+            raise ConfigError(f"{where}: {exc}" if where else str(exc)) from None
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"{what}: {exc}") from None
     return factory
 
 

@@ -14,10 +14,13 @@ import json
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Annotated, Literal
 
 import numpy as np
+from pydantic import Field
 
 from privemo._files import atomic_write
+from privemo._schema import Seed
 from privemo.corpora import _synth_face as face_
 from privemo.corpora import _synth_voice as voice_
 from privemo.corpora._common import finish
@@ -94,8 +97,9 @@ def _speaker(root: Path, s: int, spec: dict) -> None:
 
 
 @register("corpus", "synthetic")
-def load_synthetic(root: str | Path | None = None, media: str = "audio", n_speakers: int = 12,
-                   items: int = 10, videos: int = 1, seed: int = 0, skip_bad: bool = False) -> Manifest:
+def load_synthetic(root: str | Path | None = None, media: Literal["audio", "image", "video", "all"] = "audio",
+                   n_speakers: Annotated[int, Field(ge=2, le=200)] = 12, items: Annotated[int, Field(ge=1, le=1000)] = 10,
+                   videos: Annotated[int, Field(ge=0, le=100)] = 1, seed: Seed = 0, skip_bad: bool = False) -> Manifest:
     """Generate (if needed) and load the demo corpus; ``media`` is audio, image, video or all."""
     kinds = {"audio": ("audio", ".wav"), "image": ("faces", ".png"), "video": ("video", ".mp4")}
     wanted = list(kinds) if media == "all" else [media]

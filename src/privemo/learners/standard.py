@@ -12,15 +12,15 @@ import copy
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import numpy as np
 import torch
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from torch import nn
 
 from privemo._files import atomic_path
-from privemo._schema import NonNegInt, PosFloat, PosInt, Seed, Unit, check_params
+from privemo._schema import NonNegInt, PosFloat, PosInt, Seed, Unit, check_params, problems
 from privemo.errors import ConfigError
 from privemo.learners.data import Inputs, SeqData, batches, class_weights, pad_streams
 from privemo.metrics import uar
@@ -69,6 +69,18 @@ def _per_sample_mean(fn: nn.CrossEntropyLoss, logits: torch.Tensor, y: torch.Ten
                                        reduction="sum") / len(y)
 
 
+class AdversarySpec(BaseModel):
+    """One adversary head of ``adversaries`` (checked when a config is parsed)."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, populate_by_name=True)
+    target: Literal["gender", "speaker"]
+    lambda_: Annotated[float, Field(ge=0, le=1000, alias="lambda")] = 1.0
+    layers: Annotated[int, Field(ge=0, le=32)] = 1
+    width: Annotated[int, Field(ge=1, le=65536)] = 64
+    dropout: Annotated[float, Field(ge=0, lt=1)] = 0.2
+    stream: str | None = None
+
+
 @register("learner", "standard")
 class StandardLearner:
     """Encoder (``encoder={"type": "acoustic" | "lexical" | "multimodal", ...}``) + MLP emotion
@@ -90,7 +102,7 @@ class StandardLearner:
                  max_frames: PosInt | None = 300, seed: Seed = 0, weighted: bool = True,
                  adversaries: list[dict[str, Any]] | None = None, chance_tolerance: Unit = 0.05,
                  adversary_steps: Annotated[int, Field(ge=1, le=100)] = 1, adversary_lr: PosFloat | None = None,
-                 select: str = "adversary",
+                 select: Literal["adversary", "probe"] = "adversary",
                  dp: dict[str, Any] | None = None,
                  on_epoch: Callable[[int, dict[str, float]], None] | None = None) -> None:
         self.encoder = dict(encoder or {"type": "acoustic"})
@@ -146,6 +158,13 @@ class StandardLearner:
                 raise ConfigError(f"{where}.{key}.type: unknown encoder {sub!r} (known: "
                                   f"{', '.join(sorted(ENCODERS))}, multimodal)")
             check_params(ENCODERS[sub], spec, f"{where}.{key} ({sub})", skip=("n_in", "dp"))
+        for i, a in enumerate(params.get("adversaries") or []):
+            if not isinstance(a, dict):
+                raise ConfigError(f"{where}.adversaries.{i}: a mapping (target, lambda, layers, ...), got {a!r:.60}")
+            try:
+                AdversarySpec.model_validate(a)
+            except ValidationError as exc:
+                raise ConfigError(f"{where}.adversaries.{i}: {problems(exc)}") from None
         head = params.get("head") or {}
         if not isinstance(head, dict):
             raise ConfigError(f"{where}.head: a mapping of MLP head parameters, got {head!r:.60}")

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 import yaml
 
+from privemo._files import inside
 from privemo.anonymize.face import FaceAnonymizer
 from privemo.errors import ConfigError
 from privemo.experiments.config import corpus_root
@@ -99,4 +100,4 @@ class FaceEvaluation(Evaluation):
         _, first = np.unique(data.subject[originals], return_index=True)
         pick = originals[np.sort(first)[:n]]
         out = anonymizer.transform_batch(data.images[pick], list(data.item_id[pick]))
-        write_image(self.run_dir / "examples" / f"{name}.png", np.concatenate(list(out), axis=1))
+        write_image(inside(self.run_dir, "examples", f"{name}.png"), np.concatenate(list(out), axis=1))

@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from privemo._files import atomic_path
+from privemo._files import atomic_path, inside
 from privemo._names import file_key
 from privemo.anonymize import create_anonymizer
 from privemo.anonymize.batch import check_stamp
@@ -193,7 +193,7 @@ class VideoEvaluation(Evaluation):
         face = create_face_anonymizer({"seed": cfg.seed, **m.face})
         voice = create_anonymizer({"seed": cfg.seed, **m.voice})
         paths = [Path(p) for p in manifest.df["path"]]
-        out_dir = self.run_dir / "video" / m.name
+        out_dir = inside(self.run_dir, "video", m.name)
         dst = [out_dir / f"{file_key(k)}.mp4" for k in manifest.df["item_id"]]
         tracker = TrackerConfig(**cfg.tracker.model_dump())
         todo = [i for i, d in enumerate(dst) if not d.is_file()]
@@ -214,7 +214,7 @@ class VideoEvaluation(Evaluation):
         return Manifest(out), batch
 
     def _side(self, manifest: Manifest, label: str) -> VideoSide:
-        path = self.run_dir / "sides" / f"{label}.npz"
+        path = inside(self.run_dir, "sides", f"{label}.npz")
         if path.is_file():
             try:
                 return VideoSide.load(path)

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import yaml
 
+from privemo._files import inside
 from privemo._names import file_key
 from privemo._procs import die_with_parent
 from privemo.anonymize import LaplaceMFCC, VoiceAnonymizer, anonymize_corpus, clip_of, create_anonymizer
@@ -169,7 +170,7 @@ class VoiceEvaluation(Evaluation):
         if reference:
             side = original
         else:
-            anon, result = anonymize_corpus(anonymizer, manifest, self.run_dir / "audio" / m.name,
+            anon, result = anonymize_corpus(anonymizer, manifest, inside(self.run_dir, "audio", m.name),
                                             workers=cfg.workers,
                                             progress=lambda i, n: self.progress(f"{m.name}: anonymize", i, n))
             if result.failed:
@@ -208,5 +209,6 @@ class VoiceEvaluation(Evaluation):
             if not orig_copy.exists():
                 orig_copy.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(src, orig_copy)
-            (out / name).mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(dst, out / name / f"{item}{dst.suffix}")
+            target = inside(out, name, f"{item}{dst.suffix}")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(dst, target)

@@ -9,6 +9,7 @@ instead of 127.0.0.1 (and TLS instead of ``--insecure``).
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import socket
@@ -20,6 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from privemo._procs import die_with_parent
 from privemo.errors import ConfigError
 from privemo.learners.federated.task import write_atomic
 
@@ -108,7 +110,8 @@ def deploy(job_path: str | Path, out: str | Path | None = None, port: int = 9100
 
         def start(name: str, cmd: list[str]) -> None:
             fh = open(logs / f"{name}.log", "w")  # noqa: SIM115  (closed with the process)
-            procs.append(subprocess.Popen(cmd, env=env, stdout=fh, stderr=subprocess.STDOUT, cwd=tmp))
+            procs.append(subprocess.Popen(cmd, env=env, stdout=fh, stderr=subprocess.STDOUT, cwd=tmp,
+                                          preexec_fn=functools.partial(die_with_parent, os.getpid())))
 
         try:
             start("superlink", [str(bindir / "flower-superlink"), "--insecure", "--host", "127.0.0.1",
@@ -124,7 +127,7 @@ def deploy(job_path: str | Path, out: str | Path | None = None, port: int = 9100
             with open(logs / "flwr_run.log", "w") as fh:
                 run = subprocess.run([str(bindir / "flwr"), "run", str(app_dir), "privemo-local", "--stream"],
                                      env=env, cwd=tmp, stdout=fh, stderr=subprocess.STDOUT,
-                                     timeout=timeout)
+                                     timeout=timeout, preexec_fn=functools.partial(die_with_parent, os.getpid()))
             while not result_path.is_file() and time.monotonic() - t0 < timeout:
                 if any(p.poll() is not None for p in procs[:1]):
                     break
