@@ -145,6 +145,15 @@ def test_stale_temps_of_our_pattern_only_are_removed(tmp_path):
     assert remove_stale_temps(tmp_path) == [stale]
 
 
+def test_a_half_written_unit_is_no_finished_unit_and_is_removed_on_resume(tmp_path):
+    store = ResultStore(tmp_path)
+    store.write_unit("v__fold0__seed0", [{"variant": "v", "evaluator": "e"}])
+    stale = tmp_path / "units" / ".v__fold1__seed0.json.x1y2z3.privemo-tmp.json"
+    stale.write_text('[{"variant": "v", "evalu')  # killed mid-write
+    assert store.done() == {"v__fold0__seed0"} and len(store.rows()) == 1
+    assert store.clean() == [stale] and not stale.exists()
+
+
 def test_no_hand_written_temp_then_rename_is_left():
     """Every temp-then-rename goes through privemo._files (one atomic-write helper)."""
     offenders = []

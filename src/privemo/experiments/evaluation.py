@@ -22,3 +22,4 @@ class Evaluation:
         self.progress = progress or (lambda *a: None)
         self.log = log or (lambda msg: None)
         self.store = ResultStore(self.run_dir)
+        self.store.clean()  # an interrupted run's temporary files (never a finished unit)

@@ -87,7 +87,7 @@ def examples_html(folder: Path, title: str = "Listening and viewing examples") -
         return ""
     parts = []
     for d in sorted((p for p in folder.iterdir() if p.is_dir()), key=lambda p: (p.name != "original", p.name)):
-        items = "".join(media_html(f, f.stem) for f in sorted(d.iterdir()) if f.is_file())
+        items = "".join(media_html(f, f.stem) for f in sorted(d.iterdir()) if f.is_file() and not f.name.startswith("."))
         if items:
             parts.append(f"<h3>{html.escape(d.name)}</h3><div class='examples'>{items}</div>")
     return f"<section><h2>{html.escape(title)}</h2>{''.join(parts)}</section>" if parts else ""

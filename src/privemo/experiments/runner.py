@@ -67,6 +67,7 @@ class Runner:
         self.store = ResultStore(self.run_dir)
 
     def _check_run_dir(self) -> None:
+        self.store.clean()  # an interrupted run's temporary files (never a finished unit)
         resolved = self.cfg.to_yaml()
         cfg_path = self.run_dir / "config.yaml"
         if cfg_path.is_file() and self.store.done() and not self._same_config(cfg_path):

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from privemo._files import atomic_write, inside
+from privemo._files import atomic_write, inside, remove_stale_temps
 
 __all__ = ["ResultStore", "atomic_write", "read_results", "report_guard"]
 
@@ -43,7 +43,15 @@ class ResultStore:
     def done(self) -> set[str]:
         if not self.units.is_dir():
             return set()
-        return {p.stem for p in self.units.glob("*.json")}
+        return {p.stem for p in self._unit_files()}
+
+    def _unit_files(self) -> list[Path]:
+        """The finished units' files (an interrupted write's hidden temporary is no unit)."""
+        return sorted(p for p in self.units.glob("*.json") if not p.name.startswith("."))
+
+    def clean(self) -> list[Path]:
+        """Remove the temporary files an interrupted run left in the run folder (before resuming)."""
+        return remove_stale_temps(self.run_dir)
 
     def write_unit(self, key: str, rows: list[dict[str, Any]]) -> None:
         atomic_write(inside(self.units, f"{key}.json"), json.dumps(_clean(rows)))
@@ -52,7 +60,7 @@ class ResultStore:
     def rows(self) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
         if self.units.is_dir():
-            for p in sorted(self.units.glob("*.json")):
+            for p in self._unit_files():
                 out.extend(json.loads(p.read_text()))
         return out
 

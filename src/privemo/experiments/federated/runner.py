@@ -107,6 +107,7 @@ class FederatedExperiment:
         return keys
 
     def run(self) -> list[dict[str, Any]]:
+        self.store.clean()  # an interrupted run's temporary files (never a finished unit)
         self._check_run_dir()
         todo = [u for u in self.units() if u not in self.store.done()]
         if len(todo) < len(self.units()):
