@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import math
-from enum import Enum
 from pathlib import Path
 
+import click
 import typer
 
 from privemo.cli._common import console, friendly_errors, progress_bar, safe_text
@@ -14,20 +14,9 @@ from privemo.cli._common import console, friendly_errors, progress_bar, safe_tex
 app = typer.Typer(help="Anonymize media: keep the emotion, remove who it is.", no_args_is_help=True)
 
 
-class SpeakerFrom(str, Enum):
-    none = "none"
-    parent = "parent"
-
-
-class NoFaceImage(str, Enum):
-    whole = "whole"
-    keep = "keep"
-    skip = "skip"
-
-
-class NoFaceFrame(str, Enum):
-    whole = "whole"
-    keep = "keep"
+SPEAKER_FROM = click.Choice(["none", "parent"])
+NO_FACE_IMAGE = click.Choice(["whole", "keep", "skip"])
+NO_FACE_FRAME = click.Choice(["whole", "keep"])
 
 
 @app.command("voice")
@@ -37,7 +26,7 @@ def voice_cmd(src: Path = typer.Argument(..., help="an audio file or a folder (s
                                          help="original, mcadams, voice_vq, noise or pseudo_speaker"),
               param: list[str] = typer.Option([], "--param", "-p", help="a method option as key=value (YAML "
                                               "value), e.g. -p k=64 or -p alpha_range=[0.75,0.9]"),
-              speaker_from: SpeakerFrom = typer.Option("none", help="'parent': a file's folder names its speaker "
+              speaker_from: str = typer.Option("none", click_type=SPEAKER_FROM, help="'parent': a file's folder names its speaker "
                                                        "(methods with per-speaker statistics use it); 'none': every "
                                                        "clip alone"),
               fit_on: Path | None = typer.Option(None, help="fit the method on this folder instead of the input"),
@@ -50,7 +39,6 @@ def voice_cmd(src: Path = typer.Argument(..., help="an audio file or a folder (s
     from privemo.anonymize import create_anonymizer
     from privemo.anonymize.batch import anonymize_files, audio_files, folder_manifest
 
-    speaker_from = SpeakerFrom(speaker_from).value
     with friendly_errors():
         anonymizer = create_anonymizer(_spec(method, param))
         fit_manifest = None
@@ -88,7 +76,7 @@ def face_cmd(src: Path = typer.Argument(..., help="an image file or a folder (se
                                                "--save-model) instead of fitting; vgan: the model.pt written by "
                                                "`privemo vgan train`"),
              save_model: Path | None = typer.Option(None, help="face_autoencoder: write the fitted model here"),
-             no_face: NoFaceImage = typer.Option("whole", help="an image with no detected face: 'whole' (anonymize "
+             no_face: str = typer.Option("whole", click_type=NO_FACE_IMAGE, help="an image with no detected face: 'whole' (anonymize "
                                                  "the whole image), 'keep' (copy it unchanged) or 'skip' (write "
                                                  "nothing)"),
              margin: float = typer.Option(0.25, min=0.0, max=2.0, help="each face box is enlarged by this fraction "
@@ -103,7 +91,6 @@ def face_cmd(src: Path = typer.Argument(..., help="an image file or a folder (se
     from privemo.errors import ConfigError
     from privemo.experiments.face.runner import create_face_anonymizer
 
-    no_face = NoFaceImage(no_face).value
     with friendly_errors():
         _finite(margin=margin)
         method = "face_vgan" if method == "vgan" else method
@@ -166,11 +153,11 @@ def video_cmd(src: Path = typer.Argument(..., help="a video file (mp4, flv, avi,
               upsample: int = typer.Option(1, min=0, max=3, help="dlib's detector upsampling: 1 finds faces down to "
                                            "about 1/8 of --detect-width; 0 is about 5x faster and finds faces of 1/4 "
                                            "and up (talking heads)"),
-              no_face: NoFaceFrame = typer.Option("whole", help="a frame with no tracked face: 'whole' (anonymize "
+              no_face: str = typer.Option("whole", click_type=NO_FACE_FRAME, help="a frame with no tracked face: 'whole' (anonymize "
                                                   "the whole frame) or 'keep' (leave it)"),
               margin: float = typer.Option(0.25, min=0.0, max=2.0, help="each face box is enlarged by this fraction "
                                            "on every side"),
-              speaker_from: SpeakerFrom = typer.Option("none", help="'parent': a file's folder names its speaker"),
+              speaker_from: str = typer.Option("none", click_type=SPEAKER_FROM, help="'parent': a file's folder names its speaker"),
               stop_on_error: bool = typer.Option(False, help="stop at the first bad file")) -> None:
     """Anonymize the faces (found, tracked, pasted back softly) and the voice of videos; same timing, frame
     size and audio length. Re-running resumes: outputs already written are kept."""
@@ -178,7 +165,6 @@ def video_cmd(src: Path = typer.Argument(..., help="a video file (mp4, flv, avi,
     from privemo.anonymize.video import TrackerConfig, anonymize_video_files, fit_on_videos, video_files
     from privemo.experiments.face.runner import create_face_anonymizer
 
-    no_face, speaker_from = NoFaceFrame(no_face).value, SpeakerFrom(speaker_from).value
     with friendly_errors():
         _finite(margin=margin, fps=fps)
         face = "face_vgan" if face == "vgan" else face

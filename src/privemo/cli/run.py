@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.table import Table
@@ -121,6 +122,7 @@ def check(config: Path = typer.Argument(..., help="any privemo config YAML"),
             raise ConfigError(f"--kind: {kind!r} is not one of auto, {', '.join(KINDS)}")
         data, source = read_yaml(config)
         kind = config_kind(data) if kind == "auto" else kind
+        cfg: Any
         if kind == "experiment":
             cfg = parse_config(data, source)
         else:

@@ -59,7 +59,8 @@ def read_video(path: str | Path, fps: float | None = None, sr: int | None = 1600
         src_fps = float(vstream.average_rate or vstream.guessed_rate or 25)
         if not 0 < src_fps <= MAX_FPS:
             src_fps = 25.0
-        frames, times = [], []
+        frames: list[np.ndarray] = []
+        times: list[float] = []
         try:
             for frame in container.decode(vstream):
                 if len(frames) * w * h * 3 > MAX_VIDEO_BYTES:

@@ -79,7 +79,7 @@ class VideoEvalConfig(_Strict):
     epochs: int = 12  # the emotion CNN and the identity CNNs
     emotion_features: str = "compare"  # the voice emotion model's features (speaker-normalised)
     fusion: FusionConfig = Field(default_factory=FusionConfig)
-    tracker: TrackerSettings = Field(default_factory=TrackerSettings)
+    tracker: TrackerSettings = Field(default_factory=lambda: TrackerSettings.model_validate({}))
     margin: float = 0.25
     no_face: str = "whole"
     examples: int = 2  # clips per method shown (playable) in the report

@@ -44,7 +44,7 @@ class VoiceEvalConfig(_Strict):
     emotion_features: Literal["compare", "egemaps"] = "compare"
     examples: int = Field(3, le=1000)  # listening examples per method
     rtf_clips: int = 20  # clips timed one by one on one thread for the real-time factor
-    attackers: list[Classifier] = Field(default_factory=lambda: ["logreg", "gbm"], min_length=1)  # gender attacker kinds
+    attackers: list[Classifier] = Field(default=["logreg", "gbm"], min_length=1)  # gender attacker kinds
 
     @field_validator("methods")
     @classmethod
