@@ -51,14 +51,14 @@ def report_cmd(run_dir: Path = typer.Argument(..., help="a federated run folder"
 def deploy_cmd(source: Path = typer.Argument(..., help="a federated experiment YAML, or a federation's job.json "
                                              "(written under runs/<name>/federations/<variant>__fold<k>/)"),
                variant: str | None = typer.Option(None, help="with a YAML: the variant (default: the first)"),
-               fold: int = typer.Option(0, help="with a YAML: the fold whose test speakers the server holds out"),
+               fold: int = typer.Option(0, min=0, max=99, help="with a YAML: the fold whose test speakers the server holds out"),
                out: Path | None = typer.Option(None, help="where the deployment writes its results (default: "
                                                "runs/<name>/deployments/<variant>__fold<k>, or <job folder>/deployment)"),
                data_root: Path | None = typer.Option(None, "--data-root", help="with a YAML: corpus roots are "
                                                      "relative to this"),
-               port: int = typer.Option(9100, help="the SuperLink's HTTP port on localhost (SuperNodes take the "
+               port: int = typer.Option(9100, min=1024, max=65500, help="the SuperLink's HTTP port on localhost (SuperNodes take the "
                                         "next ones)"),
-               timeout: float = typer.Option(3600.0, help="seconds before giving up")) -> None:
+               timeout: float = typer.Option(3600.0, min=1.0, max=7 * 24 * 3600.0, help="seconds before giving up")) -> None:
     """Run one federation for real on localhost: a SuperLink, one SuperNode process per client, and
     `flwr run`, with the same ClientApp and ServerApp as the simulation."""
     from privemo.learners.federated.deploy import deploy

@@ -31,7 +31,7 @@ def _experiment(config: Path, out: Path | None, data_root: Path | None, prog, it
 
 @app.command("train")
 def train_cmd(config: Path = CONFIG, out: Path | None = OUT, data_root: Path | None = DATA_ROOT,
-              iterations: int | None = typer.Option(None, help="train this many iterations (overrides the config; "
+              iterations: int | None = typer.Option(None, min=1, max=10_000_000, help="train this many iterations (overrides the config; "
                                                     "a finished run can be continued for longer)")) -> None:
     """Train the model (resumes from the run folder's checkpoint); writes <run>/model.pt."""
     with friendly_errors(), progress_bar() as prog:

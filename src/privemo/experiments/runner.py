@@ -77,12 +77,10 @@ class Runner:
 
     def _same_config(self, path: Path) -> bool:
         """Whether the run folder's config means the same experiment (executor settings aside)."""
-        import yaml
-
-        from privemo.experiments.config import parse_config
+        from privemo.experiments.config import parse_config, read_yaml
 
         try:
-            old = parse_config(yaml.safe_load(path.read_text()), str(path))
+            old = parse_config(*read_yaml(path))
         except ConfigError:
             return False
         ignore = {"executor", "ray_num_cpus"}

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from privemo.errors import ConfigError
-from privemo.experiments.config import data_root
+from privemo.experiments.config import data_root, read_yaml
 from privemo.experiments.federated.config import FederatedConfig, parse_federated_config
 from privemo.experiments.federated.data import CorpusData, FoldData, load_corpus_data, write_fold
 from privemo.experiments.store import ResultStore, atomic_write
@@ -83,12 +83,11 @@ class FederatedExperiment:
         self.store = ResultStore(self.run_dir)
 
     def _check_run_dir(self) -> None:
-        import yaml
 
         path = self.run_dir / "config.yaml"
         if path.is_file() and self.store.done():
             try:
-                old = parse_federated_config(yaml.safe_load(path.read_text()), str(path))
+                old = parse_federated_config(*read_yaml(path))
             except ConfigError:
                 old = None
             ignore = {"num_cpus", "run_folds"}

@@ -28,7 +28,7 @@ from privemo.errors import ConfigError
 from privemo.experiments.config import corpus_root
 from privemo.experiments.evaluation import Evaluation
 from privemo.experiments.face.data import FaceSet, load_faces
-from privemo.experiments.store import atomic_write
+from privemo.experiments.store import atomic_write, run_config_data
 from privemo.experiments.vgan.config import VganEvalConfig
 from privemo.learners.vgan import Vgan
 
@@ -98,7 +98,7 @@ class VganExperiment(Evaluation):
         path = self.run_dir / "config.yaml"
         text = yaml.safe_dump(self.cfg.model_dump(), sort_keys=False)
         if path.is_file():
-            old = yaml.safe_load(path.read_text())
+            old = run_config_data(self.run_dir)
             mine = yaml.safe_load(text)
             for part in ("corpus", "emotions", "size", "color", "detect", "test_fraction", "split", "seed", "left_out"):
                 default = VganEvalConfig.model_fields[part].default  # a key older runs did not write

@@ -47,7 +47,7 @@ from privemo.corpora.splits import assign_speaker_folds
 from privemo.errors import ConfigError
 from privemo.experiments.config import corpus_root
 from privemo.experiments.evaluation import Evaluation
-from privemo.experiments.store import atomic_write
+from privemo.experiments.store import atomic_write, run_config_data
 from privemo.experiments.video.config import VideoEvalConfig, VideoMethodConfig
 from privemo.media import read_video, write_audio
 
@@ -126,11 +126,15 @@ class VideoEvaluation(Evaluation):
         from privemo.experiments.video.evaluate import Models, evaluate_method
 
         cfg = self.cfg
+        methods = [ORIGINAL, *cfg.methods]
+        unknown = set(only or []) - {m.name for m in methods}
+        if unknown:  # before any work
+            raise ConfigError(f"--method: {sorted(unknown)} not in the config's methods")
         self.run_dir.mkdir(parents=True, exist_ok=True)
         config_file = self.run_dir / "config.yaml"
         dumped = yaml.safe_dump(cfg.model_dump(), sort_keys=False)
         if config_file.is_file() and (self.run_dir / "units").is_dir():
-            old = yaml.safe_load(config_file.read_text()) or {}
+            old = run_config_data(self.run_dir)
             new = cfg.model_dump()
             loose = ("methods", "examples", "workers")
             old_methods = {m["name"]: m for m in old.get("methods", [])}
@@ -143,10 +147,6 @@ class VideoEvaluation(Evaluation):
         atomic_write(config_file, dumped)
         manifest = load_video_corpus(cfg, self.data_root)
         self.log(f"{cfg.corpus.type}: {len(manifest)} clips, {manifest.df['speaker'].nunique()} speakers")
-        methods = [ORIGINAL, *cfg.methods]
-        unknown = set(only or []) - {m.name for m in methods}
-        if unknown:
-            raise ConfigError(f"--method: {sorted(unknown)} not in the config's methods")
         items = self._items(manifest)
         original = self._side(manifest, "original")
         models = Models(cfg, items, original, self.run_dir / "models", self.progress)

@@ -116,14 +116,14 @@ class VoiceEvaluation(Evaluation):
 
     def run(self, only: list[str] | None = None) -> dict[str, Any]:
         cfg = self.cfg
+        methods = [MethodConfig(name="original", anonymizer={"type": "original"}), *cfg.methods]
+        unknown = set(only or []) - {m.name for m in methods}
+        if unknown:  # before any work
+            raise ConfigError(f"--method: {sorted(unknown)} not in the config's methods")
         self.run_dir.mkdir(parents=True, exist_ok=True)
         atomic_write(self.run_dir / "config.yaml", yaml.safe_dump(cfg.model_dump(), sort_keys=False))
         manifest = load_voice_corpus(cfg, self.data_root)
         self.log(f"{cfg.corpus.type}: {len(manifest)} clips, {manifest.df['speaker'].nunique()} speakers")
-        methods = [MethodConfig(name="original", anonymizer={"type": "original"}), *cfg.methods]
-        unknown = set(only or []) - {m.name for m in methods}
-        if unknown:
-            raise ConfigError(f"--method: {sorted(unknown)} not in the config's methods")
         original = self._side(manifest, "original")
         items = self._items(manifest)
         done = self.store.done()
