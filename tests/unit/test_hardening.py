@@ -310,3 +310,39 @@ def test_a_sample_of_the_fuzz_suite_passes():
     assert not report["failures"], report["failures"]
     assert set(report["counts"]) == {"audio", "image", "video", "config", "labels", "corpus", "cli", "runfolder"}
     assert sum(k["cases"] for k in report["counts"].values()) >= 64
+
+
+# -- properties -------------------------------------------------------------------------------
+@given(st.binary(max_size=400))
+@settings(max_examples=150, deadline=None)
+def test_any_results_file_gives_rows_or_a_named_error(tmp_path_factory, data):
+    d = tmp_path_factory.mktemp("r")
+    (d / "results.jsonl").write_bytes(data)
+    try:
+        rows = read_results(d, required=("variant",))
+    except ConfigError as exc:
+        assert "results.jsonl" in str(exc)
+    else:
+        assert all(isinstance(r, dict) and "variant" in r for r in rows)
+
+
+@given(st.binary(max_size=400) | st.text(max_size=300).map(str.encode))
+@settings(max_examples=150, deadline=None)
+def test_any_config_file_parses_or_is_a_named_error(tmp_path_factory, data):
+    from privemo.experiments.config import read_yaml
+
+    d = tmp_path_factory.mktemp("c")
+    (d / "c.yaml").write_bytes(data)
+    try:
+        read_yaml(d / "c.yaml")
+        parse_config(read_yaml(d / "c.yaml")[0], "c.yaml")
+    except ConfigError as exc:
+        assert "c.yaml" in str(exc)
+
+
+@given(st.text(alphabet=st.sampled_from(list("<>&\"'=/ |-*_[]()#!:;`~\\\nabcjvscriptonerrorimg")), max_size=200))
+@settings(max_examples=300, deadline=None)
+def test_no_text_becomes_active_markup_on_a_page(text):
+    from tests.fuzz.cases import active_markup
+
+    assert not active_markup(page(text, text, [(text, "AAAA")], threat_model=text, config=text))
