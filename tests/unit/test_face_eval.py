@@ -49,6 +49,16 @@ def test_evaluate_face_end_to_end_and_resume(tmp_path, monkeypatch):
     r = runner.invoke(app, ["evaluate", "face", str(cfg), "--out", str(run)])
     assert r.exit_code == 0, r.output
     assert {p.name: p.stat().st_mtime_ns for p in (run / "units").iterdir()} == stamp  # nothing redone
+    changed = json.loads(json.dumps(CONFIG))
+    changed["anonymizers"]["methods"][0]["anonymizer"]["block"] = 8  # same name, other parameters
+    cfg.write_text(yaml.safe_dump(changed))
+    r = runner.invoke(app, ["evaluate", "face", str(cfg), "--out", str(run), "--part", "anonymizers"])
+    assert r.exit_code == 2 and "anonymizer__pix" in r.output and "method.anonymizer.block" in r.output
+    r = runner.invoke(app, ["evaluate", "face", str(cfg), "--out", str(run), "--part", "anonymizers", "--force"])
+    assert r.exit_code == 0, r.output
+    now = {p.name: p.stat().st_mtime_ns for p in (run / "units").iterdir()}
+    assert [k for k in now if now[k] != stamp.get(k)] == ["anonymizer__pix.json"]
+    cfg.write_text(yaml.safe_dump(CONFIG))
     r = runner.invoke(app, ["evaluate", "face", str(run), "--report"])
     assert r.exit_code == 0 and "Face anonymizers" in r.output
 

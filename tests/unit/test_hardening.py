@@ -346,3 +346,28 @@ def test_no_text_becomes_active_markup_on_a_page(text):
     from tests.fuzz.cases import active_markup
 
     assert not active_markup(page(text, text, [(text, "AAAA")], threat_model=text, config=text))
+
+
+def test_resume_guard_reads_an_older_run_folder_config_and_names_the_changed_key(tmp_path):
+    """A unit of a run folder written before units recorded their configuration is judged by the
+    folder's config.yaml; a changed parameter is refused by name, or the unit dropped with force."""
+    from pydantic import BaseModel
+
+    from privemo.experiments.evaluation import Evaluation
+
+    class Cfg(BaseModel):
+        name: str = "t"
+        methods: list[dict] = [{"name": "m", "anonymizer": {"type": "mcadams", "alpha": 0.8}}]
+
+    class Ev(Evaluation):
+        def unit_specs(self, cfg):
+            return {m["name"]: {"method": m} for m in cfg["methods"]}
+
+    run = tmp_path / "run"
+    ResultStore(run).write_unit("m", [{"method": "m"}])  # no recorded configuration (an older folder)
+    (run / "config.yaml").write_text(yaml.safe_dump(Cfg().model_dump()))
+    assert Ev(Cfg(), run, tmp_path).reusable() == {"m"}
+    new = Cfg(methods=[{"name": "m", "anonymizer": {"type": "mcadams", "alpha": 0.7}}])
+    with pytest.raises(ConfigError, match=r"unit m .*method\.anonymizer\.alpha changed.*--force"):
+        Ev(new, run, tmp_path).reusable()
+    assert Ev(new, run, tmp_path).reusable(force=True) == set() and not (run / "units" / "m.json").exists()

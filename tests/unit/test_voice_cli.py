@@ -45,6 +45,19 @@ def test_evaluate_voice_end_to_end_and_resume(tmp_path):
     before = (out / "units" / "mcadams.json").stat().st_mtime_ns
     res = cli.invoke(app, ["evaluate", "voice", str(path), "--out", str(out)])  # resume: nothing redone
     assert res.exit_code == 0 and (out / "units" / "mcadams.json").stat().st_mtime_ns == before
+    # the same method name with other parameters: refused (naming the method and the key), or redone
+    cfg["methods"][0]["anonymizer"]["alpha"] = 0.7
+    path.write_text(yaml.safe_dump(cfg))
+    res = cli.invoke(app, ["evaluate", "voice", str(path), "--out", str(out)])
+    assert res.exit_code == 2 and "unit mcadams" in res.output and "method.anonymizer.alpha" in res.output
+    assert (out / "units" / "mcadams.json").stat().st_mtime_ns == before  # nothing lost
+    vq = (out / "units" / "vq4.json").stat().st_mtime_ns
+    res = cli.invoke(app, ["evaluate", "voice", str(path), "--out", str(out), "--force"])
+    assert res.exit_code == 0, res.output
+    assert (out / "units" / "mcadams.json").stat().st_mtime_ns != before
+    assert (out / "units" / "vq4.json").stat().st_mtime_ns == vq  # only the changed unit redone
+    res = cli.invoke(app, ["evaluate", "voice", str(path), "--out", str(out)])
+    assert res.exit_code == 0, res.output  # the redone unit records its new configuration
 
 
 def test_anonymize_voice_cli(tmp_path):

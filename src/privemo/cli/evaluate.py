@@ -19,8 +19,11 @@ def voice_cmd(config: Path = typer.Argument(..., help="voice evaluation YAML (e.
               data_root: Path | None = typer.Option(None, "--data-root", help="corpus roots are relative to this "
                                                     "(default $PRIVEMO_DATA, else ../shared/data)"),
               method: list[str] = typer.Option([], "--method", help="evaluate only these methods (repeatable)"),
-              report_only: bool = typer.Option(False, "--report", help="only re-draw the report of a run")) -> None:
-    """Anonymize the corpus with every method, attack it, measure emotion; resumes when re-run."""
+              report_only: bool = typer.Option(False, "--report", help="only re-draw the report of a run"),
+              force: bool = typer.Option(False, "--force", help="redo the finished methods whose configuration "
+                                         "changed (without it, such a resume is refused)")) -> None:
+    """Anonymize the corpus with every method, attack it, measure emotion; resumes when re-run (a method
+    whose parameters changed under the same name is refused, or redone with --force)."""
     from privemo.experiments.config import data_root as default_root
     from privemo.experiments.voice.config import load_voice_config
     from privemo.experiments.voice.report import write_voice_report
@@ -34,7 +37,8 @@ def voice_cmd(config: Path = typer.Argument(..., help="voice evaluation YAML (e.
             run_dir = out or Path("runs") / cfg.name
             with progress_bar() as prog:
                 result = VoiceEvaluation(cfg, run_dir, default_root(data_root), progress=prog,
-                                         log=lambda m: console.print(m, markup=False, highlight=False)).run(method)
+                                         log=lambda m: console.print(m, markup=False, highlight=False)).run(method,
+                                                                                                             force)
         console.print(Path(result["report"]).read_text(), markup=False, highlight=False)
         console.print(f"report: {Path(result['report']).with_suffix('.html')}")
 
@@ -46,9 +50,11 @@ def face_cmd(config: Path = typer.Argument(..., help="face evaluation YAML (e.g.
              data_root: Path | None = typer.Option(None, "--data-root", help="corpus roots are relative to this "
                                                    "(default $PRIVEMO_DATA, else ../shared/data)"),
              part: list[str] = typer.Option([], "--part", help="only this part: narula or anonymizers (repeatable)"),
-             report_only: bool = typer.Option(False, "--report", help="only re-draw the report of a run")) -> None:
+             report_only: bool = typer.Option(False, "--report", help="only re-draw the report of a run"),
+             force: bool = typer.Option(False, "--force", help="redo the finished units whose configuration "
+                                        "changed (without it, such a resume is refused)")) -> None:
     """narula-2020's adversarial face model and the face anonymizers, judged by the same attackers;
-    resumes when re-run."""
+    resumes when re-run (a unit whose configuration changed is refused, or redone with --force)."""
     from privemo.errors import ConfigError
     from privemo.experiments.config import data_root as default_root
     from privemo.experiments.face.config import load_face_config
@@ -66,7 +72,7 @@ def face_cmd(config: Path = typer.Argument(..., help="face evaluation YAML (e.g.
             run_dir = out or Path("runs") / cfg.name
             with progress_bar() as prog:
                 result = FaceEvaluation(cfg, run_dir, default_root(data_root), progress=prog,
-                                        log=lambda m: console.print(m, markup=False, highlight=False)).run(part)
+                                        log=lambda m: console.print(m, markup=False, highlight=False)).run(part, force)
         console.print(Path(result["report"]).read_text(), markup=False, highlight=False)
         console.print(f"report: {Path(result['report']).with_suffix('.html')}")
 

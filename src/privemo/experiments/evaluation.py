@@ -1,6 +1,7 @@
 """What the method-by-method evaluations (voice, face, PPRL-VGAN, audio-visual) share: their config,
-run folder, data root, feature cache, progress callback ``(label, done, total[, detail])``, log, and
-the run folder's results store."""
+run folder, data root, feature cache, progress callback ``(label, done, total[, detail])``, log, the
+run folder's results store, and the resume guard (a finished unit is reused only while its recorded
+configuration is the one asked for)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from privemo.experiments.store import ResultStore
+from privemo.errors import ConfigError
+from privemo.experiments.store import ResultStore, changed_keys, run_config_data
 from privemo.features import FeatureCache
 
 
@@ -23,3 +25,42 @@ class Evaluation:
         self.log = log or (lambda msg: None)
         self.store = ResultStore(self.run_dir)
         self.store.clean()  # an interrupted run's temporary files (never a finished unit)
+
+    def unit_specs(self, cfg: dict[str, Any]) -> dict[str, dict[str, Any]]:
+        """Each unit's full configuration, from a config mapping (``model_dump()`` of this kind)."""
+        raise NotImplementedError
+
+    def reusable(self, force: bool = False) -> set[str]:
+        """The finished units that still mean what the config asks for. A unit whose configuration
+        changed (a method's parameters under the same name, or a setting every unit depends on) is a
+        ConfigError naming the unit and the changed keys, or with ``force`` is dropped to be redone.
+        Call before the run folder's config.yaml is replaced: a unit of an older run folder that
+        recorded no configuration is judged by that file."""
+        done = self.store.done()
+        if not done:
+            return done
+        old_cfg = run_config_data(self.run_dir)
+        old_specs = self.unit_specs(old_cfg) if old_cfg else {}
+        specs = self.unit_specs(self.cfg.model_dump(mode="json"))
+        keep = set()
+        for key in sorted(done):
+            if key not in specs:  # a unit of a method no longer in the config: kept, not reported on
+                keep.add(key)
+                continue
+            recorded = self.store.spec(key) or old_specs.get(key)
+            changed = changed_keys(recorded, specs[key]) if recorded is not None else []
+            if not changed:
+                keep.add(key)
+            elif force:
+                self.log(f"{key}: configuration changed ({', '.join(changed[:4])}); redoing it (--force)")
+                self.drop_unit(key)
+            else:
+                raise ConfigError(f"{self.run_dir}: unit {key} was run with another configuration "
+                                  f"({', '.join(changed[:4])} changed); re-run with --force to redo the changed "
+                                  "units, or choose another --out")
+        return keep
+
+    def drop_unit(self, key: str) -> None:
+        """Forget a finished unit and what it wrote, so that it is redone."""
+        self.store.drop(key)
+

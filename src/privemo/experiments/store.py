@@ -53,8 +53,28 @@ class ResultStore:
         """Remove the temporary files an interrupted run left in the run folder (before resuming)."""
         return remove_stale_temps(self.run_dir)
 
-    def write_unit(self, key: str, rows: list[dict[str, Any]]) -> None:
+    def write_unit(self, key: str, rows: list[dict[str, Any]], spec: dict[str, Any] | None = None) -> None:
+        """Record a finished unit; ``spec`` (its full resolved configuration) is kept beside it, so a
+        resume can tell whether the unit still means the same."""
+        if spec is not None:
+            atomic_write(inside(self.run_dir / "unit_specs", f"{key}.json"), json.dumps(_clean(spec), sort_keys=True))
         atomic_write(inside(self.units, f"{key}.json"), json.dumps(_clean(rows)))
+        self.rebuild()
+
+    def spec(self, key: str) -> dict[str, Any] | None:
+        """The configuration a finished unit recorded (None: an older run folder recorded none)."""
+        path = inside(self.run_dir / "unit_specs", f"{key}.json")
+        if not path.is_file():
+            return None
+        try:
+            return json.loads(path.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            return None
+
+    def drop(self, key: str) -> None:
+        """Forget a finished unit (to redo it)."""
+        inside(self.units, f"{key}.json").unlink(missing_ok=True)
+        inside(self.run_dir / "unit_specs", f"{key}.json").unlink(missing_ok=True)
         self.rebuild()
 
     def rows(self) -> list[dict[str, Any]]:
@@ -137,3 +157,15 @@ def run_config_data(run_dir: str | Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: not a mapping of keys")
     return data
+
+
+def changed_keys(old: Any, new: Any, prefix: str = "") -> list[str]:
+    """The dotted keys whose values differ between two parsed configurations."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        out: list[str] = []
+        for k in sorted(set(old) | set(new), key=str):
+            out += changed_keys(old.get(k), new.get(k), f"{prefix}.{k}" if prefix else str(k))
+        return out
+    return [] if json.dumps(_clean(old), sort_keys=True, default=str) == json.dumps(_clean(new), sort_keys=True,
+                                                                                   default=str) else [prefix or "<all>"]
+

@@ -48,15 +48,35 @@ class FaceEvaluation(Evaluation):
             raise ConfigError(f"corpus {cfg.corpus.type}: needs at least 2 subjects and 2 emotions")
         return faces
 
-    def run(self, parts: list[str] | None = None) -> dict[str, Any]:
+    def unit_specs(self, cfg: dict[str, Any]) -> dict[str, dict[str, Any]]:
+        """narula's units depend on its settings, an anonymizer's on the table's settings and its method;
+        both on the shared face settings (corpus, crops, augmentation, seed)."""
+        shared = {k: v for k, v in cfg.items() if k not in ("name", "narula", "anonymizers")}
+        specs: dict[str, dict[str, Any]] = {}
+        narula = cfg.get("narula")
+        if isinstance(narula, dict):
+            for protocol, k in (narula.get("protocols") or {}).items():
+                for f in range(int(k) if isinstance(k, int) else 0):
+                    specs[f"narula__{protocol}__fold{f}"] = {"shared": shared, "narula": narula}
+        table = cfg.get("anonymizers")
+        if isinstance(table, dict):
+            settings = {k: v for k, v in table.items() if k != "methods"}
+            methods = [{"name": "original", "anonymizer": {"type": "face_original"}}, *(table.get("methods") or [])]
+            for m in methods:
+                if isinstance(m, dict) and "name" in m:
+                    specs[f"anonymizer__{m['name']}"] = {"shared": shared, "table": settings, "method": m}
+        return specs
+
+    def run(self, parts: list[str] | None = None, force: bool = False) -> dict[str, Any]:
         cfg = self.cfg
+        done = self.reusable(force)  # before config.yaml is replaced
+        self._specs = self.unit_specs(cfg.model_dump(mode="json"))
         self.run_dir.mkdir(parents=True, exist_ok=True)
         atomic_write(self.run_dir / "config.yaml", yaml.safe_dump(cfg.model_dump(), sort_keys=False))
         torch.manual_seed(cfg.seed)
         faces = self.faces()
         self.log(f"{cfg.corpus.type}: {len(faces)} faces, {len(set(faces.subject.tolist()))} subjects, "
                  f"emotions {sorted(set(faces.emotion.tolist()))}; detector found {faces.found.mean():.0%}")
-        done = self.store.done()
         if cfg.narula is not None and (not parts or "narula" in parts):
             data = augmented(faces, cfg.augment, cfg.seed)
             for protocol, k in cfg.narula.protocols.items():
@@ -66,7 +86,7 @@ class FaceEvaluation(Evaluation):
                     if key in done:
                         continue
                     row = narula_unit(data, protocol, f, folds, cfg.narula, cfg.seed, self.log)
-                    self.store.write_unit(key, [{"part": "narula", **row}])
+                    self.store.write_unit(key, [{"part": "narula", **row}], self._specs.get(key))
         if cfg.anonymizers is not None and (not parts or "anonymizers" in parts):
             self._anonymizers(faces, done)
         from privemo.experiments.face.report import write_face_report
@@ -92,7 +112,7 @@ class FaceEvaluation(Evaluation):
             row = table.method(m.name, anonymizer)
             self._examples(m.name, anonymizer, data)
             self.log(f"{m.name}: done in {time.perf_counter() - t0:.0f} s")
-            self.store.write_unit(key, [{"part": "anonymizer", **row}])
+            self.store.write_unit(key, [{"part": "anonymizer", **row}], self._specs.get(key))
 
     def _examples(self, name: str, anonymizer: FaceAnonymizer, data: FaceSet, n: int = 6) -> None:
         """A strip of ``n`` faces (one per subject where possible), as this method leaves them."""

@@ -114,26 +114,39 @@ def measure_rtf(anonymizer: VoiceAnonymizer, manifest: Manifest, n: int) -> floa
 class VoiceEvaluation(Evaluation):
     cfg: VoiceEvalConfig
 
-    def run(self, only: list[str] | None = None) -> dict[str, Any]:
+    def unit_specs(self, cfg: dict[str, Any]) -> dict[str, dict[str, Any]]:
+        """A method's unit depends on the method and on every setting but the name, the worker count
+        and the number of listening examples."""
+        shared = {k: v for k, v in cfg.items() if k not in ("name", "methods", "workers", "examples")}
+        methods = [{"name": "original", "anonymizer": {"type": "original"}}, *cfg.get("methods", [])]
+        return {m["name"]: {"shared": shared, "method": m} for m in methods if isinstance(m, dict) and "name" in m}
+
+    def drop_unit(self, key: str) -> None:
+        """A redone method starts from an empty audio folder (its stamp names the old configuration)."""
+        super().drop_unit(key)
+        shutil.rmtree(inside(self.run_dir, "audio", key), ignore_errors=True)
+
+    def run(self, only: list[str] | None = None, force: bool = False) -> dict[str, Any]:
         cfg = self.cfg
         methods = [MethodConfig(name="original", anonymizer={"type": "original"}), *cfg.methods]
         unknown = set(only or []) - {m.name for m in methods}
         if unknown:  # before any work
             raise ConfigError(f"--method: {sorted(unknown)} not in the config's methods")
+        done = self.reusable(force)  # before config.yaml is replaced
+        specs = self.unit_specs(cfg.model_dump(mode="json"))
         self.run_dir.mkdir(parents=True, exist_ok=True)
         atomic_write(self.run_dir / "config.yaml", yaml.safe_dump(cfg.model_dump(), sort_keys=False))
         manifest = load_voice_corpus(cfg, self.data_root)
         self.log(f"{cfg.corpus.type}: {len(manifest)} clips, {manifest.df['speaker'].nunique()} speakers")
         original = self._side(manifest, "original")
         items = self._items(manifest)
-        done = self.store.done()
         for m in methods:
             if m.name in done or (only and m.name not in only and m.name != "original"):
                 continue
             t0 = time.perf_counter()
             row = self._method(m, manifest, original, items)
             row["wall_s"] = round(time.perf_counter() - t0, 1)
-            self.store.write_unit(m.name, [row])
+            self.store.write_unit(m.name, [row], specs[m.name])
             self.log(f"{m.name}: done in {row['wall_s']} s")
         from privemo.experiments.voice.report import write_voice_report
 
