@@ -11,18 +11,19 @@ NAME_RULE = ("1-100 characters of letters, digits and _ . + = , @ -, not startin
              "(names become file names)")
 
 
-def check_name(value: object, what: str = "name") -> str:
-    """``value`` if it is a safe name (see :data:`NAME_RULE`), else a ConfigError naming it."""
-    if not isinstance(value, str) or not NAME_RE.fullmatch(value):
-        raise ConfigError(f"{what} {value!r}: not a valid name: {NAME_RULE}")
-    return value
-
-
 def name_error(value: object) -> str | None:
     """Why ``value`` is not a safe name (for pydantic validators), or None."""
     if not isinstance(value, str) or not NAME_RE.fullmatch(value):
         return f"{value!r} is not a valid name: {NAME_RULE}"
     return None
+
+
+def check_name(value: object, what: str = "name") -> str:
+    """``value`` if it is a safe name (see :data:`NAME_RULE`), else a ConfigError naming it."""
+    err = name_error(value)
+    if err:
+        raise ConfigError(f"{what} {err}")
+    return value  # type: ignore[return-value]
 
 
 def file_key(value: object) -> str:

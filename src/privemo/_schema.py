@@ -63,15 +63,10 @@ def params_model(factory: Callable[..., Any], skip: tuple[str, ...] = ()) -> typ
             if p.kind is p.VAR_KEYWORD:
                 return None
             hint = hints.get(name, Any)
-            if _is_callable(hint):
+            if "Callable" in str(hint):  # a callback (on_epoch...): no config value
                 hint = Any
             fields[name] = (hint, p.default if p.default is not p.empty else ...)
     return create_model(f"{getattr(factory, '__name__', 'component')}Params", __config__=_CONFIG, **fields)
-
-
-def _is_callable(hint: Any) -> bool:
-    text = str(hint)
-    return "Callable" in text
 
 
 def problems(exc: ValidationError) -> str:

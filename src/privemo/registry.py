@@ -44,7 +44,7 @@ def lookup(kind: str, name: str) -> Any:
     return table[name]
 
 
-def check(kind: str, spec: Any, where: str = "", skip: tuple[str, ...] = ()) -> Any:
+def check(kind: str, spec: Any, where: str = "", skip: tuple[str, ...] = (), construct: bool = True) -> Any:
     """Validate a component mapping (``{type: NAME, param: value, ...}``) before any work: the type
     is registered and every parameter fits the component's schema (:mod:`privemo._schema`); else a
     ConfigError naming ``where``, the component and the bad key. Returns the factory."""
@@ -61,7 +61,7 @@ def check(kind: str, spec: Any, where: str = "", skip: tuple[str, ...] = ()) -> 
     check_params(getattr(factory, "__params__", factory), params, what)
     if hasattr(factory, "check_config"):  # nested parts (a learner's encoder and head)
         factory.check_config(params, where or kind)
-    if kind in ("learner", "evaluator"):  # their constructors only store and check: run those checks now
+    if construct and kind in ("learner", "evaluator"):  # their constructors only store and check: run them now
         try:
             factory(**params)
         except ConfigError as exc:
@@ -73,7 +73,7 @@ def check(kind: str, spec: Any, where: str = "", skip: tuple[str, ...] = ()) -> 
 
 def create(kind: str, type: str, **config: Any) -> Any:  # noqa: A002 - 'type' is the config key
     """Build the ``kind`` component registered as ``type`` from its configuration (validated first)."""
-    factory = check(kind, {"type": type, **config}, "")
+    factory = check(kind, {"type": type, **config}, "", construct=False)  # built below
     try:
         return factory(**config)
     except TypeError as exc:

@@ -24,7 +24,7 @@ from privemo.experiments.config import parse_config
 from privemo.experiments.html import markdown_html, page
 from privemo.experiments.store import ResultStore, read_results
 from tests.conftest import make_wav
-from tests.fuzz.cases import BOMBS, CONFIGS
+from tests.fuzz.cases import BOMBS, CONFIGS, _get
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -252,12 +252,6 @@ def _components(node, path=()):
             yield from _components(v, (*path, i))
 
 
-def _get(node, path):
-    for p in path:
-        node = node[p]
-    return node
-
-
 def test_a_typo_in_any_component_of_any_shipped_config_is_named_at_parse_time(tmp_path):
     from typer.testing import CliRunner
 
@@ -366,8 +360,8 @@ def test_resume_guard_reads_an_older_run_folder_config_and_names_the_changed_key
     run = tmp_path / "run"
     ResultStore(run).write_unit("m", [{"method": "m"}])  # no recorded configuration (an older folder)
     (run / "config.yaml").write_text(yaml.safe_dump(Cfg().model_dump()))
-    assert Ev(Cfg(), run, tmp_path).reusable() == {"m"}
+    assert Ev(Cfg(), run, tmp_path).reusable()[0] == {"m"}
     new = Cfg(methods=[{"name": "m", "anonymizer": {"type": "mcadams", "alpha": 0.7}}])
     with pytest.raises(ConfigError, match=r"unit m .*method\.anonymizer\.alpha changed.*--force"):
         Ev(new, run, tmp_path).reusable()
-    assert Ev(new, run, tmp_path).reusable(force=True) == set() and not (run / "units" / "m.json").exists()
+    assert Ev(new, run, tmp_path).reusable(force=True)[0] == set() and not (run / "units" / "m.json").exists()

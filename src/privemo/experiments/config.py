@@ -83,8 +83,6 @@ POSITIVE = frozenset({"T", "adv_epochs", "analysis_fps", "batch", "batch_size", 
                       "epochs", "face_size", "folds", "g_steps", "id_epochs", "init_epochs", "iterations",
                       "latent", "local_epochs", "max_clips_per_speaker", "max_items_per_speaker", "num_cpus",
                       "rounds", "size", "workers", "lr", "adv_lr", "init_std"})
-# config numbers that may be negative
-SIGNED: frozenset[str] = frozenset()
 INT_MAX = 2**31 - 1
 
 
@@ -95,7 +93,7 @@ def _sane_number(key: str, v: Any) -> None:
         raise ValueError(f"{key}: {v} is out of range (at most {INT_MAX})")
     if key in POSITIVE and v <= 0:
         raise ValueError(f"{key}: must be > 0, got {v}")
-    if key not in SIGNED and v < 0:
+    if v < 0:
         raise ValueError(f"{key}: must be >= 0, got {v}")
 
 

@@ -30,18 +30,19 @@ class Evaluation:
         """Each unit's full configuration, from a config mapping (``model_dump()`` of this kind)."""
         raise NotImplementedError
 
-    def reusable(self, force: bool = False) -> set[str]:
-        """The finished units that still mean what the config asks for. A unit whose configuration
+    def reusable(self, force: bool = False) -> tuple[set[str], dict[str, dict[str, Any]]]:
+        """The finished units that still mean what the config asks for, and every unit's configuration
+        (to record with the units this run writes). A unit whose configuration
         changed (a method's parameters under the same name, or a setting every unit depends on) is a
         ConfigError naming the unit and the changed keys, or with ``force`` is dropped to be redone.
         Call before the run folder's config.yaml is replaced: a unit of an older run folder that
         recorded no configuration is judged by that file."""
         done = self.store.done()
+        specs = self.unit_specs(self.cfg.model_dump(mode="json"))
         if not done:
-            return done
+            return done, specs
         old_cfg = run_config_data(self.run_dir)
         old_specs = self.unit_specs(old_cfg) if old_cfg else {}
-        specs = self.unit_specs(self.cfg.model_dump(mode="json"))
         keep = set()
         for key in sorted(done):
             if key not in specs:  # a unit of a method no longer in the config: kept, not reported on
@@ -58,7 +59,7 @@ class Evaluation:
                 raise ConfigError(f"{self.run_dir}: unit {key} was run with another configuration "
                                   f"({', '.join(changed[:4])} changed); re-run with --force to redo the changed "
                                   "units, or choose another --out")
-        return keep
+        return keep, specs
 
     def drop_unit(self, key: str) -> None:
         """Forget a finished unit and what it wrote, so that it is redone."""

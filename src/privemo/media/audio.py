@@ -28,16 +28,14 @@ def read_audio(path: str | Path, sr: int | None = 16000) -> tuple[np.ndarray, in
     if sr is not None and not MIN_RATE <= sr <= MAX_RATE:
         raise MediaError(path, f"cannot read at {sr} Hz (a rate from {MIN_RATE} to {MAX_RATE} Hz)")
     try:
-        info = sf.info(str(path))
-    except Exception:  # noqa: BLE001 - not a soundfile format: PyAV below decides
-        info = None
-    if info is not None:
-        _check_rate(path, info.samplerate)
-        if info.frames > MAX_SAMPLES or info.channels > 64:
-            raise MediaError(path, f"{info.frames} samples x {info.channels} channels is more audio than privemo "
-                             f"reads at once (at most {MAX_SAMPLES} samples, 64 channels)")
-    try:
-        data, rate = sf.read(str(path), dtype="float32", always_2d=True)
+        with sf.SoundFile(str(path)) as fh:  # one open: the header is checked before the samples are read
+            _check_rate(path, fh.samplerate)
+            if fh.frames > MAX_SAMPLES or fh.channels > 64:
+                raise MediaError(path, f"{fh.frames} samples x {fh.channels} channels is more audio than privemo "
+                                 f"reads at once (at most {MAX_SAMPLES} samples, 64 channels)")
+            data, rate = fh.read(dtype="float32", always_2d=True), fh.samplerate
+    except MediaError:
+        raise
     except MemoryError:
         raise MediaError(path, "too large to read into memory") from None
     except Exception as sf_exc:  # soundfile cannot read it: try FFmpeg through PyAV

@@ -69,8 +69,7 @@ class FaceEvaluation(Evaluation):
 
     def run(self, parts: list[str] | None = None, force: bool = False) -> dict[str, Any]:
         cfg = self.cfg
-        done = self.reusable(force)  # before config.yaml is replaced
-        self._specs = self.unit_specs(cfg.model_dump(mode="json"))
+        done, self._specs = self.reusable(force)  # before config.yaml is replaced
         self.run_dir.mkdir(parents=True, exist_ok=True)
         atomic_write(self.run_dir / "config.yaml", yaml.safe_dump(cfg.model_dump(), sort_keys=False))
         torch.manual_seed(cfg.seed)

@@ -132,8 +132,7 @@ class VoiceEvaluation(Evaluation):
         unknown = set(only or []) - {m.name for m in methods}
         if unknown:  # before any work
             raise ConfigError(f"--method: {sorted(unknown)} not in the config's methods")
-        done = self.reusable(force)  # before config.yaml is replaced
-        specs = self.unit_specs(cfg.model_dump(mode="json"))
+        done, specs = self.reusable(force)  # before config.yaml is replaced
         self.run_dir.mkdir(parents=True, exist_ok=True)
         atomic_write(self.run_dir / "config.yaml", yaml.safe_dump(cfg.model_dump(), sort_keys=False))
         manifest = load_voice_corpus(cfg, self.data_root)
