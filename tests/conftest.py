@@ -81,8 +81,28 @@ _PAGE_JS = """() => {
 }"""
 
 
-def open_in_chromium(path: Path, extra_js: str | None = None) -> dict:
-    """Load a report page in Debian's headless chromium; what it shows, and every console or page error."""
+# a page must fit these widths: a desktop and a phone (CSS pixels)
+WIDTHS = {"desktop": (1280, 900), "phone": (390, 844)}
+
+_LAYOUT_JS = """() => {
+  const w = document.documentElement.clientWidth;
+  const inBox = el => el.closest('.scroll, pre, details:not([open])');
+  const wide = [...document.body.querySelectorAll('*')].filter(el => {
+      const r = el.getBoundingClientRect(); return r.width > 0 && r.right > w + 1 && !inBox(el); })
+    .slice(0, 5).map(el => el.tagName + (el.id ? '#' + el.id : '') + ' ' + Math.round(el.getBoundingClientRect().right));
+  const verdict = document.querySelector('#verdict');
+  const table = document.querySelector('table');
+  return {width: w, scroll_width: document.documentElement.scrollWidth, wide: wide,
+          verdict: !!verdict,
+          verdict_first: !!verdict && (!table || !!(verdict.compareDocumentPosition(table) & Node.DOCUMENT_POSITION_FOLLOWING)),
+          verdict_top: verdict ? Math.round(verdict.getBoundingClientRect().top) : null};
+}"""
+
+
+def open_in_chromium(path: Path, extra_js: str | None = None, screenshots: Path | None = None) -> dict:
+    """Load a report page in Debian's headless chromium; what it shows, and every console or page error.
+    At each of ``WIDTHS`` the layout (does anything overflow the page outside a scroll box?) is
+    measured, and with ``screenshots`` the top of the page is saved there as ``<stem>-<width>.png``."""
     if not Path(CHROMIUM).is_file():
         pytest.fail(f"{CHROMIUM} not found: `make test` installs Debian's chromium (apt-get install chromium)")
     from playwright.sync_api import sync_playwright
@@ -101,6 +121,14 @@ def open_in_chromium(path: Path, extra_js: str | None = None) -> dict:
             info = page.evaluate(_PAGE_JS)
             if extra_js:
                 info["extra"] = page.evaluate(extra_js)
+            info["layout"] = {}
+            for name, (w, h) in WIDTHS.items():
+                page.set_viewport_size({"width": w, "height": h})
+                info["layout"][name] = page.evaluate(_LAYOUT_JS)
+                if screenshots is not None:
+                    screenshots.mkdir(parents=True, exist_ok=True)
+                    slug = "".join(c if c.isalnum() else "-" for c in info["title"].lower()).strip("-")
+                    page.screenshot(path=str(screenshots / f"{slug}-{Path(path).parent.name}-{name}.png"))
         finally:
             browser.close()
     info["errors"] = errors
@@ -155,12 +183,19 @@ def assert_markup_escaped(path: Path, title: str) -> None:
 
 
 def assert_report_page(path: Path, min_tables: int = 1) -> dict:
-    """The headless-browser check of a run's report.html: loads without errors, self-contained, shows
-    its tables, every image decodes and every audio / video example loads; and, re-drawn from its
-    rows with markup in every name, shows that markup as text and runs no script."""
+    """The headless-browser check of a run's report.html: loads without errors, self-contained, opens
+    with its verdict block (before any table), fits a desktop and a phone-width screen (wide tables
+    scroll in their own box), shows its tables, every image decodes and every audio / video example
+    loads; and, re-drawn from its rows with markup in every name, shows that markup as text and runs no
+    script. With ``PRIVEMO_SCREENSHOTS=DIR`` the top of the page at both widths is saved in DIR."""
     assert Path(path).is_file(), f"{path} was not written"
     assert "http-equiv='Content-Security-Policy'" in Path(path).read_text(), f"{path}: no Content-Security-Policy"
-    info = open_in_chromium(path)
+    shots = os.environ.get("PRIVEMO_SCREENSHOTS")
+    info = open_in_chromium(path, screenshots=Path(shots) if shots else None)
+    for name, lay in info["layout"].items():
+        assert lay["scroll_width"] <= lay["width"] + 1, (
+            f"{path}: the page overflows a {name}-width screen ({lay['scroll_width']} > {lay['width']} px): {lay['wide']}")
+        assert lay["verdict"] and lay["verdict_first"], f"{path}: no verdict block before the first table ({name})"
     assert_markup_escaped(path, info["title"])
     assert not info["errors"], f"{path}: {info['errors']}"
     assert not info["external"], f"{path}: not self-contained, refers to {info['external'][:3]}"

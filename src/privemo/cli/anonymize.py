@@ -1,4 +1,5 @@
-"""``privemo anonymize voice``: anonymize a file or a folder of audio with a registered method."""
+"""``privemo anonymize [voice|face|video] SRC OUT``: anonymize a file or a folder with a registered
+method; without the kind, it is guessed from the input's files."""
 
 from __future__ import annotations
 
@@ -8,10 +9,86 @@ from pathlib import Path
 
 import click
 import typer
+import typer.core
 
 from privemo.cli._common import console, friendly_errors, progress_bar, safe_text
 
-app = typer.Typer(help="Anonymize media: keep the emotion, remove who it is.", no_args_is_help=True)
+KINDS = ("voice", "face", "video")
+
+
+def guess_media(src: Path) -> str:
+    """'voice', 'face' or 'video' from a file's suffix (a .webm by its streams), or, for a folder, the
+    kind most of its media files are; a ConfigError naming the path where nothing fits."""
+    from privemo.anonymize.batch import AUDIO_SUFFIXES
+    from privemo.anonymize.face_batch import IMAGE_SUFFIXES
+    from privemo.errors import ConfigError
+    from privemo.media.video import VIDEO_SUFFIXES
+
+    def kind(p: Path) -> str | None:
+        suffix = p.suffix.lower()
+        if suffix in VIDEO_SUFFIXES and suffix in AUDIO_SUFFIXES:
+            try:
+                import av
+
+                with av.open(str(p)) as c:
+                    return "video" if c.streams.video else "voice"
+            except Exception:  # noqa: BLE001 (unreadable: the chosen command names the problem)
+                return "video"
+        return ("video" if suffix in VIDEO_SUFFIXES else "voice" if suffix in AUDIO_SUFFIXES
+                else "face" if suffix in IMAGE_SUFFIXES else None)
+
+    if src.is_file():
+        found = kind(src)
+        if found is None:
+            raise ConfigError(f"{src}: cannot tell the media from its name (not an audio, image or video suffix); "
+                              "say which: privemo anonymize voice|face|video")
+        return found
+    if not src.is_dir():
+        raise ConfigError(f"{src}: no such file or folder")
+    counts = dict.fromkeys(KINDS, 0)
+    for i, p in enumerate(q for q in src.rglob("*") if q.is_file()):
+        if i >= 5000:
+            break
+        k = kind(p)
+        if k:
+            counts[k] += 1
+    best = max(counts, key=lambda k: counts[k])
+    if counts[best] == 0:
+        raise ConfigError(f"{src}: no audio, image or video files in this folder")
+    return best
+
+
+class _GuessingGroup(typer.core.TyperGroup):
+    """``privemo anonymize SRC OUT ...``: where the first argument is not a kind, the kind is
+    guessed from SRC and put in front."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and not args[0].startswith("-"):
+            from privemo.errors import PrivemoError
+
+            try:
+                found = guess_media(Path(args[0]))
+            except PrivemoError as exc:
+                console.print(f"[bold red]error:[/] {safe_text(exc)}")
+                raise typer.Exit(2) from None
+            console.print(f"anonymize: {safe_text(args[0])} is {found} (guessed from its files; "
+                          f"`privemo anonymize {found} ...` says so)", highlight=False)
+            args = [found, *args]
+        return super().parse_args(ctx, args)
+
+
+app = typer.Typer(cls=_GuessingGroup, no_args_is_help=True, help="""Anonymize media: keep the emotion, remove who it is.
+
+The kind (voice, face or video) is guessed from the input when not given.
+
+Examples:
+
+  privemo anonymize talk.wav talk_anon.wav
+
+  privemo anonymize photos/ photos_anon/ --method face_blur
+
+  privemo anonymize video clips/ clips_anon/ --face face_pixelate --voice mcadams --detect-every 5
+""")
 
 
 SPEAKER_FROM = click.Choice(["none", "parent"])
@@ -35,7 +112,14 @@ def voice_cmd(src: Path = typer.Argument(..., help="an audio file or a folder (s
               workers: int = typer.Option(1, min=1, max=256, help="processes"),
               stop_on_error: bool = typer.Option(False, help="stop at the first bad file (default: report it, "
                                                  "go on)")) -> None:
-    """Anonymize voices. Re-running resumes: outputs already written are kept."""
+    """Anonymize voices. Re-running resumes: outputs already written are kept.
+
+    Examples:
+
+      privemo anonymize voice talk.wav talk_anon.wav --method mcadams -p alpha=0.8
+
+      privemo anonymize voice corpus/ corpus_anon/ --speaker-from parent --workers 2
+    """
     from privemo.anonymize import create_anonymizer
     from privemo.anonymize.batch import anonymize_files, audio_files, folder_manifest
 
@@ -82,7 +166,14 @@ def face_cmd(src: Path = typer.Argument(..., help="an image file or a folder (se
              margin: float = typer.Option(0.25, min=0.0, max=2.0, help="each face box is enlarged by this fraction "
                                           "on every side"),
              stop_on_error: bool = typer.Option(False, help="stop at the first bad file")) -> None:
-    """Anonymize every face in images: found by dlib, anonymized, pasted back with a soft edge. Resumes."""
+    """Anonymize every face in images: found by dlib, anonymized, pasted back with a soft edge. Resumes.
+
+    Examples:
+
+      privemo anonymize face photo.jpg photo_anon.jpg --method face_blur -p sigma=8
+
+      privemo anonymize face faces/ faces_anon/ --method face_autoencoder --save-model ae.pt
+    """
     import torch
 
     from privemo.anonymize.face import FaceAnonymizer, FaceAutoencoder
@@ -160,7 +251,14 @@ def video_cmd(src: Path = typer.Argument(..., help="a video file (mp4, flv, avi,
               speaker_from: str = typer.Option("none", click_type=SPEAKER_FROM, help="'parent': a file's folder names its speaker"),
               stop_on_error: bool = typer.Option(False, help="stop at the first bad file")) -> None:
     """Anonymize the faces (found, tracked, pasted back softly) and the voice of videos; same timing, frame
-    size and audio length. Re-running resumes: outputs already written are kept."""
+    size and audio length. Re-running resumes: outputs already written are kept.
+
+    Examples:
+
+      privemo anonymize video interview.mp4 interview_anon.mp4
+
+      privemo anonymize video clips/ clips_anon/ --face face_blur --voice pseudo_speaker --detect-every 5
+    """
     from privemo.anonymize import create_anonymizer
     from privemo.anonymize.video import TrackerConfig, anonymize_video_files, fit_on_videos, video_files
     from privemo.experiments.face.runner import create_face_anonymizer

@@ -19,7 +19,10 @@ def inspect(corpus: str = typer.Argument(..., help="corpus type: ravdess, crema_
             root: Path | None = typer.Argument(None, help="the corpus folder (synthetic: optional)"),
             check_files: bool = typer.Option(False, "--check-files", help="open every file; list unreadable ones"),
             as_json: bool = typer.Option(False, "--json", help="print the summary as JSON")) -> None:
-    """Counts per speaker, gender and emotion, and the problems found."""
+    """Counts per speaker, gender and emotion, and the problems found.
+
+    Example: privemo data inspect ravdess ../shared/data/ravdess --check-files
+    """
     from privemo.corpora import load
 
     with friendly_errors():

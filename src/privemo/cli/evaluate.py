@@ -23,7 +23,10 @@ def voice_cmd(config: Path = typer.Argument(..., help="voice evaluation YAML (e.
               force: bool = typer.Option(False, "--force", help="redo the finished methods whose configuration "
                                          "changed (without it, such a resume is refused)")) -> None:
     """Anonymize the corpus with every method, attack it, measure emotion; resumes when re-run (a method
-    whose parameters changed under the same name is refused, or redone with --force)."""
+    whose parameters changed under the same name is refused, or redone with --force).
+
+    Example: privemo evaluate voice configs/voice/ravdess.yaml   (RAVDESS under ../shared/data, or --data-root DIR)
+    """
     from privemo.experiments.config import data_root as default_root
     from privemo.experiments.voice.config import load_voice_config
     from privemo.experiments.voice.report import write_voice_report
@@ -54,7 +57,10 @@ def face_cmd(config: Path = typer.Argument(..., help="face evaluation YAML (e.g.
              force: bool = typer.Option(False, "--force", help="redo the finished units whose configuration "
                                         "changed (without it, such a resume is refused)")) -> None:
     """narula-2020's adversarial face model and the face anonymizers, judged by the same attackers;
-    resumes when re-run (a unit whose configuration changed is refused, or redone with --force)."""
+    resumes when re-run (a unit whose configuration changed is refused, or redone with --force).
+
+    Example: privemo evaluate face configs/face/yale.yaml   (Yale under ../shared/data, or --data-root DIR)
+    """
     from privemo.errors import ConfigError
     from privemo.experiments.config import data_root as default_root
     from privemo.experiments.face.config import load_face_config
@@ -86,7 +92,10 @@ def video_cmd(config: Path = typer.Argument(..., help="audio-visual evaluation Y
               method: list[str] = typer.Option([], "--method", help="evaluate only these methods (repeatable)"),
               report_only: bool = typer.Option(False, "--report", help="only re-draw the report of a run")) -> None:
     """ranade's audio-visual pipeline: anonymize faces and voices of video clips, emotion from face, voice
-    and late fusion, face and speaker attackers; resumes when re-run."""
+    and late fusion, face and speaker attackers; resumes when re-run.
+
+    Example: privemo evaluate video configs/video/demo.yaml
+    """
     from privemo.experiments.config import data_root as default_root
     from privemo.experiments.video.config import load_video_config
     from privemo.experiments.video.report import write_video_report

@@ -19,7 +19,10 @@ def extract(corpus: str = typer.Argument(..., help="corpus type"),
                                         help="mfb, mfcc, egemaps, egemaps_lld, compare, compare_lld, glove, face_crop"),
             out: Path | None = typer.Option(None, help="also save all features to this .npz"),
             skip_bad: bool = typer.Option(False, "--skip-bad", help="go on past unreadable files")) -> None:
-    """Extract ``feature`` for every item (cached by content hash; a re-run reads the cache)."""
+    """Extract a feature for every item (cached by content hash; a re-run reads the cache).
+
+    Example: privemo features extract ravdess ../shared/data/ravdess -f egemaps
+    """
     from privemo.corpora import load
     from privemo.features import FeatureCache
     from privemo.features import extract as run_extract

@@ -24,7 +24,10 @@ def run_cmd(config: Path = typer.Argument(..., help="federated experiment YAML")
             data_root: Path | None = typer.Option(None, "--data-root", help="corpus roots are relative to this "
                                                   "(default $PRIVEMO_DATA, else ../shared/data)"),
             verbose: bool = typer.Option(False, help="show Flower's own log")) -> None:
-    """Baselines, federations (Flower simulation engine) and the update attack; resumes when re-run."""
+    """Baselines, federations (Flower simulation engine) and the update attack; resumes when re-run.
+
+    Example: privemo federated run configs/federated/demo.yaml
+    """
     from privemo.experiments.federated import load_federated_config
     from privemo.experiments.federated.report import write_federated_report
     from privemo.experiments.federated.runner import FederatedExperiment
@@ -40,7 +43,10 @@ def run_cmd(config: Path = typer.Argument(..., help="federated experiment YAML")
 
 @app.command("report")
 def report_cmd(run_dir: Path = typer.Argument(..., help="a federated run folder")) -> None:
-    """Re-draw a federated run's report from its results."""
+    """Re-draw a federated run's report from its results.
+
+    Example: privemo federated report runs/demo_federated
+    """
     from privemo.experiments.federated.report import write_federated_report
 
     with friendly_errors():
@@ -60,7 +66,10 @@ def deploy_cmd(source: Path = typer.Argument(..., help="a federated experiment Y
                                         "next ones)"),
                timeout: float = typer.Option(3600.0, min=1.0, max=7 * 24 * 3600.0, help="seconds before giving up")) -> None:
     """Run one federation for real on localhost: a SuperLink, one SuperNode process per client, and
-    `flwr run`, with the same ClientApp and ServerApp as the simulation."""
+    `flwr run`, with the same ClientApp and ServerApp as the simulation.
+
+    Example: privemo federated deploy configs/federated/demo.yaml
+    """
     from privemo.learners.federated.deploy import deploy
 
     with friendly_errors():

@@ -33,7 +33,10 @@ def _experiment(config: Path, out: Path | None, data_root: Path | None, prog, it
 def train_cmd(config: Path = CONFIG, out: Path | None = OUT, data_root: Path | None = DATA_ROOT,
               iterations: int | None = typer.Option(None, min=1, max=10_000_000, help="train this many iterations (overrides the config; "
                                                     "a finished run can be continued for longer)")) -> None:
-    """Train the model (resumes from the run folder's checkpoint); writes <run>/model.pt."""
+    """Train the model (resumes from the run folder's checkpoint); writes <run>/model.pt.
+
+    Example: privemo vgan train configs/vgan/demo.yaml
+    """
     with friendly_errors(), progress_bar() as prog:
         exp = _experiment(config, out, data_root, prog, iterations)
         model = exp.train()
@@ -44,7 +47,10 @@ def train_cmd(config: Path = CONFIG, out: Path | None = OUT, data_root: Path | N
 @app.command("evaluate")
 def evaluate_cmd(config: Path = CONFIG, out: Path | None = OUT, data_root: Path | None = DATA_ROOT) -> None:
     """Train if needed, then the attack scenarios I-III, dlib identification, identity replacement rates
-    and the figures, into <run>/report.md and report.html; resumes when re-run."""
+    and the figures, into <run>/report.md and report.html; resumes when re-run.
+
+    Example: privemo vgan evaluate configs/vgan/demo.yaml
+    """
     with friendly_errors():
         with progress_bar() as prog:
             result = _experiment(config, out, data_root, prog).evaluate()
@@ -55,7 +61,10 @@ def evaluate_cmd(config: Path = CONFIG, out: Path | None = OUT, data_root: Path 
 @app.command("figures")
 def figures_cmd(config: Path = CONFIG, out: Path | None = OUT, data_root: Path | None = DATA_ROOT) -> None:
     """Draw the figures of a trained model (identity replacement grid, synthesis, left-out expression,
-    morphing, completion) into <run>/figures, and re-draw the report."""
+    morphing, completion) into <run>/figures, and re-draw the report.
+
+    Example: privemo vgan figures configs/vgan/demo.yaml
+    """
     with friendly_errors():
         with progress_bar() as prog:
             exp = _experiment(config, out, data_root, prog)

@@ -15,13 +15,17 @@ from collections.abc import Sequence
 from pathlib import Path
 
 STYLE = """
-body{font-family:system-ui,sans-serif;max-width:1150px;margin:2em auto;padding:0 1em;color:#222;line-height:1.45}
-table{border-collapse:collapse;margin:.8em 0;font-size:.9em}
+body{font-family:system-ui,sans-serif;max-width:1150px;margin:2em auto;padding:0 1em;color:#222;line-height:1.45;
+overflow-wrap:anywhere}
+.scroll{overflow-x:auto;max-width:100%;margin:.8em 0}
+table{border-collapse:collapse;font-size:.9em} td,th{overflow-wrap:normal}
+#verdict{border:2px solid #2a6;border-radius:6px;padding:.2em 1em;background:#f6fbf7}
+#verdict li{margin:.35em 0}
 th,td{border:1px solid #bbb;padding:.25em .55em;text-align:left;vertical-align:top}
 th{background:#f0f0f0} tr:nth-child(even) td{background:#fafafa}
 code,pre{background:#f5f5f5;border-radius:3px} pre{padding:.6em;overflow-x:auto;white-space:pre-wrap}
-figure{display:inline-block;margin:.6em 1em .6em 0;vertical-align:top} figcaption{font-size:.85em;color:#444}
-figure img{max-width:100%;height:auto} section{margin-top:2em}
+figure{display:inline-block;margin:.6em 1em .6em 0;vertical-align:top;max-width:100%} figcaption{font-size:.85em;color:#444}
+figure img,figure svg,figure video{max-width:100%;height:auto} audio{max-width:100%} section{margin-top:2em}
 details summary{cursor:pointer;font-weight:600}
 .examples figure{max-width:340px}
 """
@@ -51,7 +55,9 @@ def markdown_html(text: str) -> str:
     for name in _UNSAFE_INLINE:
         if name in md.inlinePatterns:
             md.inlinePatterns.deregister(name)
-    return md.convert(text)
+    out = md.convert(text)
+    # a wide table scrolls inside its own box instead of widening the page (phone screens)
+    return out.replace("<table>", "<div class='scroll'><table>").replace("</table>", "</table></div>")
 
 
 def data_uri(path: Path) -> str:
@@ -94,10 +100,21 @@ def examples_html(folder: Path, title: str = "Listening and viewing examples") -
 
 
 def page(title: str, md: str, figures: Sequence[tuple[str, str]] = (), threat_model: str = "",
-         config: str = "", extra_html: str = "") -> str:
-    """The whole page: the report's markdown, its figures, the data / threat-model statement (markdown),
-    the configuration (YAML text) and any extra HTML (examples)."""
-    parts = [f"<main>{markdown_html(md)}"]
+         config: str = "", extra_html: str = "", verdict: str = "",
+         lead_figures: Sequence[tuple[str, str]] = ()) -> str:
+    """The whole page, answer first: the report's title and opening paragraph, the ``verdict`` block
+    (markdown) and the ``lead_figures`` (the privacy-utility figure), then the rest of the report's
+    markdown (the detailed tables), its other figures, the data / threat-model statement (markdown),
+    any extra HTML (examples) and the configuration (YAML text)."""
+    cut = md.find("\n## ")
+    head, body = (md, "") if cut < 0 else (md[:cut], md[cut:])
+    parts = [f"<main>{markdown_html(head)}"]
+    if verdict:
+        parts.append(f"<section id='verdict'>{markdown_html(verdict)}</section>")
+    if lead_figures:
+        parts.append("<section id='lead-figure'>" + "".join(figure_html(c, b) for c, b in lead_figures) + "</section>")
+    if body:
+        parts.append(f"<section id='details'>{markdown_html(body)}</section>")
     if figures:
         parts.append("<section><h2>Figures</h2>" + "".join(figure_html(c, b) for c, b in figures) + "</section>")
     if threat_model:

@@ -17,7 +17,16 @@ import numpy as np
 from privemo._files import atomic_path
 from privemo.experiments.html import page as html_page
 from privemo.experiments.html import run_config
-from privemo.experiments.store import atomic_write, read_results, report_guard
+from privemo.experiments.store import atomic_write, read_results, report_guard, run_config_data
+from privemo.experiments.verdict import (
+    NOT_PROTECTION,
+    PROTECTION,
+    REFERENCE,
+    Attack,
+    Verdict,
+    verdict_figure,
+    with_verdict,
+)
 from privemo.metrics import benjamini_hochberg, mean_std, paired_ttest
 
 FIGURES = ("uar", "accuracy", "uar_m", "uar_f", "privacy")
@@ -218,7 +227,7 @@ def markdown(summary: list[dict[str, Any]], rows: list[dict[str, Any]],
     lines = [f"# privemo run `{run}`", "",
              f"Corpus: **{corpus}**" + (" (SYNTHETIC demo data: invented voices and faces)" if synth else "")
              + f"; {len({(r['fold'], r['seed']) for r in rows})} fold x seed units per variant;"
-             " speaker-independent folds.", "",
+             " speaker-independent folds.", "", "## Every variant and evaluator (mean ± std over folds x seeds)", "",
              "| variant | evaluator | UAR | accuracy | UAR (m) | UAR (f) | privacy P | chance |",
              "|---|---|---|---|---|---|---|---|"]
     for e in summary:
@@ -366,6 +375,56 @@ THREAT_MODEL = """\
 """
 
 
+SPKNORM_WHY = ("per-speaker normalisation: each item is z-scored with its own speaker's statistics, which takes "
+               "out of these vectors what is constant per speaker, the cue these attackers read; the voice keeps it, "
+               "the normaliser holds it, and no attacker with other data is measured here")
+
+
+def verdicts(table: list[dict[str, Any]], summary: list[dict[str, Any]], rows: list[dict[str, Any]],
+             config: dict[str, Any]) -> list[Verdict]:
+    """A verdict per variant: adversarial (Priv) and DP-SGD variants are protections, measured against
+    their reference variant; a reference of a protection is 'no protection'; every other variant
+    (features, a normalisation, a representation trained for emotion only) is not a protection."""
+    specs = {v.get("name"): v for v in config.get("variants", []) if isinstance(v, dict)}
+    refs = {r["variant"]: r.get("reference") or r["variant"] for r in rows}
+    by_name = {r["variant"]: r for r in table}
+    protected = {r["variant"] for r in table if r["private"] or r.get("epsilon")}
+    references = {refs.get(v) for v in protected}
+    out = []
+    for r in table:
+        name = r["variant"]
+        spec = specs.get(name, {})
+        ref = by_name.get(refs.get(name, name))
+        threats: dict[str, list[Attack]] = {}
+        if r.get("attacker"):
+            threats["gender"] = [Attack("gender attacker (worst case), UAR", r["attacker"]["uar"],
+                                        r["attacker"].get("chance") or 0.5, 0.55)]
+        sid = _pick(summary, name, "speaker_id")
+        if sid and sid.get("accuracy") and sid.get("chance"):
+            threats["identity"] = [Attack("closed-set identification", sid["accuracy"]["mean"],
+                                          sid["chance"], 2 * sid["chance"])]
+        if r.get("MI"):
+            threats["membership"] = [Attack("membership identification, UAR", r["MI"]["mean"], 0.5, 0.55)]
+        emotion = r["U"]["mean"] if r.get("U") else None
+        original = ref["U"]["mean"] if ref and ref.get("U") else None
+        if name in protected:
+            kind, why = PROTECTION, ("DP-SGD training" if r.get("epsilon") and not r["private"] else
+                                     "adversarial training, jaiswal-2020 Priv" + (" with DP-SGD" if r.get("epsilon") else ""))
+        elif name in references:
+            kind, why = REFERENCE, "a representation trained for emotion only" if spec.get("learner") else "features"
+        else:
+            kind = NOT_PROTECTION
+            if spec.get("normalize") == "speaker":
+                why = SPKNORM_WHY
+            elif spec.get("learner"):
+                why = "a representation trained for emotion only"
+            else:
+                why = "features"
+        out.append(Verdict(name, kind, emotion, original, "emotion UAR", threats=threats, why=why,
+                           reference_name=f"its reference {ref['variant']}" if ref else "the original"))
+    return out
+
+
 @report_guard
 def write_report(run_dir: str | Path) -> dict[str, Any]:
     run_dir = Path(run_dir)
@@ -373,14 +432,18 @@ def write_report(run_dir: str | Path) -> dict[str, Any]:
     summary = summarize(rows)
     table = paper_table(summary, rows)
     md = markdown(summary, rows, table)
+    vs = verdicts(table, summary, rows, run_config_data(run_dir))
+    full, block = with_verdict(md, vs)
     figs = figures(summary, run_dir)
+    lead = verdict_figure(vs, run_dir)
     pu = privacy_utility_figure(table, run_dir)
     if pu:
         figs.insert(1, pu)
-    page = html_page("privemo report", md, figs, THREAT_MODEL, run_config(run_dir))
+    page = html_page("privemo report", md, figs, THREAT_MODEL, run_config(run_dir), verdict=block,
+                     lead_figures=[lead] if lead else [])
     atomic_write(run_dir / "summary.json", json.dumps(summary, indent=1))
-    atomic_write(run_dir / "report.md", md)
+    atomic_write(run_dir / "report.md", full)
     if paper_markdown(table):
         atomic_write(run_dir / "paper_table.json", json.dumps(table, indent=1))
     atomic_write(run_dir / "report.html", page)
-    return {"summary": summary, "markdown": md, "html": run_dir / "report.html"}
+    return {"summary": summary, "markdown": full, "html": run_dir / "report.html", "verdicts": vs}

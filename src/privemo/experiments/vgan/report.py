@@ -8,6 +8,7 @@ from typing import Any
 
 from privemo.experiments.html import media_html, page, run_config
 from privemo.experiments.store import atomic_write, read_results, report_guard, run_config_data
+from privemo.experiments.verdict import PROTECTION, REFERENCE, Attack, Verdict, verdict_figure, with_verdict
 
 PAPER = {  # chen-2018 Table 2: identification FERG / MUG, expression FERG / MUG (%)
     "unconstrained": (100.0, 100.0, 100.0, 87.90), "random": (16.67, 12.50, 14.29, 14.29),
@@ -132,6 +133,43 @@ chen-2018's attack scenarios, on held-out test faces of the training identities:
   identity labels of the training faces; SVM, 1-D CNN and MLP, worst case reported.
 """
 
+def verdicts(rows: list[dict[str, Any]]) -> list[Verdict]:
+    """The privacy-unconstrained classifiers on original faces (the reference) and PPRL-VGAN's
+    synthesised faces: expression kept under scenario I against the unconstrained expression
+    classifier; identity from the synthesised faces (scenarios I and II, with the targets of the
+    checks above) and from the released representation (scenario III, worst case)."""
+    table = [r for r in rows if r.get("scenario") in LABELS]
+    unc = next((r for r in table if r["scenario"] == "unconstrained" and r["attacker"] == "cnn"), None)
+    if unc is None:
+        return []
+    ch = unc["id_chance"]
+
+    def exp(r: dict[str, Any] | None) -> float | None:
+        return (r.get("expression") or {}).get("acc") if r else None
+
+    out = [Verdict("original faces", REFERENCE, exp(unc), emotion_label="expression accuracy",
+                   why="privacy-unconstrained classifiers",
+                   threats={"face identity": [Attack("identity CNN", unc["identification"]["acc"], ch, ch + 0.05)]})]
+    ids = []
+    for r in table:
+        name = f"scenario {r['scenario']} {r['attacker']}" + (f", f {r['representation']}" if r.get("representation") else "")
+        if r["scenario"] == "I":
+            ids.append(Attack(name, r["identification"]["acc"], ch, ch + 0.05))
+        elif r["scenario"] == "II":
+            ids.append(Attack(name + " (informed)", r["identification"]["acc"], ch, ch + 0.15))
+    rep = [Attack(f"scenario III {r['attacker']}, f {r.get('representation', 'mean')}", r["identification"]["acc"],
+                  ch, 2 * ch) for r in table if r["scenario"] == "III"]
+    s1 = next((r for r in table if r["scenario"] == "I" and r["attacker"] == "cnn"), None)
+    threats = {"face identity": ids}
+    if rep:
+        threats["identity from the representation"] = rep
+    out.append(Verdict("PPRL-VGAN synthesised faces", PROTECTION, exp(s1), exp(unc),
+                       "expression accuracy (scenario I classifier)", threats=threats,
+                       why="identity replaced, expression kept (chen-2018)",
+                       reference_name="the privacy-unconstrained classifier"))
+    return out
+
+
 @report_guard
 def write_vgan_report(run_dir: str | Path) -> dict[str, Any]:
 
@@ -142,12 +180,15 @@ def write_vgan_report(run_dir: str | Path) -> dict[str, Any]:
     figs = run_dir / "figures"
     if figs.is_dir():
         md += "\n## Figures\n\n" + "".join(f"- {FIGURES[n]}: figures/{n}.png\n" for n in FIGURES if (figs / f"{n}.png").is_file())
-    atomic_write(run_dir / "report.md", md)
+    vs = verdicts(rows)
+    full, block = with_verdict(md, vs)
+    atomic_write(run_dir / "report.md", full)
+    lead = verdict_figure(vs, run_dir)
     extra = "".join(media_html(figs / f"{name}.png", caption, "image-rendering:pixelated;max-width:100%;width:900px;height:auto")
                     for name, caption in FIGURES.items()
                     if (figs / f"{name}.png").is_file())
     atomic_write(run_dir / "report.html", page("privemo: PPRL-VGAN", md, (), THREAT_MODEL, run_config(run_dir),
                                                f"<section class='wide'><h2>Figures</h2>{extra}</section>" if extra
-                                               else ""))
+                                               else "", verdict=block, lead_figures=[lead] if lead else []))
     return {"rows": len(rows), "report": str(run_dir / "report.md"), **{k: v for k, v in summary(rows).items()
                                                                        if k in ("checks",)}}

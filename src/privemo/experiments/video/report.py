@@ -12,6 +12,7 @@ import numpy as np
 
 from privemo.experiments.html import examples_html, page, run_config
 from privemo.experiments.store import atomic_write, read_results, report_guard, run_config_data
+from privemo.experiments.verdict import PROTECTION, REFERENCE, Attack, Verdict, verdict_figure, with_verdict
 
 MODALITIES = (("face_fer", "face (fer, pretrained)"), ("face_cnn", "face (CNN)"), ("voice", "voice"),
               ("fused", "fused"), ("fused_tuned", "fused (calibrated, weight tuned)"))
@@ -236,6 +237,39 @@ def figures(rows: list[dict[str, Any]]) -> list[tuple[str, str]]:
     return out
 
 
+def verdicts(rows: list[dict[str, Any]]) -> list[Verdict]:
+    """A verdict per method: the fused emotion (tuned where the run tuned it) against the original's;
+    face identification, voice identification (per clip and per speaker) and speaker verification."""
+    out = []
+    ref = next((r for r in rows if r["method"] == "original"), None)
+
+    def fused(r: dict[str, Any]) -> float:
+        return (r["emotion"].get("fused_tuned") or r["emotion"]["fused"])["uar"]
+
+    for r in rows:
+        fa, sp = r["face_id"], r["speaker"]
+        ch = fa["chance"]
+        ver = sp["verification"]
+        threats = {
+            "face identity": [Attack(n, fa[a][k], ch, 2 * ch) for n, a, k in (
+                ("dlib, per clip", "dlib", "clip"), ("dlib, per speaker", "dlib", "speaker"),
+                ("face CNN I, per clip", "cnn_I", "clip"), ("face CNN II (informed), per clip", "cnn_II", "clip"),
+                ("face CNN II (informed), per speaker", "cnn_II", "speaker")) if fa.get(a, {}).get(k) is not None],
+            "voice identity": [Attack(n, sp[a][k], ch, 2 * ch) for n, a, k in (
+                ("resemblyzer lazy, per clip", "lazy", "clip"), ("resemblyzer informed, per clip", "informed", "clip"),
+                ("resemblyzer informed, per speaker", "informed", "speaker")) if sp.get(a, {}).get(k) is not None],
+            "speaker verification": [Attack(n, ver[k], 0.5, 0.40, lower_is_private=False) for n, k in (
+                ("lazy", "lazy_eer_centroid"), ("semi-informed", "semi_eer_centroid"),
+                ("semi-informed + LDA", "semi_lda_eer_centroid")) if ver.get(k) is not None],
+        }
+        orig = r["method"] == "original"
+        label = "fused emotion UAR" + (" (weight tuned on training speakers)" if r["emotion"].get("fused_tuned") else "")
+        out.append(Verdict(r["method"], REFERENCE if orig else PROTECTION, fused(r),
+                           None if orig or ref is None else fused(ref), label, threats=threats,
+                           why="" if orig else "face and voice anonymized in every frame and the track"))
+    return out
+
+
 @report_guard
 def write_video_report(run_dir: str | Path) -> dict[str, Any]:
     run_dir = Path(run_dir)
@@ -248,7 +282,10 @@ def write_video_report(run_dir: str | Path) -> dict[str, Any]:
     for r in rows:
         r["corpus"] = corpus
     md = markdown(rows)
-    atomic_write(run_dir / "report.md", md)
+    vs = verdicts(rows)
+    full, block = with_verdict(md, vs)
+    atomic_write(run_dir / "report.md", full)
+    lead = verdict_figure(vs, run_dir)
     r0 = rows[0]
     threat = THREAT_MODEL.format(corpus=corpus, n_clips=r0["n_clips"], n_speakers=r0["n_speakers"], folds=r0["folds"],
                                  synthetic=" SYNTHETIC: invented people." if corpus == "synthetic" else "",
@@ -256,5 +293,6 @@ def write_video_report(run_dir: str | Path) -> dict[str, Any]:
                                  fusion_face=r0["emotion"]["fusion_face"])
     atomic_write(run_dir / "report.html", page("privemo: audio-visual anonymization", md, figures(rows), threat, config,
                                                examples_html(run_dir / "examples", "Viewing examples (original and "
-                                                             "anonymized clips, with sound)")))
+                                                             "anonymized clips, with sound)"),
+                                               verdict=block, lead_figures=[lead] if lead else []))
     return {"rows": len(rows), "report": str(run_dir / "report.md"), "checks": checks(rows)}

@@ -10,6 +10,7 @@ from typing import Any
 from privemo.experiments.html import examples_html, page, run_config
 from privemo.experiments.report import _png
 from privemo.experiments.store import atomic_write, read_results, report_guard, run_config_data
+from privemo.experiments.verdict import PROTECTION, REFERENCE, Attack, Verdict, verdict_figure, with_verdict
 
 COLUMNS = [
     ("semi-informed EER (centroid)", lambda r: r["verification"]["semi_eer_centroid"], "pct"),
@@ -69,7 +70,7 @@ def markdown(rows: list[dict[str, Any]]) -> str:
     main = [r for r in rows if r.get("curve") is None]
     ref = rows[0] if rows else None
     lines = [f"# Voice anonymization: {ref['n_items']} clips, {ref['n_speakers']} speakers" if ref else "# Voice",
-             "",
+             "", "## Every method against every attacker", "",
              "Threat models: verification with the pretrained resemblyzer encoder (lazy-informed: enrolment "
              "original, trials anonymized; semi-informed: both anonymized, optionally with an LDA back-end "
              "fitted on anonymized speech of the other folds' speakers); closed-set speaker identification "
@@ -189,6 +190,35 @@ The attacker hears anonymized audio and uses the pretrained resemblyzer speaker 
   anonymized audio of the other folds' speakers.
 """
 
+def verdicts(rows: list[dict[str, Any]]) -> list[Verdict]:
+    """A verdict per method of the main table (the targets of the table above): emotion trained and
+    tested on anonymized speech against the original's; verification (the lowest EER), identification
+    (the strongest identifier) and gender."""
+    out = []
+    ref = next((r for r in rows if r["method"] == "original"), None)
+    for r in rows:
+        if r.get("curve") is not None:
+            continue
+        v, sid = r["verification"], r["speaker_id"]
+        chance_id = 1.0 / r["n_speakers"] if r.get("n_speakers") else 0.0
+        threats = {
+            "voice verification": [Attack(n, v[k], 0.5, 0.40, lower_is_private=False) for n, k in (
+                ("semi-informed, resemblyzer", "semi_eer_centroid"),
+                ("semi-informed, resemblyzer + LDA", "semi_lda_eer_centroid"),
+                ("lazy-informed, resemblyzer", "lazy_eer_centroid")) if v.get(k) is not None],
+            "voice identification": [Attack(n, sid[k], chance_id, 0.25) for n, k in (
+                ("informed, resemblyzer", "informed_resemblyzer"), ("naive, resemblyzer", "naive_resemblyzer"),
+                ("informed, eGeMAPS", "informed_egemaps")) if sid.get(k) is not None],
+            "gender": [Attack("gender attacker (worst case), UAR", r["gender"]["uar"], 0.5, 0.70)],
+        }
+        orig = r["method"] == "original"
+        out.append(Verdict(r["method"], REFERENCE if orig else PROTECTION, r["emotion"]["logreg_anon_uar"],
+                           None if orig or ref is None else ref["emotion"]["logreg_anon_uar"],
+                           "emotion UAR (ComParE, trained and tested on anonymized)", threats=threats,
+                           why="" if orig else f"voice anonymizer {r['anonymizer']['type']}"))
+    return out
+
+
 @report_guard
 def write_voice_report(run_dir: str | Path) -> dict[str, Any]:
     run_dir = Path(run_dir)
@@ -200,9 +230,13 @@ def write_voice_report(run_dir: str | Path) -> dict[str, Any]:
     rows.sort(key=lambda r: (r.get("curve") or "", order.index(r["method"]) if r["method"] in order else len(order),
                              r.get("x") or 0))
     md = markdown(rows)
-    atomic_write(run_dir / "report.md", md)
+    vs = verdicts(rows)
+    full, block = with_verdict(md, vs)
+    atomic_write(run_dir / "report.md", full)
     figs = _figures(rows) if rows else []
+    lead = verdict_figure(vs, run_dir)
     atomic_write(run_dir / "report.html", page("privemo: voice anonymization", md, figs, THREAT_MODEL,
                                                run_config(run_dir), examples_html(run_dir / "examples",
-                                                                                  "Listening examples")))
+                                                                                  "Listening examples"),
+                                               verdict=block, lead_figures=[lead] if lead else []))
     return {"rows": len(rows), "report": str(run_dir / "report.md"), "checks": target_checks(rows)}
