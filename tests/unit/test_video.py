@@ -118,7 +118,7 @@ def test_cli_anonymize_video(synth_root, tmp_path):
     assert totals["written"] == 1 and totals["frames"] > 0 and totals["rtf"] > 0
     a, b = read_video(src, sr=None), read_video(out, sr=None)
     assert a.frames.shape == b.frames.shape and abs(a.duration - b.duration) <= 1 / a.fps and b.audio is not None
-    stamp = json.loads((tmp_path / ".privemo-anonymizer.json").read_text())
+    stamp = json.loads((tmp_path / ".anon.mkv.privemo-anonymizer.json").read_text())  # one file: its own stamp
     assert stamp["face"]["sigma"] == 5 and stamp["voice"]["alpha"] == 0.75
     assert stamp["tracker"]["upsample"] == 0 and stamp["tracker"]["detect_every"] == 3
     res = cli.invoke(app, ["anonymize", "video", src, str(tmp_path / "x.mp4"), "--face", "mcadams"])

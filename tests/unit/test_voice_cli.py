@@ -74,5 +74,13 @@ def test_anonymize_voice_cli(tmp_path):
                            "-m", "pseudo_speaker"])
     assert res.exit_code == 0, res.output
     assert (tmp_path / "one.wav").is_file()
+    # one file to one file: the stamp is the output's own, so other methods' files may sit beside it...
+    res = cli.invoke(app, ["anonymize", "voice", str(tmp_path / "in" / "a" / "x.wav"), str(tmp_path / "two.wav"),
+                           "-m", "mcadams"])
+    assert res.exit_code == 0 and (tmp_path / "two.wav").is_file(), res.output
+    # ...but the same output is never resumed with another method
+    res = cli.invoke(app, ["anonymize", "voice", str(tmp_path / "in" / "a" / "x.wav"), str(tmp_path / "two.wav"),
+                           "-m", "noise"])
+    assert res.exit_code == 2 and "two.wav: was anonymized with" in res.output
     res = cli.invoke(app, ["anonymize", "voice", str(tmp_path / "in"), str(tmp_path / "o2"), "-m", "nope"])
     assert res.exit_code == 2 and "unknown anonymizer" in res.output

@@ -81,21 +81,28 @@ def destinations(src: Path, out: Path, files: list[Path], root: Path,
     return out, [name(p, root, out) for p in files]
 
 
-def check_stamp(out_dir: Path, anonymizer: Any, outputs: list[Path] | None = None) -> None:
+def check_stamp(out_dir: Path, anonymizer: Any, outputs: list[Path] | None = None, single: bool = False) -> None:
     """Record the configuration in ``out_dir``; refuse a folder made with another one. Then remove
-    the temporary files an interrupted run left for ``outputs`` (a resume starts clean)."""
-    stamp = out_dir / STAMP
+    the temporary files an interrupted run left for ``outputs`` (a resume starts clean). With
+    ``single`` (one input file to one output file) the stamp is the output's own
+    (``.<name>.privemo-anonymizer.json`` beside it), so files of several methods may share a folder;
+    a folder stamp already there must still agree."""
     cfg = json.loads(json.dumps(anonymizer.config(), default=list))
-    if stamp.is_file():
+    own = out_dir / f".{outputs[0].name}{STAMP}" if single and outputs else None
+    for stamp in (out_dir / STAMP, own):
+        if stamp is None or not stamp.is_file():
+            continue
         try:
             old = json.loads(stamp.read_text())
         except json.JSONDecodeError:
             old = None
         if old != cfg:
-            raise ConfigError(f"{out_dir}: holds audio anonymized with {old}, not {cfg}; choose another "
-                              "output folder (or delete this one) rather than mixing two methods")
-    else:
-        atomic_write(stamp, json.dumps(cfg, indent=1))
+            what = f"{outputs[0]}: was anonymized" if stamp == own and outputs else f"{out_dir}: holds media anonymized"
+            raise ConfigError(f"{what} with {old}, not {cfg}; choose another output "
+                              + ("file" if stamp == own else "folder") + " (or delete it) rather than mixing two methods")
+    target = own if own is not None else out_dir / STAMP
+    if not target.is_file():
+        atomic_write(target, json.dumps(cfg, indent=1))
     if outputs:
         remove_stale_temps(targets=outputs)
 
@@ -216,7 +223,7 @@ def anonymize_files(anonymizer: VoiceAnonymizer, src: str | Path, out: str | Pat
     speakers = manifest.df["speaker"].tolist()
     keys = manifest.df["item_id"].tolist()
     out_dir, dst = destinations(src, out, files, root, output_path)
-    check_stamp(out_dir, anonymizer, dst)
+    check_stamp(out_dir, anonymizer, dst, single=src.is_file())
     jobs = [(str(p), str(d), None if speaker_from == "none" else s, k, sr or 0)
             for p, d, s, k in zip(files, dst, speakers, keys, strict=True)]
     return run_jobs(anonymizer, jobs, workers, skip_bad, progress)

@@ -128,7 +128,7 @@ def anonymize_face_files(anonymizer: FaceAnonymizer, src: str | Path, out: str |
     src, out = Path(src), Path(out)
     files, root = image_files(src)
     out_dir, dst = destinations(src, out, files, root, _output)
-    check_stamp(out_dir, anonymizer, dst)
+    check_stamp(out_dir, anonymizer, dst, single=src.is_file())
     result = FaceBatchResult()
     for i, (p, d) in enumerate(zip(files, dst, strict=True)):
         if d.is_file():

@@ -257,7 +257,7 @@ def anonymize_video_files(face: FaceAnonymizer, voice: VoiceAnonymizer, src: str
     src, out = Path(src), Path(out)
     files, root = video_files(src)
     out_dir, dst = destinations(src, out, files, root, output_path)
-    check_stamp(out_dir, VideoStamp(face, voice, fps, tracker, margin, no_face), dst)
+    check_stamp(out_dir, VideoStamp(face, voice, fps, tracker, margin, no_face), dst, single=src.is_file())
     result = VideoBatchResult()
     for i, (p, d) in enumerate(zip(files, dst, strict=True)):
         if d.is_file():

@@ -22,7 +22,7 @@ class _InOrder(typer.core.TyperGroup):
 app = typer.Typer(cls=_InOrder, no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode="markdown",
                   help="""privemo: privacy-preserving emotion recognition, measured with real attackers.
 
-Start with `privemo demo` (about 5 minutes, then open runs/demo/report.html), anonymize your own
+Start with `privemo demo` (under 5 minutes on 2 cores, then open runs/demo/report.html), anonymize your own
 files with `privemo anonymize`, and measure a protection on a corpus with `privemo evaluate` or
 `privemo run`.
 

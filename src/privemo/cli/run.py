@@ -67,7 +67,7 @@ def demo(out: Path = typer.Option(Path("runs/demo"), help="run folder"),
          config: Path | None = typer.Option(None, help="another demo config (default: the built-in one)"),
          video: bool = typer.Option(True, help="also run the audio-visual pipeline on a few talking-face clips "
                                     "(<out>/video)")) -> None:
-    """The main job on the built-in synthetic corpus, in about 5 minutes: speech, faces and video, one protection per modality against its attackers, and the fused emotion.
+    """The main job on the built-in synthetic corpus, in under 5 minutes on 2 cores: speech, faces and video, one protection per modality against its attackers, and the fused emotion.
 
     Stage 1 generates the invented people (once). Stage 2 measures speech representations: features, jaiswal-2020's Gen and Priv (a gender adversary behind gradient reversal), against fresh gender and identity attackers (configs/demo.yaml). Stage 3 anonymizes the faces (pixelated) and voices (McAdams) of talking-face clips and measures face, voice and fused emotion against face and speaker attackers (configs/video/demo.yaml). A sample of each medium is left in <out>/samples for `privemo anonymize`.
 

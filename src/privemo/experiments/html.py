@@ -101,9 +101,10 @@ def examples_html(folder: Path, title: str = "Listening and viewing examples") -
 
 def page(title: str, md: str, figures: Sequence[tuple[str, str]] = (), threat_model: str = "",
          config: str = "", extra_html: str = "", verdict: str = "",
-         lead_figures: Sequence[tuple[str, str]] = ()) -> str:
+         lead_figures: Sequence[tuple[str, str]] = (), doc: str = "") -> str:
     """The whole page, answer first: the report's title and opening paragraph, the ``verdict`` block
-    (markdown) and the ``lead_figures`` (the privacy-utility figure), then the rest of the report's
+    (markdown), the capability's ``doc`` page (a file of privemo's docs/), and the ``lead_figures``
+    (the privacy-utility figure), then the rest of the report's
     markdown (the detailed tables), its other figures, the data / threat-model statement (markdown),
     any extra HTML (examples) and the configuration (YAML text)."""
     cut = md.find("\n## ")
@@ -111,6 +112,9 @@ def page(title: str, md: str, figures: Sequence[tuple[str, str]] = (), threat_mo
     parts = [f"<main>{markdown_html(head)}"]
     if verdict:
         parts.append(f"<section id='verdict'>{markdown_html(verdict)}</section>")
+    if doc:
+        parts.append(f"<p class='doc'>What this study is, its ready configs, published figures and measured limits: "
+                     f"<code>docs/{html.escape(doc)}</code> in privemo (and <code>docs/threat-models.md</code>).</p>")
     if lead_figures:
         parts.append("<section id='lead-figure'>" + "".join(figure_html(c, b) for c, b in lead_figures) + "</section>")
     if body:

@@ -440,7 +440,7 @@ def write_report(run_dir: str | Path) -> dict[str, Any]:
     if pu:
         figs.insert(1, pu)
     page = html_page("privemo report", md, figs, THREAT_MODEL, run_config(run_dir), verdict=block,
-                     lead_figures=[lead] if lead else [])
+                     lead_figures=[lead] if lead else [], doc="representations.md")
     atomic_write(run_dir / "summary.json", json.dumps(summary, indent=1))
     atomic_write(run_dir / "report.md", full)
     if paper_markdown(table):

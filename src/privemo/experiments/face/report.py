@@ -229,7 +229,7 @@ def write_face_report(run_dir: str | Path) -> dict[str, Any]:
             media_html(examples / f"{m}.png", m) for m in [r["method"] for r in anon] if (examples / f"{m}.png").is_file()
         ) + "</section>"
     atomic_write(run_dir / "report.html", page("privemo: face privacy", md, figs, THREAT_MODEL, run_config(run_dir),
-                                               extra, verdict=block, lead_figures=[lead] if lead else []))
+                                               extra, verdict=block, lead_figures=[lead] if lead else [], doc="face.md"))
     tables = narula_tables(narula)
     return {"rows": len(rows), "report": str(run_dir / "report.md"), "narula": narula_checks(tables),
             "anonymizers": anonymizer_checks(anon)}

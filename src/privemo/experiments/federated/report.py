@@ -245,6 +245,6 @@ def write_federated_report(run_dir: str | Path) -> dict[str, Any]:
     atomic_write(run_dir / "summary.json", json.dumps(s, indent=1))
     atomic_write(run_dir / "report.md", full)
     page = html_page("privemo federated report", md, figures(s), THREAT, run_config(run_dir), verdict=block,
-                     lead_figures=[lead] if lead else [])
+                     lead_figures=[lead] if lead else [], doc="federated.md")
     atomic_write(run_dir / "report.html", page)
     return {"summary": s, "markdown": md, "html": run_dir / "report.html"}

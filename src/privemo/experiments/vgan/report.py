@@ -189,6 +189,6 @@ def write_vgan_report(run_dir: str | Path) -> dict[str, Any]:
                     if (figs / f"{name}.png").is_file())
     atomic_write(run_dir / "report.html", page("privemo: PPRL-VGAN", md, (), THREAT_MODEL, run_config(run_dir),
                                                f"<section class='wide'><h2>Figures</h2>{extra}</section>" if extra
-                                               else "", verdict=block, lead_figures=[lead] if lead else []))
+                                               else "", verdict=block, lead_figures=[lead] if lead else [], doc="vgan.md"))
     return {"rows": len(rows), "report": str(run_dir / "report.md"), **{k: v for k, v in summary(rows).items()
                                                                        if k in ("checks",)}}

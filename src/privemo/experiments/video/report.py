@@ -294,5 +294,5 @@ def write_video_report(run_dir: str | Path) -> dict[str, Any]:
     atomic_write(run_dir / "report.html", page("privemo: audio-visual anonymization", md, figures(rows), threat, config,
                                                examples_html(run_dir / "examples", "Viewing examples (original and "
                                                              "anonymized clips, with sound)"),
-                                               verdict=block, lead_figures=[lead] if lead else []))
+                                               verdict=block, lead_figures=[lead] if lead else [], doc="video.md"))
     return {"rows": len(rows), "report": str(run_dir / "report.md"), "checks": checks(rows)}

@@ -238,5 +238,5 @@ def write_voice_report(run_dir: str | Path) -> dict[str, Any]:
     atomic_write(run_dir / "report.html", page("privemo: voice anonymization", md, figs, THREAT_MODEL,
                                                run_config(run_dir), examples_html(run_dir / "examples",
                                                                                   "Listening examples"),
-                                               verdict=block, lead_figures=[lead] if lead else []))
+                                               verdict=block, lead_figures=[lead] if lead else [], doc="voice.md"))
     return {"rows": len(rows), "report": str(run_dir / "report.md"), "checks": target_checks(rows)}
