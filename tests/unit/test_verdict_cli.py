@@ -12,55 +12,46 @@ import typer
 from typer.testing import CliRunner
 
 from privemo.cli.main import app
-from privemo.experiments.verdict import (
-    NOT_PROTECTION,
-    PROTECTION,
-    REFERENCE,
-    Attack,
-    Verdict,
-    verdict_figure,
-    verdict_markdown,
-    with_verdict,
-)
+from privemo.experiments import verdict as vd
 from tests.conftest import make_image, make_wav
 
 
 def test_attack_targets_both_directions() -> None:
-    assert Attack("id", 0.10, 0.05, 0.10).met and not Attack("id", 0.11, 0.05, 0.10).met
-    assert Attack("eer", 0.45, 0.5, 0.40, lower_is_private=False).met
-    assert not Attack("eer", 0.05, 0.5, 0.40, lower_is_private=False).met
+    assert vd.Attack("id", 0.10, 0.05, 0.10).met and not vd.Attack("id", 0.11, 0.05, 0.10).met
+    assert vd.Attack("eer", 0.45, 0.5, 0.40, lower_is_private=False).met
+    assert not vd.Attack("eer", 0.05, 0.5, 0.40, lower_is_private=False).met
 
 
 def test_strongest_attacker_is_the_one_furthest_past_its_target() -> None:
-    v = Verdict("m", PROTECTION, 0.5, 0.6, threats={"identity": [
-        Attack("weak", 0.20, 0.1, 0.2), Attack("strong", 0.50, 0.1, 0.2), Attack("mid", 0.30, 0.1, 0.2)]})
+    v = vd.Verdict("m", vd.PROTECTION, 0.5, 0.6, threats={"identity": [
+        vd.Attack("weak", 0.20, 0.1, 0.2), vd.Attack("strong", 0.50, 0.1, 0.2), vd.Attack("mid", 0.30, 0.1, 0.2)]})
     assert v.strongest("identity").attacker == "strong"
     # kept 0.5 / 0.6 = 0.83 < 0.90: not met; identity 0.50 > 0.20: not met
     assert v.targets() == [("emotion", False), ("identity", False)]
-    ok = Verdict("m", PROTECTION, 0.58, 0.6, threats={"identity": [Attack("a", 0.15, 0.1, 0.2)]})
+    ok = vd.Verdict("m", vd.PROTECTION, 0.58, 0.6, threats={"identity": [vd.Attack("a", 0.15, 0.1, 0.2)]})
     assert ok.targets() == [("emotion", True), ("identity", True)]
 
 
 def test_verdict_block_in_words_protections_first() -> None:
-    vs = [Verdict("feat", NOT_PROTECTION, 0.9, why="features",
-                  threats={"gender": [Attack("g", 0.5, 0.5, 0.55)]}),
-          Verdict("orig", REFERENCE, 0.8, threats={"gender": [Attack("g", 0.95, 0.5, 0.55)]}),
-          Verdict("anon", PROTECTION, 0.76, 0.8, threats={"gender": [Attack("g", 0.7, 0.5, 0.55)]})]
-    md = verdict_markdown(vs)
+    vs = [vd.Verdict("feat", vd.NOT_PROTECTION, 0.9, why="features",
+                  threats={"gender": [vd.Attack("g", 0.5, 0.5, 0.55)]}),
+          vd.Verdict("orig", vd.REFERENCE, 0.8, threats={"gender": [vd.Attack("g", 0.95, 0.5, 0.55)]}),
+          vd.Verdict("anon", vd.PROTECTION, 0.76, 0.8, threats={"gender": [vd.Attack("g", 0.7, 0.5, 0.55)]})]
+    md = vd.verdict_markdown(vs)
     lines = [line for line in md.splitlines() if line.startswith("- ")]
     assert [line.split("**")[1] for line in lines] == ["anon", "orig", "feat"]
     assert "0.95 x" in lines[0] and "**not met**" in lines[0] and "1 of 2 targets met" in lines[0]
     assert "no protection" in lines[1] and "**not a protection** (features)" in lines[2]
-    full, block = with_verdict("# title\n\nintro\n\n## tables\n\n| a |\n|---|\n| 1 |\n", vs)
+    full, block = vd.with_verdict("# title\n\nintro\n\n## tables\n\n| a |\n|---|\n| 1 |\n", vs)
     assert full.index("## Verdict") < full.index("## tables") and block == md
 
 
 def test_verdict_figure_draws_every_threat(tmp_path) -> None:
-    vs = [Verdict("orig", REFERENCE, 0.8, threats={"id": [Attack("a", 0.9, 0.1, 0.2)],
-                                                  "eer": [Attack("v", 0.05, 0.5, 0.4, lower_is_private=False)]}),
-          Verdict("anon", PROTECTION, 0.7, 0.8, threats={"id": [Attack("a", 0.3, 0.1, 0.2)],
-                                                        "eer": [Attack("v", 0.3, 0.5, 0.4, lower_is_private=False)]})]
-    caption, png = verdict_figure(vs, tmp_path)
+    vs = [vd.Verdict("orig", vd.REFERENCE, 0.8, threats={"id": [vd.Attack("a", 0.9, 0.1, 0.2)],
+                                                  "eer": [vd.Attack("v", 0.05, 0.5, 0.4, lower_is_private=False)]}),
+          vd.Verdict("anon", vd.PROTECTION, 0.7, 0.8, threats={"id": [vd.Attack("a", 0.3, 0.1, 0.2)],
+                                                        "eer": [vd.Attack("v", 0.3, 0.5, 0.4, lower_is_private=False)]})]
+    caption, png = vd.verdict_figure(vs, tmp_path)
     assert "Privacy-utility" in caption and len(png) > 1000
     assert (tmp_path / "figure_verdict.png").stat().st_size > 5000
 
