@@ -104,7 +104,7 @@ def paper_table(summary: list[dict[str, Any]], rows: list[dict[str, Any]]) -> li
     predictions averaged where there are several), U(M), U(F), L (leakage), P (1 - worst-case
     gender attacker UAR), speaker identification accuracy, MI (membership UAR); each with its mean,
     std, and whether it differs significantly from the variant's reference (q < 0.05)."""
-    private = {r["variant"] for r in rows if "private_checkpoint" in r}
+    private = {r["variant"] for r in rows if "private_checkpoint" in r or r.get("erasure")}
     out = []
     for variant in dict.fromkeys(e["variant"] for e in summary):
         row: dict[str, Any] = {"variant": variant, "private": variant in private}
@@ -408,8 +408,16 @@ def verdicts(table: list[dict[str, Any]], summary: list[dict[str, Any]], rows: l
         emotion = r["U"]["mean"] if r.get("U") else None
         original = ref["U"]["mean"] if ref and ref.get("U") else None
         if name in protected:
+            lcfg = spec.get("learner") or {}
+            erased = "+".join(sorted(lcfg.get("erase") or []))
             kind, why = PROTECTION, ("DP-SGD training" if r.get("epsilon") and not r["private"] else
                                      "adversarial training, jaiswal-2020 Priv" + (" with DP-SGD" if r.get("epsilon") else ""))
+            if erased and not lcfg.get("adversaries") and lcfg.get("type") != "grl":
+                why = f"post-hoc LEACE erasure of {erased} from a representation trained for emotion only"
+            elif erased:
+                why += f", LEACE erasure of {erased}"
+            if any((a or {}).get("ensemble", 1) > 1 for a in lcfg.get("adversaries") or []) or lcfg.get("reinit_every"):
+                why += ", re-initialised adversary ensembles"
         elif name in references:
             kind, why = REFERENCE, "a representation trained for emotion only" if spec.get("learner") else "features"
         else:

@@ -296,6 +296,10 @@ def _fit_learner(lcfg: dict[str, Any], unit: Unit, values: list[Any], target: np
     train_idx, valid_idx = train_idx[known[train_idx]], valid_idx[known[valid_idx]]
     learner = create("learner", **{**dict(lcfg), "seed": unit.seed})
     aux = _aux_labels(manifest, train_idx, getattr(learner, "targets", []))
+    if "speaker" in getattr(learner, "probe_targets", []):  # the speaker probe's codes, read on validation items only
+        spk = manifest.df["speaker"].to_numpy()
+        vcode = {s: i for i, s in enumerate(sorted(set(spk[valid_idx])))}
+        aux["valid_speaker"] = np.array([vcode.get(s, -1) for s in spk])
 
     def enc(ix: np.ndarray) -> SeqData:
         return SeqData([values[i] for i in ix], np.array([code[t] for t in target[ix]]),
@@ -320,6 +324,8 @@ def _learner_figures(learner: Any) -> dict[str, Any]:
     out: dict[str, Any] = {"epochs": len(learner.history_), "best_epoch": int(getattr(learner, "best_epoch_", -1))}
     if getattr(learner, "adversaries", None):
         out["private_checkpoint"] = bool(learner.private_checkpoint_)
+    if getattr(learner, "erase", None):
+        out["erasure"] = "+".join(learner.erase)
     if getattr(learner, "epsilon_", None) is not None:
         out["epsilon"], out["delta"] = float(learner.epsilon_), float(learner.dp.get("delta", 1e-5))
     return out

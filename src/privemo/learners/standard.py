@@ -24,10 +24,37 @@ from privemo._schema import NonNegInt, PosFloat, PosInt, Seed, Unit, check_param
 from privemo.errors import ConfigError
 from privemo.learners.data import Inputs, SeqData, batches, class_weights, pad_streams
 from privemo.metrics import uar
-from privemo.models import AcousticEncoder, LexicalEncoder, MLPHead, MultimodalEncoder, grad_reverse
+from privemo.evaluators.base import Classifier
+from privemo.learners.erasure import LeaceEraser
+from privemo.models import AcousticEncoder, FunctionalEncoder, LexicalEncoder, MLPHead, MultimodalEncoder, grad_reverse
 from privemo.registry import register
 
-ENCODERS: dict[str, type[nn.Module]] = {"acoustic": AcousticEncoder, "lexical": LexicalEncoder}
+ENCODERS: dict[str, type[nn.Module]] = {"acoustic": AcousticEncoder, "lexical": LexicalEncoder,
+                                        "functional": FunctionalEncoder}
+
+
+class AdversaryEnsemble(nn.Module):
+    """Several adversary heads for one attribute, trained side by side (each with its own loss
+    through the gradient reversal layer, averaged) and re-initialised in turn by the learner, so the
+    encoder must hide the attribute from fresh attackers too, not only from one it has learnt to
+    fool. Its prediction is the members' mean logits."""
+
+    def __init__(self, members: list[nn.Module]) -> None:
+        super().__init__()
+        self.members = nn.ModuleList(members)
+
+    def member_logits(self, h: torch.Tensor) -> list[torch.Tensor]:
+        return [m(h) for m in self.members]
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        return torch.stack(self.member_logits(h)).mean(0)
+
+    def reset(self, j: int) -> list[nn.Parameter]:
+        """Re-initialise member ``j``; its parameters (whose optimiser state must go too)."""
+        for mod in self.members[j].modules():
+            if isinstance(mod, nn.Linear):
+                mod.reset_parameters()
+        return list(self.members[j].parameters())
 
 
 class EmotionNet(nn.Module):
@@ -37,18 +64,44 @@ class EmotionNet(nn.Module):
     fusion); one keyed ``"<target>"`` reads the fused representation."""
 
     def __init__(self, encoder: nn.Module, head: nn.Module, adversaries: dict[str, nn.Module] | None = None,
-                 lambdas: dict[str, float] | None = None) -> None:
+                 lambdas: dict[str, float] | None = None, erase: bool = False) -> None:
         super().__init__()
         self.encoder, self.head = encoder, head
         self.adversaries = nn.ModuleDict(adversaries or {})
         self.lambdas = dict(lambdas or {})
+        self.erase = erase
+        if erase:  # the fitted LEACE eraser, r(h) = h @ A + b (identity until it is fitted)
+            d = int(encoder.out_dim)  # type: ignore[arg-type]
+            self.register_buffer("erase_A", torch.eye(d))
+            self.register_buffer("erase_b", torch.zeros(d))
 
-    def encode(self, inputs: Inputs) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """The representation and, for a multimodal encoder, each stream's part of it."""
+    def raw_encode(self, inputs: Inputs) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """The encoder's output before erasure and, for a multimodal encoder, each stream's part."""
         if isinstance(self.encoder, MultimodalEncoder):
             parts = self.encoder.parts(inputs)
             return torch.cat(list(parts.values()), dim=1), parts
         return self.encoder(*inputs[0]), {}
+
+    def encode(self, inputs: Inputs) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """The representation (erased, where an eraser is fitted) and the streams' parts."""
+        h, parts = self.raw_encode(inputs)
+        if self.erase:
+            h = h @ self.erase_A + self.erase_b
+        return h, parts
+
+    def set_eraser(self, eraser: LeaceEraser) -> None:
+        A, b = eraser.as_torch()
+        self.erase_A.copy_(A)
+        self.erase_b.copy_(b)
+
+    def adversary_member_logits(self, h: torch.Tensor, parts: dict[str, torch.Tensor] | None = None
+                                ) -> dict[str, list[torch.Tensor]]:
+        """Each adversary's members' logits through the gradient reversal layer (one for a plain head)."""
+        out = {}
+        for k, head in self.adversaries.items():
+            x = grad_reverse(self.adversary_input(k, h, parts or {}), self.lambdas[k])
+            out[k] = head.member_logits(x) if isinstance(head, AdversaryEnsemble) else [head(x)]
+        return out
 
     def adversary_input(self, key: str, h: torch.Tensor, parts: dict[str, torch.Tensor]) -> torch.Tensor:
         return parts[key.split(":", 1)[1]] if ":" in key else h
@@ -61,6 +114,13 @@ class EmotionNet(nn.Module):
     def forward(self, inputs: Inputs) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
         h, parts = self.encode(inputs)
         return h, self.head(h), parts
+
+
+def _mean_loss(fn: nn.CrossEntropyLoss, members: list[torch.Tensor], y: torch.Tensor) -> torch.Tensor:
+    """The mean of ``fn`` over an adversary ensemble's members (one member: plain ``fn``)."""
+    if len(members) == 1:
+        return fn(members[0], y)
+    return torch.stack([fn(m, y) for m in members]).mean()
 
 
 def _per_sample_mean(fn: nn.CrossEntropyLoss, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -79,6 +139,7 @@ class AdversarySpec(BaseModel):
     width: Annotated[int, Field(ge=1, le=65536)] = 64
     dropout: Annotated[float, Field(ge=0, lt=1)] = 0.2
     stream: str | None = None
+    ensemble: Annotated[int, Field(ge=1, le=64)] = 1
 
 
 @register("learner", "standard")
@@ -95,6 +156,19 @@ class StandardLearner:
     within ``chance_tolerance`` of chance on the validation speakers; ``"probe"`` asks a fresh
     logistic regression instead (the adversary itself is easily fooled). ``dp`` trains with DP-SGD
     (Opacus) and records the (epsilon, delta) spent in ``epsilon_``.
+
+    Against fresh attackers (issue 21): an adversary with ``ensemble: n`` trains n heads side by
+    side, and ``reinit_every: k`` re-initialises one of them (in turn) every k epochs, so the
+    encoder cannot settle on fooling one head. ``erase: [gender, speaker]`` fits a LEACE concept
+    eraser (:mod:`privemo.learners.erasure`) on the training representations, so no linear attacker
+    reads those attributes on the training data; with ``erase_during_training`` it is re-fitted
+    every epoch and the head and adversaries read the erased representation (the adversaries
+    then chase the non-linear remainder); without it the eraser is fitted once after training (a
+    post-hoc eraser of a trained ``Gen``, which needs no retraining). ``probe`` names the fresh
+    attackers of ``select: probe`` (worst case over them; logistic regression by default), and
+    ``probe_targets: [gender, speaker]`` adds a speaker probe (closed set over the validation
+    speakers, half of each one's items enrolled): the checkpoint is chosen on validation speakers
+    only, never on test speakers.
     """
 
     def __init__(self, encoder: dict[str, Any] | None = None, head: dict[str, Any] | None = None,
@@ -104,6 +178,10 @@ class StandardLearner:
                  adversary_steps: Annotated[int, Field(ge=1, le=100)] = 1, adversary_lr: PosFloat | None = None,
                  select: Literal["adversary", "probe"] = "adversary",
                  dp: dict[str, Any] | None = None,
+                 reinit_every: Annotated[int, Field(ge=0, le=10000)] = 0,
+                 erase: list[Literal["gender", "speaker"]] | None = None, erase_during_training: bool = True,
+                 probe: list[Classifier] | None = None,
+                 probe_targets: list[Literal["gender", "speaker"]] | None = None,
                  on_epoch: Callable[[int, dict[str, float]], None] | None = None) -> None:
         self.encoder = dict(encoder or {"type": "acoustic"})
         self.head = dict(head or {})
@@ -126,10 +204,21 @@ class StandardLearner:
         if select not in ("adversary", "probe"):
             raise ConfigError(f"learner.select: must be 'adversary' or 'probe', got {select!r}")
         self.on_epoch = on_epoch
+        self.reinit_every = int(reinit_every)
+        self.erase = sorted(set(erase or []))
+        self.erase_during_training = bool(erase_during_training)
+        self.probe = list(probe or ["logreg"])
+        self.probe_targets = list(probe_targets or ["gender"])
+        if any(t not in ("gender", "speaker") for t in self.erase):
+            raise ConfigError(f"learner.erase: the attributes to erase are 'gender' and/or 'speaker', got {erase!r}")
+        if any(t not in ("gender", "speaker") for t in self.probe_targets):
+            raise ConfigError(f"learner.probe_targets: 'gender' and/or 'speaker', got {probe_targets!r}")
+        if self.dp is not None and (self.reinit_every or self.erase):
+            raise ConfigError("learner.dp: DP-SGD's accounting covers plain training only; drop reinit_every and erase")
         for i, a in enumerate(self.adversaries):
             if a.get("target") not in ("gender", "speaker"):
                 raise ConfigError(f"learner.adversaries.{i}.target: must be 'gender' or 'speaker', got {a.get('target')!r}")
-            unknown = set(a) - {"target", "lambda", "layers", "width", "dropout", "stream"}
+            unknown = set(a) - {"target", "lambda", "layers", "width", "dropout", "stream", "ensemble"}
             if unknown:
                 raise ConfigError(f"learner.adversaries.{i}: unknown keys {sorted(unknown)}")
 
@@ -176,12 +265,15 @@ class StandardLearner:
                 "max_frames": self.max_frames, "seed": self.seed, "weighted": self.weighted,
                 "adversaries": self.adversaries, "chance_tolerance": self.chance_tolerance,
                 "adversary_steps": self.adversary_steps, "adversary_lr": self.adversary_lr, "select": self.select,
-                "dp": self.dp}
+                "dp": self.dp, "reinit_every": self.reinit_every, "erase": self.erase,
+                "erase_during_training": self.erase_during_training, "probe": self.probe,
+                "probe_targets": self.probe_targets}
 
     @property
     def targets(self) -> list[str]:
-        """The attributes the adversaries need labels for (``SeqData.aux`` keys)."""
-        return sorted({a["target"] for a in self.adversaries})
+        """The attributes the adversaries, the eraser and the probes need labels for (``SeqData.aux`` keys)."""
+        probes = set(self.probe_targets) if self.select == "probe" and self.adversaries else set()
+        return sorted({a["target"] for a in self.adversaries} | set(self.erase) | probes)
 
     @staticmethod
     def adversary_key(a: dict[str, Any]) -> str:
@@ -216,10 +308,14 @@ class StandardLearner:
             if key in heads:
                 raise ConfigError(f"learner.adversaries.{i}: a second adversary for {key!r}")
             d_in = part_dims[a["stream"]] if a.get("stream") else out_dim
-            heads[key] = MLPHead(d_in, (n_aux or {})[a["target"]], layers=a.get("layers", 1),
-                                 width=a.get("width", 64), dropout=a.get("dropout", 0.2))
+            def member(a: dict[str, Any] = a, d_in: int = d_in) -> nn.Module:
+                return MLPHead(d_in, (n_aux or {})[a["target"]], layers=a.get("layers", 1),
+                               width=a.get("width", 64), dropout=a.get("dropout", 0.2))
+
+            n_members = int(a.get("ensemble", 1))
+            heads[key] = AdversaryEnsemble([member() for _ in range(n_members)]) if n_members > 1 else member()
             lambdas[key] = float(a.get("lambda", 1.0))
-        return EmotionNet(enc, MLPHead(out_dim, n_classes, **self.head), heads, lambdas)
+        return EmotionNet(enc, MLPHead(out_dim, n_classes, **self.head), heads, lambdas, erase=bool(self.erase))
 
     def _stream_encoder(self, cfg: dict[str, Any], n_in: int, where: str) -> nn.Module:
         kind = cfg.pop("type", "acoustic")
@@ -264,6 +360,10 @@ class StandardLearner:
         best_private: tuple[float, Any, int] | None = None
         for epoch in range(self.epochs):
             t0 = time.perf_counter()
+            if epoch and self.reinit_every and epoch % self.reinit_every == 0:
+                self._reinit_one(epoch // self.reinit_every - 1, [opt, adv_opt])
+            if self.erase and self.erase_during_training and epoch:
+                self._fit_eraser(train, rng)
             self.model_.train()
             total, seen = 0.0, 0
             for idx in (self._poisson_batches(len(train), rng) if accountant is not None
@@ -274,19 +374,18 @@ class StandardLearner:
                 if adv_opt is not None:  # the adversaries catch up on the current representation first
                     hd, pd = h.detach(), {k: v.detach() for k, v in parts.items()}
                     for _ in range(self.adversary_steps - 1):
-                        adv_loss = sum(aux_fns[target_of[k]](head(self.model_.adversary_input(k, hd, pd)),
-                                                             aux_y[target_of[k]])
-                                       for k, head in self.model_.adversaries.items())
+                        adv_loss = sum(_mean_loss(aux_fns[target_of[k]], members, aux_y[target_of[k]])
+                                       for k, members in self.model_.adversary_member_logits(hd, pd).items())
                         adv_opt.zero_grad()
                         adv_loss.backward()  # type: ignore[union-attr]
                         adv_opt.step()
                 y_b = torch.as_tensor(train.y[idx], dtype=torch.long)
                 # with DP each sample's loss must not depend on the others: weighted sum / batch size
                 loss = _per_sample_mean(loss_fn, logits, y_b) if accountant is not None else loss_fn(logits, y_b)
-                for k, adv_logits in self.model_.adversary_logits(h, parts).items():
+                for k, members in self.model_.adversary_member_logits(h, parts).items():
                     fn, y_a = aux_fns[target_of[k]], aux_y[target_of[k]]
-                    loss = loss + (_per_sample_mean(fn, adv_logits, y_a) if accountant is not None
-                                   else fn(adv_logits, y_a))
+                    loss = loss + (_per_sample_mean(fn, members[0], y_a) if accountant is not None
+                                   else _mean_loss(fn, members, y_a))
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
@@ -298,12 +397,13 @@ class StandardLearner:
             if valid is not None and len(valid):
                 record.update(self._validate(valid, loss_fn))
                 if self.adversaries and self.select == "probe" and "gender" in valid.aux:
-                    record["valid_gender_uar"] = self._probe(train, valid, rng)
+                    record.update(self._probe(train, valid, rng))
             self.history_.append(record)
             if self.on_epoch:
                 self.on_epoch(epoch, record)
             monitor = record.get("valid_loss", record["train_loss"])
-            private = record.get("valid_gender_uar", 0.5) <= 0.5 + self.chance_tolerance
+            private = (record.get("valid_gender_uar", 0.5) <= 0.5 + self.chance_tolerance
+                       and record.get("valid_speaker_acc", 0.0) <= 2 * record.get("valid_speaker_chance", 1.0))
             improved = False
             if self.adversaries and private and (best_private is None or monitor < best_private[0] - 1e-6):
                 best_private, improved = (monitor, copy.deepcopy(self.model_.state_dict()), epoch), True
@@ -320,9 +420,34 @@ class StandardLearner:
         self.epsilon_ = self._epsilon(accountant) if accountant is not None else None
         if best_state is not None:
             self.model_.load_state_dict(best_state)
+        if self.erase:  # the released eraser: fitted on every training item with the final weights
+            self._fit_eraser(train, None)
         self.model_.eval()
         return self
 
+    def _reinit_one(self, turn: int, optimizers: list[torch.optim.Optimizer | None]) -> None:
+        """Re-initialise member ``turn mod n`` of every adversary ensemble (and forget its optimiser state)."""
+        for head in self.model_.adversaries.values():
+            if isinstance(head, AdversaryEnsemble):
+                for p in head.reset(turn % len(head.members)):
+                    for o in optimizers:
+                        if o is not None:
+                            o.state.pop(p, None)
+
+    @torch.no_grad()
+    def _fit_eraser(self, data: SeqData, rng: np.random.Generator | None, n: int = 4000) -> None:
+        """Fit the LEACE eraser on (at most ``n``, drawn by ``rng``; all without it) training
+        representations before erasure, and install it."""
+        pick = np.arange(len(data)) if rng is None or len(data) <= n else np.sort(rng.choice(len(data), n, replace=False))
+        was_training = self.model_.training
+        self.model_.eval()
+        hs = []
+        for i in range(0, len(pick), 128):
+            hs.append(self.model_.raw_encode(pad_streams([data.x[int(j)] for j in pick[i:i + 128]]))[0])
+        H = torch.cat(hs).numpy()
+        self.eraser_ = LeaceEraser().fit(H, {t: data.aux[t][pick] for t in self.erase})
+        self.model_.set_eraser(self.eraser_)
+        self.model_.train(was_training)
     def _make_private(self, opt: torch.optim.Optimizer, n: int) -> tuple[nn.Module, torch.optim.Optimizer, Any]:
         try:
             from opacus import GradSampleModule
@@ -369,22 +494,40 @@ class StandardLearner:
                 out["valid_gender_uar"] = max(uars)
         return out
 
-    def _probe(self, train: SeqData, valid: SeqData, rng: np.random.Generator, n: int = 400) -> float:
-        """Gender UAR of a fresh attacker (logistic regression on at most ``n`` training
-        representations) on the validation speakers: a leakage estimate that, unlike the adversary
-        head, the encoder was never trained to fool."""
+    def _probe(self, train: SeqData, valid: SeqData, rng: np.random.Generator, n: int = 400) -> dict[str, float]:
+        """Fresh attackers on the validation speakers, which the encoder was never trained to fool
+        (unlike its adversary heads): gender UAR of each ``probe`` classifier trained on at most
+        ``n`` training representations (the worst case is kept); with ``"speaker"`` in
+        ``probe_targets``, closed-set identification among the validation speakers, enrolling half
+        of each one's items and tested on the other half. Only ``train`` and ``valid`` are read."""
         from privemo.evaluators.base import fit_predict
 
+        out: dict[str, float] = {}
         g_tr = train.aux["gender"]
         pick = np.flatnonzero(g_tr >= 0)
         pick = rng.choice(pick, size=min(n, len(pick)), replace=False)
         g_va = valid.aux["gender"]
         known = np.flatnonzero(g_va >= 0)
-        if len(known) == 0 or len(np.unique(g_tr[pick])) < 2:
-            return 0.5
-        h_tr = self.encode([train.x[int(i)] for i in pick])
-        h_va = self.encode([valid.x[int(i)] for i in known])
-        return uar(g_va[known], fit_predict("logreg", h_tr, g_tr[pick], h_va).astype(int))
+        if len(known) and len(np.unique(g_tr[pick])) >= 2:
+            h_tr = self.encode([train.x[int(i)] for i in pick])
+            h_va = self.encode([valid.x[int(i)] for i in known])
+            out["valid_gender_uar"] = max(uar(g_va[known], fit_predict(c, h_tr, g_tr[pick], h_va, seed=0).astype(int))
+                                          for c in self.probe)
+        else:
+            out["valid_gender_uar"] = 0.5
+        if "speaker" in self.probe_targets and "valid_speaker" in valid.aux:
+            spk = valid.aux["valid_speaker"]
+            enrol = np.zeros(len(spk), dtype=bool)
+            for s_ in np.unique(spk[spk >= 0]):
+                idx = np.flatnonzero(spk == s_)
+                enrol[rng.permutation(idx)[: len(idx) // 2]] = True
+            probe_set = (spk >= 0) & ~enrol
+            if enrol.any() and probe_set.any() and len(np.unique(spk[enrol])) >= 2:
+                h = self.encode(list(valid.x))
+                pred = fit_predict("logreg", h[enrol], spk[enrol], h[probe_set], seed=0).astype(int)
+                out["valid_speaker_acc"] = float(np.mean(pred == spk[probe_set]))
+                out["valid_speaker_chance"] = 1.0 / len(np.unique(spk[enrol]))
+        return out
 
     @torch.no_grad()
     def _forward(self, xs: Any, batch_size: int = 128) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:

@@ -76,6 +76,37 @@ class LexicalEncoder(nn.Module):
         return masked_mean(h, lengths)
 
 
+class FunctionalEncoder(nn.Module):
+    """An MLP over per-utterance feature vectors (openSMILE functionals such as ComParE or eGeMAPS):
+    the (B, T, n_in) input is mean-pooled over its valid steps first (T = 1 for functionals), so
+    frame-level inputs work too. Training-time augmentation: ``input_dropout`` drops input features
+    at random and ``noise`` adds Gaussian noise of that standard deviation (the inputs are
+    z-normalised). ``layers`` dense layers of ``width`` units (ReLU, ``dropout``); the last layer's
+    output is the representation."""
+
+    def __init__(self, n_in: int = 88, layers: Annotated[int, Field(ge=1, le=16)] = 2,
+                 width: Annotated[int, Field(ge=1, le=65536)] = 128, dropout: Annotated[float, Field(ge=0, lt=1)] = 0.3,
+                 input_dropout: Annotated[float, Field(ge=0, lt=1)] = 0.1,
+                 noise: Annotated[float, Field(ge=0, le=100)] = 0.0, dp: bool = False) -> None:
+        super().__init__()
+        mods: list[nn.Module] = [nn.Dropout(input_dropout)] if input_dropout else []
+        d = n_in
+        for i in range(layers):
+            mods += [nn.Linear(d, width), nn.ReLU()]
+            if dropout and i < layers - 1:
+                mods.append(nn.Dropout(dropout))
+            d = width
+        self.net = nn.Sequential(*mods)
+        self.noise = float(noise)
+        self.out_dim = width
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        h = masked_mean(x, lengths)
+        if self.training and self.noise:
+            h = h + self.noise * torch.randn_like(h)
+        return self.net(h)
+
+
 class MultimodalEncoder(nn.Module):
     """One encoder per named stream (e.g. ``acoustic`` and ``lexical``), each mean-pooled; the
     representation is their concatenation (early fusion of the pooled streams, jaiswal-2020 Fig. 1).
