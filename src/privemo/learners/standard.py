@@ -22,11 +22,18 @@ from torch import nn
 from privemo._files import atomic_path
 from privemo._schema import NonNegInt, PosFloat, PosInt, Seed, Unit, check_params, problems
 from privemo.errors import ConfigError
-from privemo.learners.data import Inputs, SeqData, batches, class_weights, pad_streams
-from privemo.metrics import uar
 from privemo.evaluators.base import Classifier
+from privemo.learners.data import Inputs, SeqData, batches, class_weights, pad_streams
 from privemo.learners.erasure import LeaceEraser
-from privemo.models import AcousticEncoder, FunctionalEncoder, LexicalEncoder, MLPHead, MultimodalEncoder, grad_reverse
+from privemo.metrics import uar
+from privemo.models import (
+    AcousticEncoder,
+    FunctionalEncoder,
+    LexicalEncoder,
+    MLPHead,
+    MultimodalEncoder,
+    grad_reverse,
+)
 from privemo.registry import register
 
 ENCODERS: dict[str, type[nn.Module]] = {"acoustic": AcousticEncoder, "lexical": LexicalEncoder,
