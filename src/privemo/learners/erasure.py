@@ -12,8 +12,6 @@ to the adversaries (:mod:`privemo.learners.standard`).
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import torch
 
@@ -80,14 +78,3 @@ class LeaceEraser:
         A = np.eye(d) - self.proj_.T
         b = self.mean_ @ self.proj_.T
         return torch.tensor(A, dtype=torch.float32), torch.tensor(b, dtype=torch.float32)
-
-    def state(self) -> dict[str, Any]:
-        return {"mean": torch.tensor(self.mean_), "proj": torch.tensor(self.proj_), "rank": self.rank_}
-
-    @classmethod
-    def from_state(cls, state: dict[str, Any]) -> LeaceEraser:
-        e = cls()
-        e.mean_ = np.asarray(state["mean"], dtype=np.float64)
-        e.proj_ = np.asarray(state["proj"], dtype=np.float64)
-        e.rank_ = int(state["rank"])
-        return e

@@ -115,8 +115,9 @@ class EmotionNet(nn.Module):
 
     def adversary_logits(self, h: torch.Tensor, parts: dict[str, torch.Tensor] | None = None
                          ) -> dict[str, torch.Tensor]:
-        return {k: head(grad_reverse(self.adversary_input(k, h, parts or {}), self.lambdas[k]))
-                for k, head in self.adversaries.items()}
+        """Each adversary's logits through the gradient reversal layer (an ensemble's mean)."""
+        return {k: m[0] if len(m) == 1 else torch.stack(m).mean(0)
+                for k, m in self.adversary_member_logits(h, parts).items()}
 
     def forward(self, inputs: Inputs) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
         h, parts = self.encode(inputs)
@@ -278,9 +279,9 @@ class StandardLearner:
 
     @property
     def targets(self) -> list[str]:
-        """The attributes the adversaries, the eraser and the probes need labels for (``SeqData.aux`` keys)."""
-        probes = set(self.probe_targets) if self.select == "probe" and self.adversaries else set()
-        return sorted({a["target"] for a in self.adversaries} | set(self.erase) | probes)
+        """The attributes the adversaries and the eraser need labels for (``SeqData.aux`` keys; the
+        probes read the gender labels there, and the speaker probe the runner's ``valid_speaker``)."""
+        return sorted({a["target"] for a in self.adversaries} | set(self.erase))
 
     @staticmethod
     def adversary_key(a: dict[str, Any]) -> str:
