@@ -9,6 +9,13 @@ the acoustic conv+GRU encoder of configs/ravdess_jaiswal_table.yaml, it times in
   * Gen: StandardLearner.fit (adds class weights, validation, checkpoint bookkeeping);
   * Priv: AdversarialLearner.fit with gender + speaker adversaries (3 adversary steps per batch)
     and the fresh-probe checkpoint choice.
+and, on speaker-normalised ComParE functionals with the functional MLP of the issue-21 rows:
+  * baseline: a plain torch loop of the same 2 x 256 functional MLP (lr 3e-4);
+  * gen_functional: StandardLearner.fit of that MLP;
+  * gen_functional_leace: the same plus the post-hoc LEACE eraser of gender and speaker;
+  * priv_functional: the 2 x 32 MLP with re-initialised ensembles of 4 gender and 4 speaker
+    adversaries, LEACE re-fitted every epoch and the fresh-probe checkpoint choice (whole fit per
+    epoch; its baseline is a plain loop of the same 2 x 32 MLP).
 Seconds per epoch (median over epochs after the first) and the ratio to the baseline. Writes
 bench/results/learner.json and bench/results/learner.md.
 """
@@ -32,12 +39,18 @@ ENCODER = {"type": "acoustic", "conv_layers": 3, "kernel": 3, "channels": 32, "g
 COMMON = {"encoder": ENCODER, "max_frames": 250, "batch_size": 32, "patience": 1000}
 
 
-def plain_loop(train: SeqData, n_classes: int, epochs: int) -> list[float]:
+FUNCTIONAL = {"type": "functional", "layers": 2, "width": 256, "dropout": 0.5, "input_dropout": 0.2}
+FUNCTIONAL_COMMON = {"encoder": FUNCTIONAL, "batch_size": 32, "patience": 1000, "lr": 3e-4}
+PRIV_FUNCTIONAL = {**FUNCTIONAL_COMMON, "encoder": {**FUNCTIONAL, "width": 32}}
+
+
+def plain_loop(train: SeqData, n_classes: int, epochs: int, common: dict | None = None) -> list[float]:
     """The baseline: the same model trained by the shortest loop torch allows."""
-    learner = StandardLearner(**COMMON)
+    common = common or COMMON
+    learner = StandardLearner(**common)
     torch.manual_seed(0)
     model = learner._build(int(train.x[0].shape[1]), n_classes)
-    opt = torch.optim.RMSprop(model.parameters(), lr=1e-3)
+    opt = torch.optim.RMSprop(model.parameters(), lr=common.get("lr", 1e-3))
     rng = np.random.default_rng(0)
     times = []
     for _ in range(epochs):
@@ -85,17 +98,51 @@ def main() -> None:
     runs["priv_adversarial_learner"] = [h["seconds"] for h in priv.history_]
     # the probe and the validation pass run after the timed training pass of each epoch
     runs["priv_with_validation_and_probe"] = [wall / len(priv.history_)] * len(priv.history_)
+    # the functional learners of issue 21 over speaker-normalised ComParE functionals
+    cfe = extract(manifest, "compare", FeatureCache())
+    cvalues = speaker_znorm(cfe.values, manifest["speaker"].tolist())
+
+    def cdata(ix):
+        return SeqData([cvalues[i] for i in ix], y[ix], {"gender": g[ix], "speaker": s[ix]})
+
+    f_epochs = max(args.epochs, 4)
+    fruns = {"plain_torch_loop_2x256": plain_loop(cdata(tr), len(labels), f_epochs, FUNCTIONAL_COMMON)}
+    fgen = StandardLearner(**FUNCTIONAL_COMMON, epochs=f_epochs).fit(cdata(tr), cdata(va), n_classes=len(labels))
+    fruns["gen_functional"] = [h["seconds"] for h in fgen.history_]
+    t0 = time.perf_counter()
+    fleace = StandardLearner(**FUNCTIONAL_COMMON, epochs=f_epochs, erase=["gender", "speaker"],
+                             erase_during_training=False)
+    fleace.fit(cdata(tr), cdata(va), n_classes=len(labels))
+    fruns["gen_functional_leace"] = [(time.perf_counter() - t0) / len(fleace.history_)] * len(fleace.history_)
+    fruns["plain_torch_loop_2x32"] = plain_loop(cdata(tr), len(labels), f_epochs, PRIV_FUNCTIONAL)
+    fpriv = AdversarialLearner(**PRIV_FUNCTIONAL, epochs=f_epochs, adversary_steps=3, select="probe",
+                               reinit_every=2, erase=["gender", "speaker"], probe=["logreg", "mlp"],
+                               probe_targets=["gender"],
+                               adversaries=[{"target": "gender", "lambda": 0.5, "layers": 2, "ensemble": 4},
+                                            {"target": "speaker", "lambda": 0.5, "layers": 2, "ensemble": 4}])
+    t0 = time.perf_counter()
+    fpriv.fit(cdata(tr), cdata(va), n_classes=len(labels))
+    fruns["priv_functional"] = [(time.perf_counter() - t0) / len(fpriv.history_)] * len(fpriv.history_)
+    runs.update(fruns)
     per_epoch = {k: float(np.median(v[1:] if len(v) > 1 else v)) for k, v in runs.items()}
-    base = per_epoch["plain_torch_loop"]
-    report = {"corpus": corpus, "train_items": len(tr), "epochs": args.epochs, "encoder": ENCODER,
-              "machine": machine(), "torch_threads": torch.get_num_threads(),
-              "seconds_per_epoch": per_epoch, "ratio_to_plain_loop": {k: v / base for k, v in per_epoch.items()}}
+    baseline_of = {k: "plain_torch_loop" for k in ("plain_torch_loop", "gen_standard_learner",
+                                                   "priv_adversarial_learner", "priv_with_validation_and_probe")}
+    baseline_of.update({"plain_torch_loop_2x256": "plain_torch_loop_2x256", "gen_functional": "plain_torch_loop_2x256",
+                        "gen_functional_leace": "plain_torch_loop_2x256",
+                        "plain_torch_loop_2x32": "plain_torch_loop_2x32", "priv_functional": "plain_torch_loop_2x32"})
+    ratio = {k: v / per_epoch[baseline_of[k]] for k, v in per_epoch.items()}
+    report = {"corpus": corpus, "train_items": len(tr), "epochs": args.epochs, "functional_epochs": f_epochs,
+              "encoder": ENCODER, "functional_encoder": FUNCTIONAL, "machine": machine(),
+              "torch_threads": torch.get_num_threads(), "seconds_per_epoch": per_epoch,
+              "baseline_of": baseline_of, "ratio_to_plain_loop": ratio}
     lines = [f"# Learner time per epoch ({corpus}, {len(tr)} training items, {report['machine']})", "",
-             "| loop | s / epoch | x plain loop |", "|---|---|---|"]
-    lines += [f"| {k} | {v:.2f} | {v / base:.2f} |" for k, v in per_epoch.items()]
-    lines += ["", "Same model, batches and crops in each; median over epochs after the first. "
-              "`priv_with_validation_and_probe` is the whole fit per epoch (validation pass and the fresh "
-              "gender probe included).", "Command: `python bench/bench_learner.py`"]
+             "| loop | input | s / epoch | baseline | x baseline |", "|---|---|---|---|---|"]
+    lines += [f"| {k} | {'ComParE functionals' if k in fruns else 'MFB frames'} | {v:.3f} | {baseline_of[k]} | "
+              f"{ratio[k]:.2f} |" for k, v in per_epoch.items()]
+    lines += ["", "Same model, batches and crops as its baseline in each; median over epochs after the first. "
+              "`priv_with_validation_and_probe`, `gen_functional_leace` and `priv_functional` are the whole fit "
+              "per epoch (validation pass, the fresh probes, the LEACE fits included); the functional "
+              "learners' baselines are plain loops of the same MLP.", "Command: `python bench/bench_learner.py`"]
     write(args.out, "learner", report, lines)
 
 if __name__ == "__main__":

@@ -141,3 +141,5 @@ def test_checkpoint_selection_never_reads_a_test_speaker(tmp_path, synth_root, m
         assert valid_seen
     emo = [r for r in rows if r["evaluator"] == "emotion"]
     assert all(r["erasure"] == "gender+speaker" and "private_checkpoint" in r for r in emo)
+    # the erasure's cost is recorded: directions removed of the representation's 8
+    assert all(r["representation_dims"] == 8 and 1 <= r["erased_dims"] <= 8 for r in emo)

@@ -326,6 +326,9 @@ def _learner_figures(learner: Any) -> dict[str, Any]:
         out["private_checkpoint"] = bool(learner.private_checkpoint_)
     if getattr(learner, "erase", None):
         out["erasure"] = "+".join(learner.erase)
+        eraser = getattr(learner, "eraser_", None)
+        if eraser is not None:  # what the erasure costs: directions removed of the representation's width
+            out["erased_dims"], out["representation_dims"] = int(eraser.rank_), int(eraser.proj_.shape[0])
     if getattr(learner, "epsilon_", None) is not None:
         out["epsilon"], out["delta"] = float(learner.epsilon_), float(learner.dp.get("delta", 1e-5))
     return out
