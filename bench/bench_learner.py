@@ -103,7 +103,8 @@ def main() -> None:
     cvalues = speaker_znorm(cfe.values, manifest["speaker"].tolist())
 
     def cdata(ix):
-        return SeqData([cvalues[i] for i in ix], y[ix], {"gender": g[ix], "speaker": s[ix]})
+        return SeqData([np.asarray(cvalues[i], dtype=np.float32).reshape(1, -1) for i in ix], y[ix],
+                       {"gender": g[ix], "speaker": s[ix]})
 
     f_epochs = max(args.epochs, 4)
     fruns = {"plain_torch_loop_2x256": plain_loop(cdata(tr), len(labels), f_epochs, FUNCTIONAL_COMMON)}
