@@ -1,6 +1,7 @@
 """One registry for every kind of component: ``register(kind, name)`` and ``create(kind, **config)``.
 
-Kinds used in privemo: ``corpus``, ``feature``, ``anonymizer``, ``learner``, ``evaluator``, ``anonymizer``.
+Kinds used in privemo: ``corpus``, ``feature``, ``anonymizer``, ``learner``, ``evaluator``, ``strategy``
+(Flower's server strategies).
 A component is registered under a ``type`` name; an experiment config names it by that ``type``.
 """
 
@@ -90,6 +91,7 @@ _PROVIDERS = {
     "learner": ("privemo.learners",),
     "evaluator": ("privemo.evaluators", "privemo.attacks"),
     "anonymizer": ("privemo.anonymize", "privemo.anonymize.face", "privemo.anonymize.face_vgan"),
+    "strategy": ("privemo.learners.federated.strategies",),
 }
 _loaded: set[str] = set()
 

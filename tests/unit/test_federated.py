@@ -44,14 +44,79 @@ def test_config_variants_override_and_validate():
     cfg = parse_federated_config({**CFG, "rounds": 7, "variants": [
         {"name": "a"}, {"name": "b", "strategy": {"type": "fedprox", "mu": 0.1}, "dp": {"noise_multiplier": 1.5}}]})
     a, b = cfg.variant("a"), cfg.variant("b")
-    assert a.rounds == b.rounds == 7 and a.strategy.type == "fedavg" and a.dp is None
-    assert b.strategy.type == "fedprox" and b.strategy.mu == 0.1 and b.dp.noise_multiplier == 1.5
+    assert a.rounds == b.rounds == 7 and a.strategy == {"type": "fedavg"} and a.dp is None
+    assert b.strategy == {"type": "fedprox", "proximal_mu": 0.1} and b.dp.noise_multiplier == 1.5
     with pytest.raises(ConfigError, match="variants.0"):
         parse_federated_config({**CFG, "variants": [{"name": "x", "strategy": {"type": "fedsgd"}}]})
     with pytest.raises(ConfigError, match="unknown feature"):
         parse_federated_config({**CFG, "features": {"type": "nope"}})
     with pytest.raises(ConfigError, match="unique"):
         parse_federated_config({**CFG, "variants": [{"name": "x"}, {"name": "x"}]})
+
+
+def test_any_flower_strategy_by_name_with_its_own_parameters_checked_at_parse_time():
+    from privemo.registry import names
+
+    assert {"fedavg", "fedprox", "fedadam", "fedyogi", "fedavgm", "krum", "fedtrimmedavg", "qfedavg"} <= set(names("strategy"))
+    cfg = parse_federated_config({**CFG, "strategy": {"type": "fedadam", "eta": 0.003}, "variants": [
+        {"name": "adam"}, {"name": "adam_tau", "strategy": {"tau": 0.01}},
+        {"name": "yogi", "strategy": {"type": "fedyogi", "eta": 0.02}},
+        {"name": "krum", "strategy": {"type": "krum", "num_malicious_nodes": 1}}]})
+    assert cfg.variant("adam").strategy == {"type": "fedadam", "eta": 0.003, "eta_l": 0.1, "beta_1": 0.9,
+                                            "beta_2": 0.99, "tau": 0.001}  # Flower's defaults filled in
+    assert cfg.variant("adam_tau").strategy["tau"] == 0.01 and cfg.variant("adam_tau").strategy["eta"] == 0.003
+    assert cfg.variant("yogi").strategy["eta"] == 0.02 and "eta" not in cfg.variant("krum").strategy  # no leak
+    for bad, key in (({"type": "fedprox", "proximal_mux": 0.1}, "proximal_mux"), ({"type": "krum", "num_malicious_nodes": "x"},
+                     "num_malicious_nodes"), ({"type": "fedavg", "fraction_train": 0.5}, "fraction_train")):
+        with pytest.raises(ConfigError, match=rf"variants\.0.*{key}"):
+            parse_federated_config({**CFG, "variants": [{"name": "x", "strategy": bad}]})
+
+
+def test_make_strategy_builds_the_named_flower_class_with_its_parameters():
+    import flwr.serverapp.strategy as fs
+
+    from privemo.learners.federated.server_app import make_strategy
+
+    cfg = parse_federated_config({**CFG, "variants": [
+        {"name": "m", "strategy": {"type": "fedavgm", "server_momentum": 0.5}},
+        {"name": "p", "strategy": {"type": "fedprox", "mu": 0.2}}]})
+    m = make_strategy(cfg.variant("m").model_dump(mode="json"), n_clients=4)
+    assert isinstance(m, fs.FedAvgM) and m.server_momentum == 0.5 and m.min_available_nodes == 4
+    p = make_strategy(cfg.variant("p").model_dump(mode="json"), n_clients=4)
+    assert isinstance(p, fs.FedProx) and p.proximal_mu == 0.2
+
+
+def test_a_changed_strategy_parameter_is_refused_on_resume_or_redone_with_force(tmp_path, monkeypatch):
+    """The federation units record their resolved settings: a strategy parameter changed under the
+    same variant name is refused naming the key; --force redoes exactly that variant's units."""
+    import privemo.experiments.federated.runner as runner_mod
+
+    calls: list[str] = []
+
+    def fake_unit(self, key, data):
+        calls.append(key)
+        return [{"unit": key, "mu": self.cfg.variant("prox").strategy["proximal_mu"]}]
+
+    monkeypatch.setattr(runner_mod, "load_corpus_data", lambda *a, **k: _corpus())
+    monkeypatch.setattr(runner_mod.FederatedExperiment, "_unit", fake_unit)
+
+    def cfg(mu):
+        return parse_federated_config({**CFG, "loso": False, "variants": [
+            {"name": "avg"}, {"name": "prox", "strategy": {"type": "fedprox", "proximal_mu": mu}}]})
+
+    out = tmp_path / "run"
+    runner_mod.FederatedExperiment(cfg(0.1), out).run()
+    assert len(calls) == 9
+    calls.clear()
+    with pytest.raises(ConfigError, match=r"unit prox__fold0 .*settings\.strategy\.proximal_mu changed"):
+        runner_mod.FederatedExperiment(cfg(0.2), out).run()
+    assert calls == []
+    rows = runner_mod.FederatedExperiment(cfg(0.2), out).run(force=True)
+    assert sorted(calls) == ["prox__fold0", "prox__fold1", "prox__fold2"]
+    assert {r["mu"] for r in rows if r["unit"].startswith("prox")} == {0.2}
+    calls.clear()
+    runner_mod.FederatedExperiment(cfg(0.2), out).run()
+    assert calls == []
 
 
 def test_partitions_are_disjoint_by_speaker_and_hold_out_the_test_speakers(tmp_path):

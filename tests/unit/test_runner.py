@@ -85,8 +85,33 @@ def test_interrupted_run_leaves_whole_files(tmp_path, synth_root, monkeypatch):
 def test_changed_config_is_refused(tmp_path, synth_root):
     Runner(config(synth_root, folds=2, variants=[{"name": "a", "features": {"type": "mfcc"}}]),
            out=tmp_path / "run").run()
-    with pytest.raises(ConfigError, match="different config"):
-        Runner(config(synth_root, folds=3), out=tmp_path / "run").run()
+    with pytest.raises(ConfigError, match=r"unit a__fold0__seed0 was run with another configuration "
+                                          r"\(shared\.folds changed\)"):
+        Runner(config(synth_root, folds=3, variants=[{"name": "a", "features": {"type": "mfcc"}}]),
+               out=tmp_path / "run").run()
+
+
+def test_changed_learner_parameter_is_refused_or_redone(tmp_path, synth_root):
+    """A learner parameter changed under the same variant name: refused naming the key; --force redoes
+    exactly that variant's units (the other variant's unit files are not touched)."""
+    def cfg(epochs):
+        learner = {"type": "standard", "epochs": epochs, "encoder": {"type": "acoustic", "conv_layers": 1,
+                                                                      "channels": 8, "gru_layers": 1, "gru_width": 8}}
+        return config(synth_root, folds=2, evaluators=[{"type": "emotion"}],
+                      variants=[{"name": "plain", "features": {"type": "mfcc"}},
+                                {"name": "nn", "features": {"type": "mfb"}, "learner": learner}])
+
+    run = tmp_path / "run"
+    Runner(cfg(1), out=run).run()
+    plain = {p.name: p.stat().st_mtime_ns for p in (run / "units").glob("plain__*.json")}
+    assert len(plain) == 2
+    with pytest.raises(ConfigError, match=r"unit nn__fold0__seed0 .*variant\.learner\.epochs changed"):
+        Runner(cfg(2), out=run).run()
+    assert run.joinpath("units", "nn__fold0__seed0.json").is_file()  # refused: nothing dropped
+    rows = Runner(cfg(2), out=run).run(force=True)
+    assert {r["epochs"] for r in rows if r["variant"] == "nn"} == {2}
+    assert {p.name: p.stat().st_mtime_ns for p in (run / "units").glob("plain__*.json")} == plain
+    assert len(Runner(cfg(2), out=run).run()) == len(rows)  # and now it resumes as it is
 
 
 def test_learner_variant(tmp_path, synth_root):

@@ -23,7 +23,9 @@ def run_cmd(config: Path = typer.Argument(..., help="federated experiment YAML")
             out: Path | None = typer.Option(None, help="run folder (default runs/<name>)"),
             data_root: Path | None = typer.Option(None, "--data-root", help="corpus roots are relative to this "
                                                   "(default $PRIVEMO_DATA, else ../shared/data)"),
-            verbose: bool = typer.Option(False, help="show Flower's own log")) -> None:
+            verbose: bool = typer.Option(False, help="show Flower's own log"),
+            force: bool = typer.Option(False, "--force", help="redo the finished units whose configuration "
+                                       "changed (without it, such a resume is refused)")) -> None:
     """Baselines, federations (Flower simulation engine) and the update attack; resumes when re-run.
 
     Example: privemo federated run configs/federated/demo.yaml
@@ -37,7 +39,7 @@ def run_cmd(config: Path = typer.Argument(..., help="federated experiment YAML")
         with progress_bar() as prog:
             exp = FederatedExperiment(cfg, out, data_root, progress=prog, verbose=verbose,
                                       log=lambda m: console.print(m, markup=False, highlight=False))
-            exp.run()
+            exp.run(force)
         _print(write_federated_report(exp.run_dir))
 
 

@@ -35,8 +35,11 @@ def run(config: Path = typer.Argument(..., help="experiment YAML"),
         out: Path | None = typer.Option(None, help="run folder (default runs/<name>)"),
         data_root: Path | None = typer.Option(None, "--data-root", help="corpus roots are relative to this "
                                               "(default $PRIVEMO_DATA, else ../shared/data)"),
-        executor: str | None = typer.Option(None, help="local or ray (overrides the config)")) -> None:
-    """Run an experiment (folds x seeds x variants); a re-run resumes where it stopped.
+        executor: str | None = typer.Option(None, help="local or ray (overrides the config)"),
+        force: bool = typer.Option(False, "--force", help="redo the finished units whose configuration "
+                                   "changed (without it, such a resume is refused)")) -> None:
+    """Run an experiment (folds x seeds x variants); a re-run resumes where it stopped (a unit whose
+    configuration changed is refused, naming the key, or redone with --force).
 
     Example: privemo run configs/ravdess_jaiswal_table.yaml   (RAVDESS under ../shared/data, or --data-root DIR)
     """
@@ -48,7 +51,7 @@ def run(config: Path = typer.Argument(..., help="experiment YAML"),
             cfg = cfg.model_copy(update={"executor": executor})
         with progress_bar() as prog:
             runner = Runner(cfg, out, data_root, progress=prog, log=lambda m: console.print(f"[yellow]{safe_text(m)}"))
-            runner.run()
+            runner.run(force)
         _print_summary(write_report(runner.run_dir))
 
 

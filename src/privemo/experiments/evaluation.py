@@ -9,8 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from privemo.errors import ConfigError
-from privemo.experiments.store import ResultStore, changed_keys, run_config_data
+from privemo.experiments.store import ResultStore, reusable_units, run_config_data
 from privemo.features import FeatureCache
 
 
@@ -37,29 +36,12 @@ class Evaluation:
         ConfigError naming the unit and the changed keys, or with ``force`` is dropped to be redone.
         Call before the run folder's config.yaml is replaced: a unit of an older run folder that
         recorded no configuration is judged by that file."""
-        done = self.store.done()
         specs = self.unit_specs(self.cfg.model_dump(mode="json"))
-        if not done:
-            return done, specs
+        if not self.store.done():
+            return set(), specs
         old_cfg = run_config_data(self.run_dir)
         old_specs = self.unit_specs(old_cfg) if old_cfg else {}
-        keep = set()
-        for key in sorted(done):
-            if key not in specs:  # a unit of a method no longer in the config: kept, not reported on
-                keep.add(key)
-                continue
-            recorded = self.store.spec(key) or old_specs.get(key)
-            changed = changed_keys(recorded, specs[key]) if recorded is not None else []
-            if not changed:
-                keep.add(key)
-            elif force:
-                self.log(f"{key}: configuration changed ({', '.join(changed[:4])}); redoing it (--force)")
-                self.drop_unit(key)
-            else:
-                raise ConfigError(f"{self.run_dir}: unit {key} was run with another configuration "
-                                  f"({', '.join(changed[:4])} changed); re-run with --force to redo the changed "
-                                  "units, or choose another --out")
-        return keep, specs
+        return reusable_units(self.store, specs, old_specs, force, self.drop_unit, self.log), specs
 
     def drop_unit(self, key: str) -> None:
         """Forget a finished unit and what it wrote, so that it is redone."""

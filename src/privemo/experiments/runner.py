@@ -22,7 +22,7 @@ from privemo.corpora.splits import Fold, MembershipSplit, attacker_split, member
 from privemo.errors import ConfigError
 from privemo.evaluators import View
 from privemo.experiments.config import ExperimentConfig, corpus_root, data_root
-from privemo.experiments.store import ResultStore, atomic_write
+from privemo.experiments.store import ResultStore, atomic_write, code_version, reusable_units, run_config_data
 from privemo.features import FeatureCache, extract, get_extractor, pool, speaker_znorm
 from privemo.learners import SeqData
 from privemo.registry import create
@@ -66,31 +66,60 @@ class Runner:
         self.log = log or (lambda msg: None)
         self.store = ResultStore(self.run_dir)
 
-    def _check_run_dir(self) -> None:
-        self.store.clean()  # an interrupted run's temporary files (never a finished unit)
-        resolved = self.cfg.to_yaml()
-        cfg_path = self.run_dir / "config.yaml"
-        if cfg_path.is_file() and self.store.done() and not self._same_config(cfg_path):
-            raise ConfigError(f"{cfg_path}: this run folder holds results of a different config; "
-                              "use another --out folder (or delete this one) to start afresh")
-        atomic_write(cfg_path, resolved)
+    def unit_specs(self, cfg: dict[str, Any]) -> dict[str, dict[str, Any]]:
+        """Each unit's full resolved configuration, from a config mapping: its variant (without the
+        report's ``reference``), its seed and fold, every setting all units share (corpus, target,
+        folds, evaluators, protocol...) and the code version; the run's name and executor are not
+        part of what a unit means."""
+        shared = {k: v for k, v in cfg.items() if k not in ("name", "variants", "seeds", "executor", "ray_num_cpus")}
+        folds = cfg.get("folds") if isinstance(cfg.get("folds"), int) else 0
+        specs: dict[str, dict[str, Any]] = {}
+        for v in cfg.get("variants") or []:
+            if not isinstance(v, dict) or "name" not in v:
+                continue
+            variant = {k: x for k, x in v.items() if k != "reference"}
+            for seed in cfg.get("seeds") or [0]:
+                for f in range(folds):
+                    specs[ResultStore.unit_key(v["name"], f, seed)] = {
+                        "shared": shared, "variant": variant, "seed": seed, "fold": f, "code": code_version()}
+        return specs
 
-    def _same_config(self, path: Path) -> bool:
-        """Whether the run folder's config means the same experiment (executor settings aside)."""
+    def _old_config(self) -> dict[str, Any]:
+        """The run folder's config as this code reads it (defaults filled in), or its raw mapping."""
         from privemo.experiments.config import parse_config, read_yaml
 
+        path = self.run_dir / "config.yaml"
+        if not path.is_file():
+            return {}
         try:
-            old = parse_config(*read_yaml(path))
+            return parse_config(*read_yaml(path)).model_dump(mode="json")
         except ConfigError:
-            return False
-        ignore = {"executor", "ray_num_cpus"}
-        return old.model_dump(exclude=ignore) == self.cfg.model_dump(exclude=ignore)
+            return run_config_data(self.run_dir)
+
+    def _check_run_dir(self, force: bool = False) -> set[str]:
+        """The finished units still valid for this config (a unit whose configuration changed is
+        refused naming the key, or dropped with ``force``); then the run folder's config.yaml."""
+        self.store.clean()  # an interrupted run's temporary files (never a finished unit)
+        self._specs = self.unit_specs(self.cfg.model_dump(mode="json"))
+        done: set[str] = set()
+        if self.store.done():
+            old = self._old_config()
+            done = reusable_units(self.store, self._specs, self.unit_specs(old) if old else {}, force,
+                                  self._drop_unit, self.log)
+        atomic_write(self.run_dir / "config.yaml", self.cfg.to_yaml())
+        return done
+
+    def _drop_unit(self, key: str) -> None:
+        self.store.drop(key)
+        inside(self.run_dir / "checkpoints", f"{key}.pt").unlink(missing_ok=True)
 
     def units(self) -> list[Unit]:
         return [Unit(v.name, f, s) for v in self.cfg.variants for s in self.cfg.seeds for f in range(self.cfg.folds)]
 
-    def run(self) -> list[dict[str, Any]]:
-        self._check_run_dir()
+    def run(self, force: bool = False) -> list[dict[str, Any]]:
+        """Every unit not finished yet; ``force`` redoes the finished units whose configuration changed
+        (without it such a resume is a ConfigError naming the unit and the changed keys)."""
+        done = self._check_run_dir(force)
         manifest = load_corpus(self.cfg, self.data_root)
         if manifest.skipped:
             self.log(f"skipped {len(manifest.skipped)} bad files, e.g. {manifest.skipped[0]}")
@@ -101,7 +130,7 @@ class Runner:
         else:
             folds = speaker_folds(manifest, self.cfg.folds, self.cfg.split_seed, self.cfg.balance_gender,
                                   self.cfg.valid_speakers)
-        todo = [u for u in self.units() if u.key not in self.store.done()]
+        todo = [u for u in self.units() if u.key not in done]
         if len(todo) < len(self.units()):
             self.log(f"resuming: {len(self.units()) - len(todo)} of {len(self.units())} units already done")
         by_variant: dict[str, list[Unit]] = {}
@@ -114,7 +143,7 @@ class Runner:
             data = self.features(manifest, vcfg.name)
             payloads = [(u, data) for u in by_variant[vcfg.name]]
             for unit, rows in self._execute(payloads, folds, manifest):
-                self.store.write_unit(unit.key, rows)
+                self.store.write_unit(unit.key, rows, self._specs.get(unit.key))
                 finished += 1
                 if self.progress:
                     self.progress("units", finished, len(self.units()))

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 from privemo._files import atomic_write, inside, remove_stale_temps
 
-__all__ = ["ResultStore", "atomic_write", "read_results", "report_guard"]
+__all__ = ["ResultStore", "atomic_write", "read_results", "report_guard", "reusable_units"]
 
 
 def _clean(obj: Any) -> Any:
@@ -169,3 +169,44 @@ def changed_keys(old: Any, new: Any, prefix: str = "") -> list[str]:
     return [] if json.dumps(_clean(old), sort_keys=True, default=str) == json.dumps(_clean(new), sort_keys=True,
                                                                                    default=str) else [prefix or "<all>"]
 
+
+
+def reusable_units(store: ResultStore, specs: dict[str, dict[str, Any]], old_specs: dict[str, dict[str, Any]],
+                   force: bool = False, drop: Callable[[str], None] | None = None,
+                   log: Callable[[str], None] | None = None) -> set[str]:
+    """The finished units of ``store`` that still mean what ``specs`` (every unit's full resolved
+    configuration) asks for. A finished unit whose recorded configuration (its ``unit_specs/`` file,
+    or for an older run folder that recorded none, ``old_specs`` computed from its config.yaml)
+    differs is a ConfigError naming the unit and the changed keys, or with ``force`` is dropped
+    (``drop(key)``, default ``store.drop``) to be redone. A unit no longer asked for is kept, not
+    reported on."""
+    from privemo.errors import ConfigError
+
+    drop = drop or store.drop
+    keep: set[str] = set()
+    for key in sorted(store.done()):
+        if key not in specs:
+            keep.add(key)
+            continue
+        recorded = store.spec(key)
+        if recorded is None:
+            recorded = old_specs.get(key)
+        changed = changed_keys(recorded, specs[key]) if recorded is not None else []
+        if not changed:
+            keep.add(key)
+        elif force:
+            if log:
+                log(f"{key}: configuration changed ({', '.join(changed[:4])}); redoing it (--force)")
+            drop(key)
+        else:
+            raise ConfigError(f"{store.run_dir}: unit {key} was run with another configuration "
+                              f"({', '.join(changed[:4])} changed); re-run with --force to redo the changed "
+                              "units, or choose another --out")
+    return keep
+
+
+def code_version() -> str:
+    """What a unit records as the code that computed it."""
+    from privemo import __version__
+
+    return __version__

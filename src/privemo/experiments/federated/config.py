@@ -3,7 +3,7 @@
 A federated experiment names a corpus, the features (openSMILE ComParE_2016 functionals by
 default), the model, the federation's settings (strategy, rounds, fraction of clients per round,
 local epochs) and a list of ``variants`` that override any of those settings (FedAvg, FedProx,
-FedAdam, client-side DP at several noise levels, ...). Each variant runs on the same
+FedAdam or any other of Flower's strategies, client-side DP at several noise levels, ...). Each variant runs on the same
 speaker-independent folds: a fold's test speakers never join the federation (the server evaluates
 on them), every other speaker is one client.
 """
@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, Field, ValidationError, model_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from privemo.errors import ConfigError
 from privemo.experiments.config import CorpusConfig, Name, _Strict, read_yaml, validate_mapping
@@ -28,16 +28,36 @@ class ModelConfig(_Strict):
     dropout: float = Field(0.3, ge=0.0, lt=1.0)
 
 
-class StrategyConfig(_Strict):
-    """Flower's server strategies. ``fedprox``: clients add (mu / 2) ||w - w_global||^2 to their loss;
-    ``fedadam``: the server applies Adam to the averaged update (eta server rate, tau adaptivity)."""
+# the keys an older privemo wrote for every strategy, and the strategies each one meant something to
+_LEGACY: dict[str, dict[str, tuple[str, ...]]] = {
+    "mu": {"fedprox": ("mu",)}, "eta": {"fedadam": ("eta",)}, "beta_1": {"fedadam": ("beta_1",)},
+    "beta_2": {"fedadam": ("beta_2",)}, "tau": {"fedadam": ("tau",)}}
 
-    type: Literal["fedavg", "fedprox", "fedadam"] = "fedavg"
-    mu: float = Field(0.01, ge=0.0)
-    eta: float = Field(0.01, gt=0.0)
-    beta_1: float = 0.9
-    beta_2: float = 0.99
-    tau: float = Field(1e-3, gt=0.0)
+
+def resolve_strategy(spec: Any) -> dict[str, Any]:
+    """A federation's server strategy, any of Flower's registered under the ``strategy`` kind
+    (:mod:`privemo.learners.federated.strategies`): ``{type: NAME, param: value, ...}`` checked
+    against the strategy's own parameters, returned with every default filled in (what a unit
+    records). ``fedprox``'s older ``mu`` is Flower's ``proximal_mu``."""
+    from privemo.learners.federated.strategies import ALIASES
+    from privemo.registry import check
+
+    if isinstance(spec, str):
+        spec = {"type": spec}
+    if not isinstance(spec, dict):
+        raise ValueError(f"a strategy is a mapping with a 'type' key, got {spec!r:.80}")
+    spec = dict(spec)
+    spec.setdefault("type", "fedavg")
+    if set(_LEGACY) <= set(spec):  # an older run folder's config.yaml held every strategy's keys
+        spec = {k: v for k, v in spec.items() if k == "type" or k not in _LEGACY or k in _LEGACY[k].get(spec["type"], ())}
+    for old, new in ALIASES.get(spec["type"], {}).items():
+        if old in spec and new not in spec:
+            spec[new] = spec.pop(old)
+    try:
+        factory = check("strategy", spec, "strategy")
+    except ConfigError as exc:
+        raise ValueError(str(exc)) from None
+    return {"type": spec["type"], **factory.defaults(), **{k: v for k, v in spec.items() if k != "type"}}
 
 
 class DPConfig(_Strict):
@@ -65,7 +85,8 @@ class Settings(_Strict):
     """What a variant may override."""
 
     model: ModelConfig = Field(default_factory=lambda: ModelConfig.model_validate({}))
-    strategy: StrategyConfig = Field(default_factory=lambda: StrategyConfig.model_validate({}))
+    # Flower's server strategy and its parameters (see resolve_strategy)
+    strategy: dict[str, Any] = Field(default_factory=lambda: {"type": "fedavg"})
     rounds: int = Field(50, ge=1)
     fraction: float = Field(1.0, gt=0.0, le=1.0)  # fraction of the clients trained each round
     local_epochs: int = Field(1, ge=1)
@@ -74,6 +95,11 @@ class Settings(_Strict):
     optimizer: Literal["adam", "sgd"] = "adam"
     client_eval_every: int = Field(1, ge=1)  # the clients evaluate the global model every k rounds (and the last)
     dp: DPConfig | None = None
+
+    @field_validator("strategy", mode="before")
+    @classmethod
+    def _strategy(cls, v: Any) -> dict[str, Any]:
+        return resolve_strategy(v)
 
 
 class VariantSettings(Settings):
@@ -130,7 +156,9 @@ class FederatedConfig(Settings):
         base = {k: (v.model_dump() if isinstance(v, BaseModel) else v) for k, v in base.items()}
         merged = dict(base)
         for k, v in over.items():
-            if isinstance(v, dict) and isinstance(merged.get(k), dict):
+            if k == "strategy" and isinstance(v, dict) and v.get("type", merged[k]["type"]) != merged[k]["type"]:
+                merged[k] = v  # another strategy: none of the base's parameters
+            elif isinstance(v, dict) and isinstance(merged.get(k), dict):
                 merged[k] = {**merged[k], **v}
             else:
                 merged[k] = v

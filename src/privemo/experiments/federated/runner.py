@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -23,9 +24,10 @@ import numpy as np
 
 from privemo.errors import ConfigError
 from privemo.experiments.config import data_root, read_yaml
-from privemo.experiments.federated.config import FederatedConfig, parse_federated_config
+from privemo._files import inside
+from privemo.experiments.federated.config import FederatedConfig, Settings, parse_federated_config
 from privemo.experiments.federated.data import CorpusData, FoldData, load_corpus_data, write_fold
-from privemo.experiments.store import ResultStore, atomic_write
+from privemo.experiments.store import ResultStore, atomic_write, code_version, reusable_units
 from privemo.features import FeatureCache
 
 Log = Callable[[str], None]
@@ -82,19 +84,45 @@ class FederatedExperiment:
         self.verbose = verbose
         self.store = ResultStore(self.run_dir)
 
-    def _check_run_dir(self) -> None:
+    def unit_specs(self, cfg: FederatedConfig) -> dict[str, dict[str, Any]]:
+        """Each unit's full resolved configuration: a federation's is its variant's settings (strategy
+        with every parameter, rounds, DP...), a centralised baseline's the first variant's settings and
+        its epochs; both add the data settings (corpus, features, normalisation, folds, seeds) and
+        the attack, and the code version. The run's name, CPU count and fold subset are not part of
+        what a unit means."""
+        data = cfg.model_dump(mode="json")
+        shared = {k: v for k, v in data.items()
+                  if k not in ("name", "variants", "num_cpus", "run_folds", "centralised_epochs", "loso", *Settings.model_fields)}
+        shared["code"] = code_version()
+        first = cfg.variant(cfg.variants[0]["name"]).model_dump(mode="json")
+        central = {"shared": shared, "settings": {k: v for k, v in first.items() if k != "name"},
+                   "epochs": cfg.centralised_epochs}
+        specs: dict[str, dict[str, Any]] = {"loso": central}
+        for f in range(cfg.folds):
+            specs[f"centralised__fold{f}"] = {**central, "fold": f}
+            for v in cfg.variants:
+                specs[f"{v['name']}__fold{f}"] = {"shared": shared, "fold": f,
+                                                   "settings": cfg.variant(v["name"]).model_dump(mode="json")}
+        return specs
 
+    def _check_run_dir(self, force: bool = False) -> set[str]:
+        """The finished units still valid for this config (a changed one is refused naming the key,
+        or dropped with ``force``), then the run folder's config.yaml."""
         path = self.run_dir / "config.yaml"
-        if path.is_file() and self.store.done():
+        self._specs = self.unit_specs(self.cfg)
+        done: set[str] = set()
+        if self.store.done():
             try:
-                old = parse_federated_config(*read_yaml(path))
+                old = self.unit_specs(parse_federated_config(*read_yaml(path))) if path.is_file() else {}
             except ConfigError:
-                old = None
-            ignore = {"num_cpus", "run_folds"}
-            if old is None or old.model_dump(exclude=ignore) != self.cfg.model_dump(exclude=ignore):
-                raise ConfigError(f"{path}: this run folder holds results of a different config; use another "
-                                  "--out folder (or delete this one) to start afresh")
+                old = {}
+            done = reusable_units(self.store, self._specs, old, force, self._drop_unit, self.log)
         atomic_write(path, self.cfg.to_yaml())
+        return done
+
+    def _drop_unit(self, key: str) -> None:
+        self.store.drop(key)
+        shutil.rmtree(inside(self.run_dir, "federations", key), ignore_errors=True)
 
     def units(self) -> list[str]:
         keys = []
@@ -105,10 +133,12 @@ class FederatedExperiment:
             keys.append("loso")
         return keys
 
-    def run(self) -> list[dict[str, Any]]:
+    def run(self, force: bool = False) -> list[dict[str, Any]]:
+        """Every unit not finished yet; ``force`` redoes the finished units whose configuration changed
+        (without it such a resume is a ConfigError naming the unit and the changed keys)."""
         self.store.clean()  # an interrupted run's temporary files (never a finished unit)
-        self._check_run_dir()
-        todo = [u for u in self.units() if u not in self.store.done()]
+        finished = self._check_run_dir(force)
+        todo = [u for u in self.units() if u not in finished]
         if len(todo) < len(self.units()):
             self.log(f"resuming: {len(self.units()) - len(todo)} of {len(self.units())} units already done")
         if not todo:
@@ -122,7 +152,7 @@ class FederatedExperiment:
             rows = self._unit(key, data)
             for r in rows:
                 r.setdefault("wall_s", time.perf_counter() - t0)
-            self.store.write_unit(key, rows)
+            self.store.write_unit(key, rows, self._specs.get(key))
             done += 1
             if self.progress:
                 self.progress("units", done, len(self.units()))

@@ -3,7 +3,7 @@
 The job (written by :mod:`privemo.experiments.federated.runner`, or by hand) names the partition
 folder, the model, the strategy and its settings, and where results go. Each round the server
 sends the global model to the sampled clients, aggregates their updates with the strategy
-(FedAvg, FedProx or FedAdam, Flower's own), asks the clients to evaluate the global model on their
+(any of Flower's own: FedAvg, FedProx, FedAdam, FedYogi, Krum...), asks the clients to evaluate the global model on their
 local test items (the speaker-dependent view), and evaluates it itself on the held-out speakers
 (the subject-independent view). It also *records* what an honest-but-curious server sees: a count
 sketch of every client's update, for the gender-inference attack run afterwards.
@@ -18,6 +18,7 @@ deployment (``flwr run``) the module-level ``app`` reads the job path from the r
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 import random
@@ -29,9 +30,9 @@ from typing import Any
 import numpy as np
 from flwr.app import ArrayRecord, ConfigRecord, Context, Message, MetricRecord, RecordDict
 from flwr.serverapp import Grid, ServerApp
-from flwr.serverapp.strategy import FedAdam, FedAvg, FedProx
 
 from privemo._files import atomic_path
+from privemo.learners.federated.strategies import ALIASES
 from privemo.learners.federated.task import (
     Partition,
     build_model,
@@ -88,17 +89,23 @@ def _eval_aggr(records: list[RecordDict], key: str) -> MetricRecord:
 
 def make_strategy(settings: dict[str, Any], n_clients: int, recorder: UpdateRecorder | None = None) -> Any:
     """Flower's strategy named by ``settings['strategy']``, recording client updates if asked."""
-    st = settings["strategy"]
-    kind = st["type"]
-    base = {"fedavg": FedAvg, "fedprox": FedProx, "fedadam": FedAdam}[kind]
+    from privemo.registry import lookup
+
+    params = dict(settings["strategy"])
+    kind = params.pop("type")
+    for old, new in ALIASES.get(kind, {}).items():  # a job file written before Flower's names
+        if old in params:
+            params.setdefault(new, params.pop(old))
+    base = lookup("strategy", kind).cls
+    accepted = inspect.signature(base.__init__).parameters
+    params = {k: v for k, v in params.items() if k in accepted}  # an older job's unused keys
     n_train = max(1, int(round(settings["fraction"] * n_clients)))
     common = {"fraction_train": settings["fraction"], "fraction_evaluate": 1.0, "min_train_nodes": min(n_train, n_clients),
               "min_evaluate_nodes": n_clients, "min_available_nodes": n_clients,
               "train_metrics_aggr_fn": _train_aggr, "evaluate_metrics_aggr_fn": _eval_aggr}
-    if kind == "fedprox":
-        common["proximal_mu"] = st["mu"]
-    if kind == "fedadam":
-        common.update(eta=st["eta"], beta_1=st["beta_1"], beta_2=st["beta_2"], tau=st["tau"])
+    if "train_loss_key" in accepted:  # q-FedAvg reads the clients' training loss
+        common["train_loss_key"] = "train-loss"
+    common = {k: v for k, v in common.items() if k in accepted}
 
     class Recording(base):  # type: ignore[misc, valid-type]
         def configure_train(self, server_round: int, arrays: ArrayRecord, config: ConfigRecord,
@@ -121,7 +128,7 @@ def make_strategy(settings: dict[str, Any], n_clients: int, recorder: UpdateReco
             return super().aggregate_train(server_round, replies)
 
     Recording.__name__ = base.__name__
-    return Recording(**common)
+    return Recording(**common, **params)
 
 
 class UpdateRecorder:
