@@ -22,9 +22,9 @@ from typing import Any
 
 import numpy as np
 
+from privemo._files import inside
 from privemo.errors import ConfigError
 from privemo.experiments.config import data_root, read_yaml
-from privemo._files import inside
 from privemo.experiments.federated.config import FederatedConfig, Settings, parse_federated_config
 from privemo.experiments.federated.data import CorpusData, FoldData, load_corpus_data, write_fold
 from privemo.experiments.store import ResultStore, atomic_write, code_version, reusable_units
