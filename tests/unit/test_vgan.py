@@ -243,6 +243,13 @@ def test_vgan_experiment_end_to_end_and_resume(tmp_path, monkeypatch):
     r = runner.invoke(app, ["vgan", "evaluate", str(path), "--out", str(run)])  # resume: nothing redone
     assert r.exit_code == 0, r.output
     assert (run / "units" / "scenario_II.json").stat().st_mtime_ns == before
+    # the attackers' settings changed under the same run folder: refused, naming the key and the unit
+    changed = {**cfg, "attacks": {"epochs": 2, "pretrained": False}}
+    path.write_text(yaml.safe_dump(changed))
+    r = runner.invoke(app, ["vgan", "evaluate", str(path), "--out", str(run)])
+    assert r.exit_code != 0 and "attacks.epochs changed" in r.output and "--force" in r.output, r.output
+    assert (run / "units" / "scenario_II.json").stat().st_mtime_ns == before
+    path.write_text(yaml.safe_dump(cfg))
     # a run folder written before a data option existed (no `split` key) is the same run under its default
     old = yaml.safe_load((run / "config.yaml").read_text())
     del old["split"]

@@ -169,7 +169,8 @@ def test_evaluate_video_end_to_end_resume_and_report_page(tmp_path):
     cfg["folds"], cfg["epochs"] = 3, 3  # another configuration in the same run folder is refused
     path.write_text(yaml.safe_dump(cfg))
     res = cli.invoke(app, ["evaluate", "video", str(path), "--out", str(out)])
-    assert res.exit_code == 2 and "another configuration" in res.output
+    assert res.exit_code == 2 and "another configuration" in res.output and "shared.epochs" in res.output
+    assert (out / "units" / "pix+mc.json").stat().st_mtime_ns == before  # refused: nothing dropped
 
 
 def test_fusion_calibration_and_weight_choice():

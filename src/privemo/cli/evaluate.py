@@ -90,9 +90,12 @@ def video_cmd(config: Path = typer.Argument(..., help="audio-visual evaluation Y
               data_root: Path | None = typer.Option(None, "--data-root", help="corpus roots are relative to this "
                                                     "(default $PRIVEMO_DATA, else ../shared/data)"),
               method: list[str] = typer.Option([], "--method", help="evaluate only these methods (repeatable)"),
-              report_only: bool = typer.Option(False, "--report", help="only re-draw the report of a run")) -> None:
+              report_only: bool = typer.Option(False, "--report", help="only re-draw the report of a run"),
+              force: bool = typer.Option(False, "--force", help="redo the finished methods whose configuration "
+                                         "changed (without it, such a resume is refused)")) -> None:
     """ranade's audio-visual pipeline: anonymize faces and voices of video clips, emotion from face, voice
-    and late fusion, face and speaker attackers; resumes when re-run.
+    and late fusion, face and speaker attackers; resumes when re-run (a method whose configuration
+    changed is refused, or redone with --force).
 
     Example: privemo evaluate video configs/video/demo.yaml
     """
@@ -109,6 +112,6 @@ def video_cmd(config: Path = typer.Argument(..., help="audio-visual evaluation Y
             run_dir = out or Path("runs") / cfg.name
             with progress_bar() as prog:
                 result = VideoEvaluation(cfg, run_dir, default_root(data_root), progress=prog,
-                                         log=lambda m: console.print(m, markup=False, highlight=False)).run(method)
+                                         log=lambda m: console.print(m, markup=False, highlight=False)).run(method, force)
         console.print(Path(result["report"]).read_text(), markup=False, highlight=False)
         console.print(f"report: {Path(result['report']).with_suffix('.html')}")

@@ -45,15 +45,18 @@ def train_cmd(config: Path = CONFIG, out: Path | None = OUT, data_root: Path | N
 
 
 @app.command("evaluate")
-def evaluate_cmd(config: Path = CONFIG, out: Path | None = OUT, data_root: Path | None = DATA_ROOT) -> None:
+def evaluate_cmd(config: Path = CONFIG, out: Path | None = OUT, data_root: Path | None = DATA_ROOT,
+                 force: bool = typer.Option(False, "--force", help="redo the finished units whose configuration "
+                                            "changed (without it, such a resume is refused)")) -> None:
     """Train if needed, then the attack scenarios I-III, dlib identification, identity replacement rates
-    and the figures, into <run>/report.md and report.html; resumes when re-run.
+    and the figures, into <run>/report.md and report.html; resumes when re-run (a unit whose
+    configuration changed, e.g. the attackers' epochs, is refused, or redone with --force).
 
     Example: privemo vgan evaluate configs/vgan/demo.yaml
     """
     with friendly_errors():
         with progress_bar() as prog:
-            result = _experiment(config, out, data_root, prog).evaluate()
+            result = _experiment(config, out, data_root, prog).evaluate(force)
         console.print(Path(result["report"]).read_text(), markup=False, highlight=False)
         console.print(f"report: {Path(result['report']).with_suffix('.html')}")
 

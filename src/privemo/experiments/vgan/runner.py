@@ -28,10 +28,12 @@ from privemo.errors import ConfigError
 from privemo.experiments.config import corpus_root
 from privemo.experiments.evaluation import Evaluation
 from privemo.experiments.face.data import FaceSet, load_faces
-from privemo.experiments.store import atomic_write, run_config_data
+from privemo.experiments.store import atomic_write, code_version, run_config_data
 from privemo.experiments.vgan.config import VganEvalConfig
 from privemo.learners.vgan import Vgan
 
+# the settings that choose the faces and their split (a run folder keeps one)
+DATA_KEYS = ("corpus", "emotions", "size", "color", "detect", "test_fraction", "split", "seed", "left_out")
 UNITS = ("unconstrained", "scenario_II", "scenario_III", "pretrained", "replacement")
 
 
@@ -93,6 +95,19 @@ class VganExperiment(Evaluation):
                      f"subjects, expressions {d.expressions}" + (f", {len(d.left_out)} left out" if len(d.left_out) else ""))
         return self._data
 
+    _trained: int | None = None  # the iterations the loaded model was trained for
+
+    def unit_specs(self, cfg: dict[str, Any]) -> dict[str, dict[str, Any]]:
+        """The training unit depends on the data settings and the model's recipe (with the iterations
+        the model was trained for, which ``vgan train --iterations`` may extend); every scenario unit
+        on those and the attackers' settings; all on the code version."""
+        data = {k: cfg.get(k) for k in DATA_KEYS}
+        model = {k: v for k, v in (cfg.get("model") or {}).items() if k != "checkpoint_every"}
+        if self._trained is not None:
+            model["iterations"] = self._trained
+        training = {"data": data, "model": model, "code": code_version()}
+        return {"training": training, **{u: {**training, "attacks": cfg.get("attacks")} for u in UNITS}}
+
     def _write_config(self) -> None:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         path = self.run_dir / "config.yaml"
@@ -100,7 +115,7 @@ class VganExperiment(Evaluation):
         if path.is_file():
             old = run_config_data(self.run_dir)
             mine = yaml.safe_load(text)
-            for part in ("corpus", "emotions", "size", "color", "detect", "test_fraction", "split", "seed", "left_out"):
+            for part in DATA_KEYS:
                 default = VganEvalConfig.model_fields[part].default  # a key older runs did not write
                 if old.get(part, default) != mine.get(part):
                     raise ConfigError(f"{path}: this run folder holds a run on other data ({part} differs); "
@@ -141,19 +156,23 @@ class VganExperiment(Evaluation):
         return model
 
     # ----- evaluation -----------------------------------------------------------------------------
-    def evaluate(self) -> dict[str, Any]:
+    def evaluate(self, force: bool = False) -> dict[str, Any]:
+        """Train if needed, then every scenario unit not finished yet; a finished unit whose
+        configuration changed (the attackers' settings, a model trained longer) is refused naming
+        the key, or with ``force`` redone."""
         from privemo.experiments.vgan import scenarios
 
         model = self.train()
+        self._trained = model.iteration_
+        done, specs = self.reusable(force)
         d = self.data()
-        done = self.store.done()
         if "training" not in done:
             n_img = len(d.train) * (2 if model.config.flip else 1)
             self.store.write_unit("training", [{
                 "unit": "training", "iterations": model.iteration_, "seconds": model.seconds_,
                 "images_per_s": model.iteration_ * model.config.batch * (1 + model.config.g_steps) / max(model.seconds_, 1e-9),
                 "train_images": n_img, "final": model.history_[-1] if model.history_ else {},
-                "threads": torch.get_num_threads()}])
+                "threads": torch.get_num_threads()}], specs["training"])
         judge = scenarios.Judge(model, d, self.cfg.attacks, self.cfg.seed, self.log,
                                 lambda label, i, n: self.progress(label, i, n))
         for unit in UNITS:
@@ -164,7 +183,7 @@ class VganExperiment(Evaluation):
             t0 = time.perf_counter()
             rows = getattr(judge, unit)()
             self.log(f"{unit}: done in {time.perf_counter() - t0:.0f} s")
-            self.store.write_unit(unit, [{"unit": unit, **r} for r in rows])
+            self.store.write_unit(unit, [{"unit": unit, **r} for r in rows], specs[unit])
         self.figures(model)
         from privemo.experiments.vgan.report import write_vgan_report
 

@@ -29,6 +29,7 @@ Protocols (threat models are stated in the report):
 
 from __future__ import annotations
 
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,7 +48,7 @@ from privemo.corpora.splits import assign_speaker_folds
 from privemo.errors import ConfigError
 from privemo.experiments.config import corpus_root
 from privemo.experiments.evaluation import Evaluation
-from privemo.experiments.store import atomic_write, run_config_data
+from privemo.experiments.store import atomic_write, code_version
 from privemo.experiments.video.config import VideoEvalConfig, VideoMethodConfig
 from privemo.media import read_video, write_audio
 
@@ -122,7 +123,25 @@ class VideoSide:
 class VideoEvaluation(Evaluation):
     cfg: VideoEvalConfig
 
-    def run(self, only: list[str] | None = None) -> dict[str, Any]:
+    def unit_specs(self, cfg: dict[str, Any]) -> dict[str, dict[str, Any]]:
+        """A method's unit depends on the method and on every setting but the name, the worker count
+        and the number of examples (and on the code version)."""
+        shared = {k: v for k, v in cfg.items() if k not in ("name", "methods", "workers", "examples")}
+        methods = [ORIGINAL.model_dump(), *cfg.get("methods", [])]
+        return {m["name"]: {"shared": shared, "method": m, "code": code_version()}
+                for m in methods if isinstance(m, dict) and "name" in m}
+
+    def drop_unit(self, key: str) -> None:
+        """A redone method starts afresh: its clips, tracks and side go; the original's also takes
+        the per-fold models trained on it."""
+        super().drop_unit(key)
+        for part in ("video", "audio"):
+            shutil.rmtree(inside(self.run_dir, part, key), ignore_errors=True)
+        inside(self.run_dir, "sides", f"{key}.npz").unlink(missing_ok=True)
+        if key == "original":
+            shutil.rmtree(self.run_dir / "models", ignore_errors=True)
+
+    def run(self, only: list[str] | None = None, force: bool = False) -> dict[str, Any]:
         from privemo.experiments.video.evaluate import Models, evaluate_method
 
         cfg = self.cfg
@@ -130,27 +149,14 @@ class VideoEvaluation(Evaluation):
         unknown = set(only or []) - {m.name for m in methods}
         if unknown:  # before any work
             raise ConfigError(f"--method: {sorted(unknown)} not in the config's methods")
+        done, specs = self.reusable(force)  # before config.yaml is replaced
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        config_file = self.run_dir / "config.yaml"
-        dumped = yaml.safe_dump(cfg.model_dump(), sort_keys=False)
-        if config_file.is_file() and (self.run_dir / "units").is_dir():
-            old = run_config_data(self.run_dir)
-            new = cfg.model_dump()
-            loose = ("methods", "examples", "workers")
-            old_methods = {m["name"]: m for m in old.get("methods", [])}
-            changed = [m["name"] for m in new["methods"] if m["name"] in old_methods and old_methods[m["name"]] != m]
-            if {k: v for k, v in old.items() if k not in loose} != {k: v for k, v in new.items() if k not in loose} \
-                    or changed:
-                raise ConfigError(f"{self.run_dir}: holds a run of another configuration"
-                                  f"{f' (method {changed[0]} changed)' if changed else ''}; choose another --out "
-                                  "(or delete the folder); adding methods is fine")
-        atomic_write(config_file, dumped)
+        atomic_write(self.run_dir / "config.yaml", yaml.safe_dump(cfg.model_dump(), sort_keys=False))
         manifest = load_video_corpus(cfg, self.data_root)
         self.log(f"{cfg.corpus.type}: {len(manifest)} clips, {manifest.df['speaker'].nunique()} speakers")
         items = self._items(manifest)
         original = self._side(manifest, "original")
         models = Models(cfg, items, original, self.run_dir / "models", self.progress)
-        done = self.store.done()
         for m in methods:
             if m.name in done or (only and m.name not in only and m.name != "original"):
                 continue
@@ -167,7 +173,7 @@ class VideoEvaluation(Evaluation):
                    "n_speakers": len(items.fold_of), "folds": cfg.folds, "batch": batch,
                    **evaluate_method(models, original, side, items, m.name == "original")}
             row["wall_s"] = round(time.perf_counter() - t0, 1)
-            self.store.write_unit(m.name, [row])
+            self.store.write_unit(m.name, [row], specs[m.name])
             self.log(f"{m.name}: done in {row['wall_s']} s")
         from privemo.experiments.video.report import write_video_report
 
