@@ -13,6 +13,7 @@ is in the image, so a face of one of the model's own training identities may dra
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -28,6 +29,22 @@ class FaceVgan(FaceAnonymizer):
     name: ClassVar[str] = "face_vgan"
     model: str = ""
     identity: str | int = "random"
+
+    @classmethod
+    def contract_params(cls, workdir: Path) -> dict[str, Any]:
+        """For the contract suite: a tiny model (2 iterations on drawn faces of 3 people) to load."""
+        from privemo.corpora._synth_face import draw, random_face
+        from privemo.corpora.synthetic import EMOTIONS
+        from privemo.learners.vgan import Vgan, VganConfig
+
+        rng = np.random.default_rng(0)
+        people = [random_face(rng, g) for g in "mfm"]
+        images = np.stack([draw(f, e, rng, 32) for f in people for e in EMOTIONS[:3]])
+        ids = np.repeat(["p0", "p1", "p2"], 3)
+        emos = np.tile(list(EMOTIONS[:3]), 3)
+        path = Path(workdir) / "contract_vgan.pt"
+        Vgan(VganConfig(size=32, batch=8, iterations=2, seed=0)).fit(images, ids, emos).save(path, training=False)
+        return {"model": str(path)}
 
     def fit(self, faces, progress=None):
         self._load()

@@ -123,3 +123,5 @@ def load_synthetic(root: str | Path | None = None, media: Literal["audio", "imag
                     })
     return finish(rows, root, "synthetic", skip_bad)
 
+
+load_synthetic.generates_data = True  # type: ignore[attr-defined]  # writes its corpus under root
