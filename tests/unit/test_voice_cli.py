@@ -58,6 +58,45 @@ def test_evaluate_voice_end_to_end_and_resume(tmp_path):
     assert (out / "units" / "vq4.json").stat().st_mtime_ns == vq  # only the changed unit redone
     res = cli.invoke(app, ["evaluate", "voice", str(path), "--out", str(out)])
     assert res.exit_code == 0, res.output  # the redone unit records its new configuration
+    _compare_with_a_representation_run(tmp_path, out)
+
+
+def _compare_with_a_representation_run(tmp_path, voice_run):
+    """The voice anonymizers and an adversarial representation of the same corpus on one figure."""
+    enc = {"type": "acoustic", "conv_layers": 1, "channels": 8, "gru_layers": 1, "gru_width": 8}
+    rcfg = {"name": "rep", "corpus": {"type": "synthetic", "root": str(tmp_path / "synth"),
+                                      "options": {"media": "audio", "n_speakers": 6, "items": 2, "seed": 0}},
+            "variants": [{"name": "gen", "features": {"type": "mfb"},
+                          "learner": {"type": "standard", "epochs": 2, "encoder": enc}},
+                         {"name": "priv", "features": {"type": "mfb"}, "reference": "gen",
+                          "learner": {"type": "grl", "epochs": 2, "encoder": enc,
+                                      "adversaries": [{"target": "gender", "lambda": 0.5}]}}],
+            "evaluators": [{"type": "emotion"}, {"type": "gender_attacker", "classifier": "logreg"}, {"type": "speaker_id"}],
+            "folds": 3, "valid_speakers": 1}
+    rpath = tmp_path / "rep.yaml"
+    rpath.write_text(yaml.safe_dump(rcfg))
+    rep = tmp_path / "rep"
+    res = cli.invoke(app, ["run", str(rpath), "--out", str(rep)])
+    assert res.exit_code == 0, res.output
+    cmp_dir = tmp_path / "cmp"
+    res = cli.invoke(app, ["compare", str(voice_run), str(rep), "--out", str(cmp_dir)])
+    assert res.exit_code == 0, res.output
+    pts = json.loads((cmp_dir / "points.json").read_text())
+    got = {(p["run"], p["row"], p["threat"]) for p in pts}
+    assert {("t", "mcadams", "speaker verification"), ("t", "mcadams", "speaker identification"),
+            ("t", "mcadams", "gender"), ("rep", "priv", "gender"), ("rep", "priv", "speaker identification")} <= got
+    priv = next(p for p in pts if p["row"] == "priv" and p["threat"] == "gender")
+    assert priv["kind"] == "protection" and priv["kept"] > 0 and 0 <= priv["value"] <= 1
+    assert next(p for p in pts if p["row"] == "gen")["kind"] == "reference"
+    assert (cmp_dir / "figure_synthetic.png").stat().st_size > 10_000
+    md = (cmp_dir / "report.md").read_text()
+    assert "| t | voice | synthetic | 3 speaker-independent folds |" in md and "| rep | representation |" in md
+    assert assert_report_page(cmp_dir / "report.html", min_tables=2)["images"] >= 1
+    # a folder that holds no run is named; the output may not be one of the inputs
+    res = cli.invoke(app, ["compare", str(voice_run), str(tmp_path / "nothing"), "--out", str(tmp_path / "c2")])
+    assert res.exit_code == 2 and "nothing" in res.output and not (tmp_path / "c2").exists()
+    res = cli.invoke(app, ["compare", str(voice_run), "--out", str(voice_run)])
+    assert res.exit_code == 2 and "one of the runs" in res.output
 
 
 def test_anonymize_voice_cli(tmp_path):

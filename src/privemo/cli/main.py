@@ -7,13 +7,13 @@ import typer
 import typer.core
 
 from privemo.cli import anonymize, data, evaluate, features, federated, vgan
-from privemo.cli.run import check, demo, report, run
+from privemo.cli.run import check, compare, demo, report, run
 
 
 class _InOrder(typer.core.TyperGroup):
     """``privemo --help`` lists the jobs in the order a user meets them, not alphabetically."""
 
-    ORDER = ("demo", "anonymize", "evaluate", "run", "report", "check", "data", "features", "vgan", "federated")
+    ORDER = ("demo", "anonymize", "evaluate", "run", "report", "compare", "check", "data", "features", "vgan", "federated")
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(self.commands, key=lambda c: self.ORDER.index(c) if c in self.ORDER else len(self.ORDER))
@@ -32,6 +32,7 @@ app.add_typer(anonymize.app, name="anonymize")
 app.add_typer(evaluate.app, name="evaluate")
 app.command()(run)
 app.command()(report)
+app.command()(compare)
 app.command()(check)
 app.add_typer(data.app, name="data")
 app.add_typer(features.app, name="features")

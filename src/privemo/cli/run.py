@@ -66,6 +66,22 @@ def report(run_dir: Path = typer.Argument(..., help="a run folder with results.j
         _print_summary(write_report(run_dir))
 
 
+def compare(run_dirs: list[Path] = typer.Argument(..., help="run folders of any job (privemo run, evaluate voice|face|"
+                                                  "video, vgan evaluate, federated run)"),
+            out: Path = typer.Option(..., "--out", help="where the comparison page goes")) -> None:
+    """Every protection of several runs on the same axes: one privacy-utility figure per corpus (emotion
+    kept against the strongest attacker of each threat, chance marked), from the runs' results alone.
+
+    Example: privemo compare runs/ravdess_voice runs/ravdess_jaiswal_table runs/ravdess_jaiswal_dp --out runs/ravdess_compared
+    """
+    from privemo.experiments.compare import write_comparison
+
+    with friendly_errors():
+        res = write_comparison(list(run_dirs), out)
+        console.print(f"{res['points']} points from {', '.join(safe_text(r) for r in res['runs'])}")
+        console.print(f"report: {Path(res['report']).with_suffix('.html')}")
+
+
 def demo(out: Path = typer.Option(Path("runs/demo"), help="run folder"),
          config: Path | None = typer.Option(None, help="another demo config (default: the built-in one)"),
          video: bool = typer.Option(True, help="also run the audio-visual pipeline on a few talking-face clips "
