@@ -20,8 +20,10 @@ from pathlib import Path
 import numpy as np
 from _common import ROOT, machine, parser, write  # noqa: E402  (puts src/ on the path)
 
-from privemo.anonymize.face import FaceAnonymizer  # noqa: E402
-from privemo.experiments.face.runner import create_face_anonymizer  # noqa: E402
+from privemo.anonymize.face import (
+    FaceAnonymizer,  # noqa: E402
+    create_face_anonymizer,  # noqa: E402
+)
 
 METHODS = [
     ("face_blur sigma 4", {"type": "face_blur", "sigma": 4}),

@@ -75,7 +75,7 @@ def anonymize_rates(n: int) -> dict[str, float]:
 
     import cv2
 
-    from privemo.experiments.face.runner import create_face_anonymizer
+    from privemo.anonymize.face import create_face_anonymizer
     from privemo.learners.vgan import Vgan, VganConfig
 
     images, subject, emotion = demo_faces(64)

@@ -21,8 +21,8 @@ import numpy as np
 from _common import ROOT, machine, parser, write  # noqa: E402  (puts src/ on the path)
 
 from privemo.anonymize import create_anonymizer  # noqa: E402
+from privemo.anonymize.face import create_face_anonymizer  # noqa: E402
 from privemo.anonymize.video import TrackerConfig, anonymize_video, fit_on_videos  # noqa: E402
-from privemo.experiments.face.runner import create_face_anonymizer  # noqa: E402
 from privemo.media import read_video, write_video  # noqa: E402
 
 CONFIGS = [  # label, face, voice, detect every k-th frame, detector upsampling

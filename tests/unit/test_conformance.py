@@ -116,3 +116,26 @@ def test_a_users_own_component_passes_with_its_own_parameters():
 
     with registered("anonymizer", Gain.name, Gain):
         assert "determinism per key" in check_component("anonymizer", Gain.name, {"gain": 0.25})
+
+
+@pytest.mark.parametrize("name", names("evaluator"))
+def test_every_evaluator_declares_its_threat_model(name):
+    from privemo.evaluators.threat import ThreatModel, declared
+
+    tm = declared(name)
+    assert isinstance(tm, ThreatModel) and tm.role in ("attack", "utility")
+    assert all(getattr(tm, f).strip() for f in ("who", "sees", "trains_on", "figure"))
+
+
+def test_report_threat_sections_are_the_declarations_of_the_attackers_used():
+    from privemo.evaluators.threat import declared
+    from privemo.experiments.report import threat_model
+    from privemo.experiments.voice.report import ATTACKERS
+    from privemo.experiments.voice.report import threat_model as voice_threat_model
+
+    text = threat_model({"evaluators": [{"type": "emotion"}, {"type": "gender_attacker"}],
+                         "variants": [{"name": "dp", "learner": {"type": "standard", "dp": {"noise_multiplier": 1}}}]})
+    assert declared("gender_attacker").trains_on in text and declared("emotion").sees in text
+    assert declared("speaker_id").sees not in text and "DP epsilon" in text  # only what the run used
+    voice = voice_threat_model()
+    assert all(declared(k).markdown() in voice for k in ATTACKERS)

@@ -9,12 +9,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from privemo.anonymize.face import FaceAnonymizer, FaceAutoencoder
+from privemo.anonymize.face import FaceAnonymizer, FaceAutoencoder, create_face_anonymizer
 from privemo.anonymize.face_batch import anonymize_face_files, anonymize_image
 from privemo.cli.main import app
 from privemo.corpora._synth_face import draw, random_face
 from privemo.errors import ConfigError
-from privemo.experiments.face.runner import create_face_anonymizer
 from privemo.media import read_image, write_image
 from privemo.registry import lookup, names
 

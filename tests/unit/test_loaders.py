@@ -259,8 +259,8 @@ def test_manifest_jsonl_round_trip(tmp_path):
 def test_crema_d_video_flash_loads_and_anonymizes(tmp_path):
     """CREMA-D's VideoFlash (FLV) clips through the loader, then anonymized with sound back into FLV."""
     from privemo.anonymize import create_anonymizer
+    from privemo.anonymize.face import create_face_anonymizer
     from privemo.anonymize.video import anonymize_video_files
-    from privemo.experiments.face.runner import create_face_anonymizer
     from privemo.media import read_video, write_video
 
     _crema(tmp_path)

@@ -185,8 +185,8 @@ def test_uses_of_a_trained_model(trained, tmp_path):
 
 
 def test_face_vgan_anonymizer_and_cli(trained, tmp_path):
+    from privemo.anonymize.face import create_face_anonymizer
     from privemo.errors import ConfigError
-    from privemo.experiments.face.runner import create_face_anonymizer
     from privemo.media import read_image, write_image
 
     _, path, images, _ = trained

@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from privemo.anonymize import create_anonymizer
+from privemo.anonymize.face import create_face_anonymizer
 from privemo.anonymize.video import (
     TrackerConfig,
     anonymize_frames,
@@ -20,7 +21,6 @@ from privemo.anonymize.video import (
 from privemo.cli.main import app
 from privemo.corpora import load
 from privemo.errors import ConfigError, MediaError
-from privemo.experiments.face.runner import create_face_anonymizer
 from privemo.media import read_video, write_video
 
 cli = CliRunner()

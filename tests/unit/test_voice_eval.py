@@ -8,7 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from privemo.attacks import verification as ver
-from privemo.experiments.voice import evaluate as ev
+from privemo.attacks import voice as av
+from privemo.evaluators import voice as ev
 from privemo.metrics import eer
 
 
@@ -69,11 +70,12 @@ def test_attackers_never_train_on_test_items(monkeypatch):
         return real(kind, Xtr, ytr, Xte, **kw)
 
     monkeypatch.setattr(ev, "fit_predict", spy)
-    ev.speaker_id(o, a, items, 0)
+    monkeypatch.setattr(av, "fit_predict", spy)
+    av.speaker_id(o, a, items, 0)
     enrol = set(np.flatnonzero(items.enrol))
     assert calls and all(tr <= enrol and not (te & enrol) for tr, te in calls)
     calls.clear()
-    ev.gender_attack(a, items, ["logreg"], 0, n_jobs=1)
+    av.gender_attack(a, items, ["logreg"], 0, n_jobs=1)
     ev.emotion_utility(o, a, items, 0, reference=False, n_jobs=1)
     for tr, te in calls:  # speaker-independent: no training item's speaker is a test speaker
         assert not ({items.speaker[i] for i in tr} & {items.speaker[i] for i in te})
@@ -103,6 +105,6 @@ def test_lda_back_end_never_sees_the_test_speakers(monkeypatch):
 def test_similarity_table_r2_is_one_without_change():
     items = _items()
     side = _side(items, np.random.default_rng(2))
-    t = ev.similarity_table(side, side, items)
+    t = av.similarity_table(side, side, items)
     assert t["r2"]["min"] == pytest.approx(1.0)
     assert t["r1_original"] == t["r1_anonymized"]

@@ -22,6 +22,7 @@ from pydantic import Field
 
 from privemo._schema import NonNegFloat, PosFloat, PosInt
 from privemo.anonymize.base import Anonymizer
+from privemo.errors import ConfigError
 from privemo.media.image import conform_images, restore_images
 from privemo.registry import register
 
@@ -207,3 +208,15 @@ class FaceAutoencoder(FaceAnonymizer):
         self.model_.load_state_dict(state["weights"])
         self.model_.eval()
         return self
+
+
+def create_face_anonymizer(spec: dict[str, Any] | str) -> FaceAnonymizer:
+    """The registered face anonymizer a spec names (``"face_blur"`` or ``{type: face_blur, sigma: 6}``),
+    its parameters checked; a voice anonymizer's name is a ConfigError saying so."""
+    from privemo.registry import create
+
+    spec = {"type": spec} if isinstance(spec, str) else dict(spec)
+    anonymizer = create("anonymizer", **spec)
+    if not isinstance(anonymizer, FaceAnonymizer):
+        raise ConfigError(f"anonymizer {spec['type']!r} is not a face anonymizer (it works on {anonymizer.media})")
+    return anonymizer

@@ -9,6 +9,7 @@ from pydantic import Field
 
 from privemo.corpora.splits import item_split
 from privemo.evaluators.base import Classifier, Evaluator, View, fit_predict
+from privemo.evaluators.threat import ThreatModel
 from privemo.metrics import accuracy, privacy_metric, uar
 from privemo.registry import register
 
@@ -30,6 +31,12 @@ class GenderAttacker(Evaluator):
 
     name = "gender_attacker"
     role = "attack"
+    threat = ThreatModel(
+        "gender_attacker", "attack", "an attacker holding the released representations",
+        "the representation (the features, or the learner's pooled encoder output) of every item",
+        "the training speakers' items with their gender (with `attacker_data: heldout`, only held-out "
+        "speakers D2 the learner never saw); tested on the unseen test speakers",
+        "its UAR (0.5 = chance; P = 1 - UAR), the worst case over its classifiers")
 
     def __init__(self, classifier: Classifier | list[Classifier] = "logreg") -> None:
         self.classifier = classifier
@@ -67,6 +74,11 @@ class GenderLeakage(Evaluator):
 
     name = "leakage"
     role = "utility"
+    threat = ThreatModel(
+        "leakage", "attack", "the model's own gender adversary head (L of jaiswal-2020)",
+        "the test speakers' representations", "nothing more than the learner's training",
+        "its UAR; it says whether the adversary was fooled, not whether gender is gone (that is the "
+        "gender_attacker's P)")
 
     def __init__(self, classifier: Classifier = "logreg") -> None:
         self.classifier = classifier
@@ -100,6 +112,12 @@ class SpeakerIdentification(Evaluator):
 
     name = "speaker_id"
     role = "reid"
+    threat = ThreatModel(
+        "speaker_id", "attack", "a closed-set identifier that already knows every speaker",
+        "the representation of items of every speaker of the fold (training, held-out and test)",
+        "a labelled enrolment part of every speaker's items (split within each speaker by recording group, "
+        "so no original is on both sides); it identifies the other items of the same speakers",
+        "its accuracy (chance = 1 / speakers)")
 
     def __init__(self, classifier: Classifier = "logreg", folds: Annotated[int, Field(ge=2, le=100)] = 2) -> None:
         self.classifier, self.folds = classifier, folds

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from privemo.evaluators.base import Classifier, Evaluator, View, fit_predict
+from privemo.evaluators.threat import ThreatModel
 from privemo.metrics import uar
 from privemo.registry import register
 
@@ -24,6 +25,11 @@ class MembershipAttacker(Evaluator):
 
     name = "membership"
     role = "membership"
+    threat = ThreatModel(
+        "membership", "attack", "an attacker asking whether a speaker was in the training data",
+        "the representations of a speaker's items",
+        "which speakers of one held-out fold were in training (jaiswal-2020 §4.2); tested on another fold's speakers",
+        "its UAR (chance 0.5)")
 
     def __init__(self, classifier: Classifier = "mlp") -> None:
         self.classifier = classifier

@@ -20,7 +20,21 @@ from typing import Any
 import numpy as np
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 
+from privemo.evaluators.threat import ThreatModel, declare
 from privemo.metrics import eer
+
+LAZY = declare("voice.lazy_verification", ThreatModel(
+    "lazy-informed verification", "attack", "a verifier with the pretrained resemblyzer speaker encoder",
+    "anonymized trial clips", "nothing: it enrols each speaker on ORIGINAL clips (centroid of the enrolment half)",
+    "its EER (higher = more private; 50% = chance)"))
+SEMI = declare("voice.semi_verification", ThreatModel(
+    "semi-informed verification", "attack", "the same verifier, knowing the method",
+    "anonymized trial clips", "nothing: it enrols each speaker on ANONYMIZED clips", "its EER"))
+SEMI_LDA = declare("voice.semi_lda_verification", ThreatModel(
+    "semi-informed verification + LDA", "attack", "the semi-informed verifier with an adapted back-end",
+    "anonymized trial clips", "an LDA back-end fitted on anonymized speech of speakers outside the test fold "
+    "(never a test speaker), enrolment on anonymized clips",
+    "its EER; a table's verification headline is the lowest EER of the three"))
 
 
 def _unit(x: np.ndarray) -> np.ndarray:

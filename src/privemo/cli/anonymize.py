@@ -176,11 +176,10 @@ def face_cmd(src: Path = typer.Argument(..., help="an image file or a folder (se
     """
     import torch
 
-    from privemo.anonymize.face import FaceAnonymizer, FaceAutoencoder
+    from privemo.anonymize.face import FaceAnonymizer, FaceAutoencoder, create_face_anonymizer
     from privemo.anonymize.face_batch import anonymize_face_files, fit_faces, image_files
     from privemo.anonymize.face_vgan import FaceVgan
     from privemo.errors import ConfigError
-    from privemo.experiments.face.runner import create_face_anonymizer
 
     with friendly_errors():
         _finite(margin=margin)
@@ -260,8 +259,8 @@ def video_cmd(src: Path = typer.Argument(..., help="a video file (mp4, flv, avi,
       privemo anonymize video clips/ clips_anon/ --face face_blur --voice pseudo_speaker --detect-every 5
     """
     from privemo.anonymize import create_anonymizer
+    from privemo.anonymize.face import create_face_anonymizer
     from privemo.anonymize.video import TrackerConfig, anonymize_video_files, fit_on_videos, video_files
-    from privemo.experiments.face.runner import create_face_anonymizer
 
     with friendly_errors():
         _finite(margin=margin, fps=fps)

@@ -8,6 +8,7 @@ import numpy as np
 
 from privemo._schema import PosFloat
 from privemo.evaluators.base import Classifier, Evaluator, View, fit_predict
+from privemo.evaluators.threat import ThreatModel
 from privemo.metrics import accuracy, confusion, per_group_uar, uar
 from privemo.registry import register
 
@@ -23,6 +24,11 @@ class EmotionUtility(Evaluator):
     """
 
     name = "emotion"
+    threat = ThreatModel(
+        "emotion", "utility", "emotion recognition (UAR, balanced accuracy)",
+        "the representation (the features, or the learner's own emotion head) of the test speakers",
+        "the fold's training speakers, never a test speaker",
+        "UAR on speakers never seen in training")
 
     def __init__(self, classifier: Classifier = "logreg", source: Literal["auto", "learner", "classifier"] = "auto",
                  target: str = "emotion", C: PosFloat = 1.0) -> None:

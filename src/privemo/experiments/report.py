@@ -220,7 +220,7 @@ def _fmt(entry: dict[str, Any], f: str) -> str:
 
 
 def markdown(summary: list[dict[str, Any]], rows: list[dict[str, Any]],
-             table: list[dict[str, Any]] | None = None) -> str:
+             table: list[dict[str, Any]] | None = None, threats: str = "") -> str:
     run = rows[0]["run"] if rows else "?"
     corpus = rows[0]["corpus"] if rows else "?"
     synth = any(r.get("synthetic") for r in rows)
@@ -248,17 +248,9 @@ def markdown(summary: list[dict[str, Any]], rows: list[dict[str, Any]],
     paper = paper_markdown(paper_table(summary, rows) if table is None else table)
     if paper:
         lines += ["", "## In the layout of jaiswal-2020 Tables 1-5", "", paper]
-    lines += ["", THREATS]
+    if threats:
+        lines += ["", "## Data and threat model", "", threats]
     return "\n".join(lines) + "\n"
-
-
-THREATS = (
-    "Threat models. *gender_attacker*: trained on the representations of the fold's training speakers "
-    "with their gender, tested on the unseen test speakers; P = 1 - its UAR. *speaker_id*: closed set; "
-    "the attacker has labelled items of every speaker and identifies held-out items of the same speakers. "
-    "*emotion*: utility on unseen test speakers. With `attacker_data: heldout` the gender attacker is trained "
-    "only on held-out speakers (D2) the encoder never saw, and speaker identification enrols every speaker."
-)
 
 
 def _png(fig: Any) -> str:
@@ -357,22 +349,22 @@ def privacy_utility_figure(table: list[dict[str, Any]], out_dir: Path) -> tuple[
     return out
 
 
-THREAT_MODEL = """\
-- **emotion** (utility): UAR (balanced accuracy) on the test speakers of speaker-independent folds, never
-  seen in training.
-- **gender_attacker**: sees the representation (the features, or the learner's pooled encoder output) of
-  the training speakers' items with their gender (with `attacker_data: heldout`, only of held-out
-  speakers D2 the learner never saw); tested on the unseen test speakers. P = 1 - its UAR (0.5 = chance);
-  with several classifiers the worst case is reported.
-- **speaker_id**: closed set; the attacker has the representation and labelled items of every speaker
-  and identifies other items of the same speakers. Chance = 1 / speakers.
-- **leakage** (L): the model's own gender adversary head on the test speakers; it says whether the
-  adversary was fooled, not whether gender is gone (that is P).
-- **membership**: the attacker knows which speakers of one held-out fold were in training and predicts
-  membership for another fold's speakers from their representations (chance 0.5).
-- **DP epsilon**: the (epsilon, delta) bound of DP-SGD training for any attacker holding the released
-  weights; it covers the training speakers' items only.
-"""
+DP_EPSILON = ("- **DP epsilon**: the (epsilon, delta) bound of DP-SGD training for any attacker holding the "
+              "released weights; it covers the training speakers' items only.")
+
+
+def threat_model(config: dict[str, Any]) -> str:
+    """The page's threat-model section, from the declarations of the evaluators the run's config names."""
+    from privemo.evaluators.threat import describe
+
+    types = [e.get("type") for e in config.get("evaluators", []) if isinstance(e, dict) and isinstance(e.get("type"), str)]
+    dp = any(isinstance(v, dict) and isinstance(v.get("learner"), dict) and v["learner"].get("dp")
+             for v in config.get("variants", []))
+    try:
+        return describe(types, "Folds are speaker-independent: a test speaker is never seen in training.",
+                        [DP_EPSILON] if dp else [])
+    except KeyError as exc:  # an evaluator of an older run that this code does not know
+        return f"(threat model unavailable: {exc})"
 
 
 SPKNORM_WHY = ("per-speaker normalisation: each item is z-scored with its own speaker's statistics, which takes "
@@ -439,15 +431,17 @@ def write_report(run_dir: str | Path) -> dict[str, Any]:
     rows = read_results(run_dir, required=("variant", "evaluator"))
     summary = summarize(rows)
     table = paper_table(summary, rows)
-    md = markdown(summary, rows, table)
-    vs = verdicts(table, summary, rows, run_config_data(run_dir))
-    full, block = with_verdict(md, vs)
+    config = run_config_data(run_dir)
+    threats = threat_model(config)
+    md = markdown(summary, rows, table)  # the page puts the threat model in its own section
+    vs = verdicts(table, summary, rows, config)
+    full, block = with_verdict(markdown(summary, rows, table, threats), vs)
     figs = figures(summary, run_dir)
     lead = verdict_figure(vs, run_dir)
     pu = privacy_utility_figure(table, run_dir)
     if pu:
         figs.insert(1, pu)
-    page = html_page("privemo report", md, figs, THREAT_MODEL, run_config(run_dir), verdict=block,
+    page = html_page("privemo report", md, figs, threats, run_config(run_dir), verdict=block,
                      lead_figures=[lead] if lead else [], doc="representations.md")
     atomic_write(run_dir / "summary.json", json.dumps(summary, indent=1))
     atomic_write(run_dir / "report.md", full)

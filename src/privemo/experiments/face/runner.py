@@ -16,7 +16,7 @@ import torch
 import yaml
 
 from privemo._files import inside
-from privemo.anonymize.face import FaceAnonymizer
+from privemo.anonymize.face import FaceAnonymizer, create_face_anonymizer
 from privemo.errors import ConfigError
 from privemo.experiments.config import corpus_root
 from privemo.experiments.evaluation import Evaluation
@@ -25,15 +25,6 @@ from privemo.experiments.face.data import FaceSet, augmented, load_faces
 from privemo.experiments.face.narula import narula_unit, protocol_folds
 from privemo.experiments.store import atomic_write
 from privemo.media import write_image
-from privemo.registry import create
-
-
-def create_face_anonymizer(spec: dict[str, Any] | str) -> FaceAnonymizer:
-    spec = {"type": spec} if isinstance(spec, str) else dict(spec)
-    anonymizer = create("anonymizer", **spec)
-    if not isinstance(anonymizer, FaceAnonymizer):
-        raise ConfigError(f"anonymizer {spec['type']!r} is not a face anonymizer (it works on {anonymizer.media})")
-    return anonymizer
 
 
 class FaceEvaluation(Evaluation):

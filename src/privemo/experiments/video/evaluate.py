@@ -18,13 +18,14 @@ import torch
 from privemo._files import atomic_path
 from privemo.attacks.face import identify_pretrained
 from privemo.attacks.verification import verification_attack
+from privemo.attacks.voice import similarity_table
 from privemo.evaluators.base import make_classifier
 from privemo.evaluators.cnn import TrainConfig, classifier, fit_classifier
 from privemo.evaluators.face import FER_LABELS
+from privemo.evaluators.voice import Items as VoiceItems
+from privemo.evaluators.voice import Side
 from privemo.experiments.video.config import VideoEvalConfig
 from privemo.experiments.video.runner import Items, VideoSide
-from privemo.experiments.voice.evaluate import Items as VoiceItems
-from privemo.experiments.voice.evaluate import Side, similarity_table
 from privemo.metrics import confusion, per_group_uar, uar
 
 WEIGHTS = np.round(np.linspace(0, 1, 11), 2)

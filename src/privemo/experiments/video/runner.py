@@ -193,7 +193,7 @@ class VideoEvaluation(Evaluation):
                      np.array([fold_of[s] for s in spk]), {str(k): int(v) for k, v in fold_of.items()})
 
     def _anonymize(self, m: VideoMethodConfig, manifest: Manifest) -> tuple[Manifest, dict[str, Any]]:
-        from privemo.experiments.face.runner import create_face_anonymizer
+        from privemo.anonymize.face import create_face_anonymizer
 
         cfg = self.cfg
         face = create_face_anonymizer({"seed": cfg.seed, **m.face})
@@ -234,7 +234,7 @@ class VideoEvaluation(Evaluation):
         import cv2
 
         from privemo.evaluators.face import fer_proba
-        from privemo.experiments.voice.evaluate import speaker_normalised
+        from privemo.evaluators.voice import speaker_normalised
         from privemo.experiments.voice.runner import features
         from privemo.features.face import align, centre_crop, face_descriptors
 

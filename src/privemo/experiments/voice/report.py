@@ -177,18 +177,20 @@ def _figures(rows: list[dict[str, Any]]) -> list[tuple[str, str]]:
     return out
 
 
-THREAT_MODEL = """\
-The attacker hears anonymized audio and uses the pretrained resemblyzer speaker encoder.
-- **Lazy-informed** verification: enrols speakers on original audio, trials are anonymized.
-- **Semi-informed**: knows the method, enrols on anonymized audio; *semi-LDA* also adapts an LDA back-end
-  on anonymized speech of speakers outside the test fold.
-- **Speaker identification**: naive (trained on original enrolment clips) and informed (trained on
-  anonymized enrolment clips of every speaker), tested on their other, anonymized, clips.
-- **Gender**: trained on anonymized clips of the other folds' speakers, tested on unseen speakers; worst
-  case over feature sets and classifiers.
-- **Emotion** (utility): UAR on anonymized clips of unseen speakers, the model trained on original or on
-  anonymized audio of the other folds' speakers.
-"""
+# the attackers and judges every row of this table is measured with, in the order the page lists them
+ATTACKERS = ("voice.lazy_verification", "voice.semi_verification", "voice.semi_lda_verification", "voice.naive_id",
+             "voice.informed_id", "voice.gender", "voice.similarity", "voice.emotion")
+
+
+def threat_model() -> str:
+    """The page's threat-model section, from the attackers' own declarations."""
+    import privemo.attacks.verification
+    import privemo.attacks.voice  # noqa: F401 - the declarations
+    from privemo.evaluators.threat import describe
+
+    return describe(ATTACKERS, "The attacker hears anonymized audio; each speaker's clips are split in an enrolment "
+                    "half and a trial half; folds are speaker-independent.")
+
 
 def verdicts(rows: list[dict[str, Any]]) -> list[Verdict]:
     """A verdict per method of the main table (the targets of the table above): emotion trained and
@@ -235,7 +237,7 @@ def write_voice_report(run_dir: str | Path) -> dict[str, Any]:
     atomic_write(run_dir / "report.md", full)
     figs = _figures(rows) if rows else []
     lead = verdict_figure(vs, run_dir)
-    atomic_write(run_dir / "report.html", page("privemo: voice anonymization", md, figs, THREAT_MODEL,
+    atomic_write(run_dir / "report.html", page("privemo: voice anonymization", md, figs, threat_model(),
                                                run_config(run_dir), examples_html(run_dir / "examples",
                                                                                   "Listening examples"),
                                                verdict=block, lead_figures=[lead] if lead else [], doc="voice.md"))

@@ -25,22 +25,15 @@ from privemo._names import file_key
 from privemo._procs import die_with_parent
 from privemo.anonymize import LaplaceMFCC, VoiceAnonymizer, anonymize_corpus, clip_of, create_anonymizer
 from privemo.attacks.verification import enrol_split, verification_attack
+from privemo.attacks.voice import gender_attack, similarity_table, speaker_id
 from privemo.corpora import Manifest, load
 from privemo.corpora.splits import assign_speaker_folds
 from privemo.errors import ConfigError
+from privemo.evaluators.voice import Items, Side, emotion_utility, speaker_normalised
 from privemo.experiments.config import corpus_root
 from privemo.experiments.evaluation import Evaluation
 from privemo.experiments.store import atomic_write
 from privemo.experiments.voice.config import MethodConfig, VoiceEvalConfig
-from privemo.experiments.voice.evaluate import (
-    Items,
-    Side,
-    emotion_utility,
-    gender_attack,
-    similarity_table,
-    speaker_id,
-    speaker_normalised,
-)
 from privemo.features import FeatureCache, extract
 
 FEATURES = ("resemblyzer", "egemaps")

@@ -1,0 +1,101 @@
+"""The voice attackers of an anonymization evaluation, beside the verification attacks
+(:mod:`privemo.attacks.verification`): closed-set speaker identification, gender, and ranade's
+similarity table. Pure functions of the embeddings and features of the same items before (``o``) and
+after (``a``) anonymization (:mod:`privemo.evaluators.voice`). Each declares its threat model.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from privemo.evaluators.base import fit_predict
+from privemo.evaluators.threat import ThreatModel, declare
+from privemo.evaluators.voice import Items, Side, _fold_predictions
+from privemo.metrics import accuracy, uar
+
+NAIVE_ID = declare("voice.naive_id", ThreatModel(
+    "naive speaker identification", "attack", "a closed-set identifier of every speaker (resemblyzer or eGeMAPS, "
+    "logistic regression)", "anonymized trial clips", "the ORIGINAL enrolment clips of every speaker (each "
+    "speaker's clips split in halves)", "its accuracy (chance = 1 / speakers)"))
+INFORMED_ID = declare("voice.informed_id", ThreatModel(
+    "informed speaker identification", "attack", "the same identifier, knowing the method",
+    "anonymized trial clips", "ANONYMIZED enrolment clips of every speaker", "its accuracy (chance = 1 / speakers)"))
+GENDER = declare("voice.gender", ThreatModel(
+    "gender", "attack", "a gender classifier (logistic regression, gradient boosting... on resemblyzer and eGeMAPS)",
+    "anonymized clips of the fold's unseen speakers", "anonymized clips of the other folds' speakers",
+    "its UAR, the worst case over feature sets and classifiers (chance 0.5)"))
+SIMILARITY = declare("voice.similarity", ThreatModel(
+    "similarity (ranade Table 1)", "attack", "the pretrained resemblyzer encoder as a judge",
+    "original and anonymized clips", "nothing (pretrained)",
+    "cosine R1 between a speaker's clips of different emotions, R2 between a clip and its anonymized version"))
+
+
+def speaker_id(o: Side, a: Side, items: Items, seed: int) -> dict[str, Any]:
+    out: dict[str, Any] = {"chance": 1.0 / len(set(items.speaker.tolist()))}
+    e, t = items.enrol, ~items.enrol
+    y = items.speaker.astype(str)
+    for feat in ("emb", "egemaps"):
+        Xo, Xa = getattr(o, feat), getattr(a, feat)
+        name = "resemblyzer" if feat == "emb" else feat
+        naive = fit_predict("logreg", Xo[e], y[e], Xa[t], seed=seed).astype(str)
+        informed = fit_predict("logreg", Xa[e], y[e], Xa[t], seed=seed).astype(str)
+        out[f"naive_{name}"] = accuracy(y[t], naive)
+        out[f"informed_{name}"] = accuracy(y[t], informed)
+    out["informed_worst"] = max(out["informed_resemblyzer"], out["informed_egemaps"])
+    return out
+
+
+def gender_attack(a: Side, items: Items, kinds: list[str], seed: int, n_jobs: int = 2) -> dict[str, Any]:
+    known = np.isin(items.gender, ["m", "f"])
+    if known.sum() == 0 or len(set(items.gender[known].tolist())) < 2:
+        return {"uar": float("nan"), "skipped": "no gender labels"}
+    out: dict[str, Any] = {}
+    y = items.gender.astype(str)
+    jobs, names = [], []
+    for feat in ("emb", "egemaps"):
+        X = getattr(a, feat)
+        for kind in kinds:
+            for f in sorted(set(items.fold.tolist())):
+                test, train = known & (items.fold == f), known & (items.fold != f)
+                jobs.append((kind, X[train], X[test], train, test))
+                names.append(f"uar_{'resemblyzer' if feat == 'emb' else feat}_{kind}")
+    preds: dict[str, np.ndarray] = {}
+    for name, job, p in zip(names, jobs, _fold_predictions(jobs, y, seed, n_jobs), strict=True):
+        preds.setdefault(name, np.empty(len(y), dtype=object))[job[4]] = p
+    for name, pred in preds.items():
+        out[name] = uar(y[known], pred[known].astype(str))
+    best = max(out, key=lambda k: out[k])
+    out.update({"uar": out[best], "attacker": best[4:]})
+    return out
+
+
+def _pairs(X: np.ndarray, items: Items) -> np.ndarray:
+    U = X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-12)
+    scores = []
+    for spk in sorted(set(items.speaker.tolist())):
+        idx = np.flatnonzero(items.speaker == spk)
+        s = U[idx] @ U[idx].T
+        diff = items.emotion[idx][:, None] != items.emotion[idx][None, :]
+        upper = np.triu(np.ones_like(diff), 1).astype(bool)
+        scores.append(s[diff & upper])
+    return np.concatenate(scores) if scores else np.zeros(0)
+
+
+def _stats(x: np.ndarray) -> dict[str, float]:
+    if x.size == 0:
+        return {"mean": float("nan"), "median": float("nan"), "min": float("nan"), "max": float("nan")}
+    return {"mean": float(np.mean(x)), "median": float(np.median(x)), "min": float(np.min(x)),
+            "max": float(np.max(x))}
+
+
+def similarity_table(o: Side, a: Side, items: Items) -> dict[str, Any]:
+    """ranade's Table 1 with the resemblyzer cosine: R1, a speaker's clips of different emotions
+    (original and anonymized); R2, each clip against its own anonymized version."""
+    Uo = o.emb / np.maximum(np.linalg.norm(o.emb, axis=1, keepdims=True), 1e-12)
+    Ua = a.emb / np.maximum(np.linalg.norm(a.emb, axis=1, keepdims=True), 1e-12)
+    return {"r1_original": _stats(_pairs(o.emb, items)), "r1_anonymized": _stats(_pairs(a.emb, items)),
+            "r2": _stats(np.sum(Uo * Ua, axis=1))}
+
+
