@@ -139,3 +139,16 @@ def test_report_threat_sections_are_the_declarations_of_the_attackers_used():
     assert declared("speaker_id").sees not in text and "DP epsilon" in text  # only what the run used
     voice = voice_threat_model()
     assert all(declared(k).markdown() in voice for k in ATTACKERS)
+
+
+def test_every_report_kind_writes_its_threat_model_from_declarations():
+    from privemo.evaluators.threat import declared
+    from privemo.experiments.face.report import threat_model as face
+    from privemo.experiments.federated.report import threat_model as federated
+    from privemo.experiments.vgan.report import threat_model as vgan
+    from privemo.experiments.video.report import ATTACKERS, attackers
+
+    assert declared("face.scenario_II").markdown() in face() and declared("face.narula_probes").trains_on in face()
+    assert declared("vgan.scenario_III").markdown() in vgan()
+    assert declared("federated.updates").markdown() in federated()
+    assert all(declared(k).sees in attackers() for k in ATTACKERS)

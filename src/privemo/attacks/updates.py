@@ -17,7 +17,14 @@ from typing import Any
 import numpy as np
 
 from privemo.evaluators.base import fit_predict
+from privemo.evaluators.threat import ThreatModel, declare
 from privemo.metrics import uar
+
+UPDATES = declare("federated.updates", ThreatModel(
+    "the server's gender attack", "attack", "the server, honest but curious", "every client's update in every round "
+    "(a count sketch of the flattened update)", "the updates of the half of the clients whose gender it knows "
+    "(gender-balanced), predicting the other half's; then the roles swap (the targets' labels only score it)",
+    "its UAR per update and per client, the worst case over its classifiers (chance 0.5)"))
 
 
 def known_target_splits(clients: list[dict[str, Any]], known_fraction: float, seed: int

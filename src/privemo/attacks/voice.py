@@ -26,6 +26,15 @@ GENDER = declare("voice.gender", ThreatModel(
     "gender", "attack", "a gender classifier (logistic regression, gradient boosting... on resemblyzer and eGeMAPS)",
     "anonymized clips of the fold's unseen speakers", "anonymized clips of the other folds' speakers",
     "its UAR, the worst case over feature sets and classifiers (chance 0.5)"))
+TRACK_LAZY_ID = declare("video.lazy_speaker_id", ThreatModel(
+    "lazy speaker identification (tracks)", "attack", "a closed-set identifier with the pretrained resemblyzer "
+    "encoder (nearest enrolment centroid)", "the anonymized voice tracks of trial clips",
+    "nothing: it enrols each speaker on the ORIGINAL tracks of the enrolment clips",
+    "accuracy per clip and per speaker (chance = 1 / speakers)"))
+TRACK_INFORMED_ID = declare("video.informed_speaker_id", ThreatModel(
+    "informed speaker identification (tracks)", "attack", "the same identifier, knowing the method",
+    "the anonymized voice tracks of trial clips", "nothing: it enrols on the ANONYMIZED enrolment tracks",
+    "accuracy per clip and per speaker"))
 SIMILARITY = declare("voice.similarity", ThreatModel(
     "similarity (ranade Table 1)", "attack", "the pretrained resemblyzer encoder as a judge",
     "original and anonymized clips", "nothing (pretrained)",

@@ -29,7 +29,14 @@ import torch
 from torch import nn
 
 from privemo.evaluators.cnn import TrainConfig, batches, fit_classifier, predict, set_trainable, trainable
+from privemo.evaluators.threat import ThreatModel, declare
 from privemo.models.face import FCStack, Hybrid
+
+PROBES = declare("face.narula_probes", ThreatModel(
+    "narula-2020 probes", "attack", "heads trained on a frozen representation (Emotion2Face, Hybrid2Face: who it "
+    "is from the emotion or the hybrid representation; Hybrid2Emotion: the expression it keeps)",
+    "the representation of held-out faces", "the representation of the training faces with their labels",
+    "probe accuracy (Hybrid2Face near chance: identity removed; Hybrid2Emotion high: expression kept)"))
 
 Log = Callable[[dict[str, Any]], None]
 

@@ -159,16 +159,14 @@ def _figure(anon: list[dict[str, Any]]) -> str | None:
     return out
 
 
-THREAT_MODEL = """\
-- **narula-2020 probes**: heads trained on the frozen representation of training images and tested on
-  held-out images (Emotion2Face, Hybrid2Face: who it is from the emotion / hybrid representation).
-- **dlib** (pretrained, never trained on the corpus): gallery = the attacker's labelled ORIGINAL images
-  of every subject (one centroid each), probes = protected test images.
-- **Scenario I**: a CNN identifier trained on original images of every subject, tested on protected
-  images (the attacker does not know the protection). **Scenario II (informed)**: trained and tested on
-  protected images. Train and test images never share an original.
-- **Expression** (utility): subject-independent folds; fer (pretrained FER2013) where it is installed.
-"""
+def threat_model() -> str:
+    """The page's threat-model section, from the attackers' declarations."""
+    import privemo.attacks.face
+    import privemo.learners.narula  # noqa: F401 - the declarations
+    from privemo.evaluators.threat import describe
+
+    return describe(("face.narula_probes", "face.dlib", "face.scenario_I", "face.scenario_II", "face.gender",
+                     "face.expression"), "Folds are subject-independent; train and test faces never share an original.")
 
 def verdicts(narula: list[dict[str, Any]], anon: list[dict[str, Any]]) -> list[Verdict]:
     """A verdict per face anonymizer (expression of a CNN trained and tested on protected faces of
@@ -228,7 +226,7 @@ def write_face_report(run_dir: str | Path) -> dict[str, Any]:
         extra = "<section><h2>Examples (one face per subject)</h2>" + "".join(
             media_html(examples / f"{m}.png", m) for m in [r["method"] for r in anon] if (examples / f"{m}.png").is_file()
         ) + "</section>"
-    atomic_write(run_dir / "report.html", page("privemo: face privacy", md, figs, THREAT_MODEL, run_config(run_dir),
+    atomic_write(run_dir / "report.html", page("privemo: face privacy", md, figs, threat_model(), run_config(run_dir),
                                                extra, verdict=block, lead_figures=[lead] if lead else [], doc="face.md"))
     tables = narula_tables(narula)
     return {"rows": len(rows), "report": str(run_dir / "report.md"), "narula": narula_checks(tables),

@@ -16,13 +16,19 @@ from privemo.experiments.store import atomic_write, read_results, report_guard, 
 from privemo.experiments.verdict import PROTECTION, REFERENCE, Attack, Verdict, verdict_figure, with_verdict
 from privemo.learners.federated.task import uar_of_confusion
 
-THREAT = ("Threat model of the update attack: the server (honest but curious) sees every client's "
-          "update in every round and knows the gender of half the clients (gender-balanced); it trains a "
-          "classifier on their updates and predicts the other half's gender (then the roles swap). The "
-          "targets' labels are used only to score it. Worst case over the classifiers listed. DP is "
-          "sample-level DP-SGD inside each client (Opacus; epsilon per client over all its rounds, RDP "
-          "accountant): it bounds what the updates reveal about any one utterance, not about the client's "
-          "gender as such.")
+DP_NOTE = ("- **DP** is sample-level DP-SGD inside each client (Opacus; epsilon per client over all its rounds, RDP "
+           "accountant): it bounds what the updates reveal about any one utterance, not about the client's gender "
+           "as such.")
+
+
+def threat_model() -> str:
+    """The update attack's threat model, from its declaration."""
+    import privemo.attacks.updates  # noqa: F401 - the declaration
+    from privemo.evaluators.threat import describe
+
+    return describe(("federated.updates",), "Threat model of the update attack:", [DP_NOTE])
+
+
 
 
 def _ms(vals: list[Any]) -> dict[str, float] | None:
@@ -140,7 +146,7 @@ def markdown(s: dict[str, Any], run: str) -> str:
             lines.append(f"- {e['variant']}: the same expectation for unseen speakers: held-out UAR "
                          f"{e['uar']['mean']:.3f} vs centralised speaker-dependent {dep['mean']:.3f}: "
                          f"{'holds' if ok else 'does NOT hold'}")
-    lines += ["", THREAT, ""]
+    lines += ["", threat_model(), ""]
     if s["federated"] and s["federated"][0].get("attack_per_classifier"):
         lines += ["Attack per classifier (per-update UAR):", ""]
         for e in s["federated"]:
@@ -244,7 +250,7 @@ def write_federated_report(run_dir: str | Path) -> dict[str, Any]:
     lead = verdict_figure(vs, run_dir)
     atomic_write(run_dir / "summary.json", json.dumps(s, indent=1))
     atomic_write(run_dir / "report.md", full)
-    page = html_page("privemo federated report", md, figures(s), THREAT, run_config(run_dir), verdict=block,
+    page = html_page("privemo federated report", md, figures(s), threat_model(), run_config(run_dir), verdict=block,
                      lead_figures=[lead] if lead else [], doc="federated.md")
     atomic_write(run_dir / "report.html", page)
     return {"summary": s, "markdown": md, "html": run_dir / "report.html"}

@@ -123,15 +123,13 @@ def markdown(rows: list[dict[str, Any]], config: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-THREAT_MODEL = """\
-chen-2018's attack scenarios, on held-out test faces of the training identities:
-- **I**: an identity classifier and an expression classifier trained on ORIGINAL faces judge the
-  synthesised (identity-replaced) faces; dlib (pretrained) against a gallery of original faces too.
-- **II**: the attacker knows the method: classifiers trained on synthesised faces (every code) of the
-  training faces.
-- **III**: the attacker sees the representation f(I) (sampled, as released, or the encoder's mean) with
-  identity labels of the training faces; SVM, 1-D CNN and MLP, worst case reported.
-"""
+def threat_model() -> str:
+    """The page's threat-model section, from the attackers' declarations."""
+    import privemo.attacks.face  # noqa: F401 - the declarations
+    from privemo.evaluators.threat import describe
+
+    return describe(("vgan.scenario_I", "vgan.scenario_II", "vgan.scenario_III"),
+                    "chen-2018's attack scenarios, on held-out test faces of the training identities:")
 
 def verdicts(rows: list[dict[str, Any]]) -> list[Verdict]:
     """The privacy-unconstrained classifiers on original faces (the reference) and PPRL-VGAN's
@@ -187,7 +185,7 @@ def write_vgan_report(run_dir: str | Path) -> dict[str, Any]:
     extra = "".join(media_html(figs / f"{name}.png", caption, "image-rendering:pixelated;max-width:100%;width:900px;height:auto")
                     for name, caption in FIGURES.items()
                     if (figs / f"{name}.png").is_file())
-    atomic_write(run_dir / "report.html", page("privemo: PPRL-VGAN", md, (), THREAT_MODEL, run_config(run_dir),
+    atomic_write(run_dir / "report.html", page("privemo: PPRL-VGAN", md, (), threat_model(), run_config(run_dir),
                                                f"<section class='wide'><h2>Figures</h2>{extra}</section>" if extra
                                                else "", verdict=block, lead_figures=[lead] if lead else [], doc="vgan.md"))
     return {"rows": len(rows), "report": str(run_dir / "report.md"), **{k: v for k, v in summary(rows).items()

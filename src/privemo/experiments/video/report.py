@@ -25,19 +25,27 @@ THREAT_MODEL = """\
   never trained here. Frame probabilities are averaged per clip; fusion is
   p = w p_face + (1 - w) p_voice with the face model `{fusion_face}`; a tuned w is chosen per fold by
   cross-validation inside its training speakers (never on its test speakers). UAR = balanced accuracy.
-- **Face identification**: each speaker's clips are split into enrolment and trial halves. *dlib*: the
-  pretrained ResNet descriptor, gallery = original enrolment frames of every speaker (an attacker with
-  photos of everyone), probes = anonymized trial frames. *CNN I*: a CNN trained on the original
-  enrolment frames (the attacker does not know the protection). *CNN II (informed)*: trained on the
-  anonymized enrolment frames (the attacker knows the method and applies it to its labelled data).
-  Per frame, per clip (frames averaged) and per speaker (all trial frames of a speaker averaged).
-  Chance = 1 / speakers; p = one-sided binomial test of the per-clip accuracy against chance.
-- **Speaker identification / verification**: the pretrained resemblyzer encoder on each clip's track.
-  *Lazy*: enrols on original audio; *informed*: enrols on anonymized audio. EERs as in the voice
-  evaluation (semi-LDA: back-end adapted on anonymized speech of other folds' speakers).
-- **Speed**: wall time of decoding, face detection + tracking, face anonymization, voice anonymization
+{attackers}- **Speed**: wall time of decoding, face detection + tracking, face anonymization, voice anonymization
   and encoding, one process, on this machine; RTF = processing time / clip duration.
 """
+
+
+ATTACKERS = ("face.dlib", "face.scenario_I", "face.scenario_II", "voice.lazy_verification", "voice.semi_verification",
+             "voice.semi_lda_verification", "video.lazy_speaker_id", "video.informed_speaker_id")
+
+
+def attackers() -> str:
+    """The attackers of the page, from their declarations (face attackers per frame, per clip: frames
+    averaged, and per speaker: all trial frames averaged; p = one-sided binomial test of the per-clip
+    accuracy against chance)."""
+    import privemo.attacks.face
+    import privemo.attacks.verification
+    import privemo.attacks.voice  # noqa: F401 - the declarations
+    from privemo.evaluators.threat import describe
+
+    return describe(ATTACKERS, "- **Attackers** (each speaker's clips split into enrolment and trial halves; face "
+                    "attackers per frame, per clip and per speaker; p = one-sided binomial test of the per-clip "
+                    "accuracy against chance):").replace("\n- **", "\n  - **")
 
 
 def _f(v: Any, pct: bool = True) -> str:
@@ -287,7 +295,7 @@ def write_video_report(run_dir: str | Path) -> dict[str, Any]:
     atomic_write(run_dir / "report.md", full)
     lead = verdict_figure(vs, run_dir)
     r0 = rows[0]
-    threat = THREAT_MODEL.format(corpus=corpus, n_clips=r0["n_clips"], n_speakers=r0["n_speakers"], folds=r0["folds"],
+    threat = THREAT_MODEL.format(attackers=attackers(), corpus=corpus, n_clips=r0["n_clips"], n_speakers=r0["n_speakers"], folds=r0["folds"],
                                  synthetic=" SYNTHETIC: invented people." if corpus == "synthetic" else "",
                                  features=(cfg or {}).get("emotion_features", "compare"),
                                  fusion_face=r0["emotion"]["fusion_face"])
