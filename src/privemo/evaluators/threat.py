@@ -43,14 +43,28 @@ def declare(key: str, threat: ThreatModel) -> ThreatModel:
     return threat
 
 
+# the modules that declare the threat models of the media evaluations' attackers (imported on first use)
+_PROVIDERS = ("privemo.attacks.verification", "privemo.attacks.voice", "privemo.attacks.face",
+              "privemo.attacks.updates", "privemo.learners.narula")
+
+
 def declared(key: str) -> ThreatModel:
-    """The declaration of ``key``: a registered evaluator's type (its class's ``threat``) or a
-    declared dotted name."""
+    """The declaration of ``key``: a declared dotted name (``face.dlib``) or a registered evaluator's
+    type (its class's ``threat``)."""
+    if "." in key and key not in _DECLARED:
+        import importlib
+
+        for module in _PROVIDERS:
+            importlib.import_module(module)
     if key in _DECLARED:
         return _DECLARED[key]
+    from privemo.errors import ConfigError
     from privemo.registry import lookup
 
-    threat = getattr(lookup("evaluator", key), "threat", None)
+    try:
+        threat = getattr(lookup("evaluator", key), "threat", None)
+    except ConfigError as exc:
+        raise KeyError(str(exc)) from None
     if not isinstance(threat, ThreatModel):
         raise KeyError(f"evaluator {key!r} declares no threat model")
     return threat
