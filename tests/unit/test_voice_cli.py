@@ -97,6 +97,16 @@ def _compare_with_a_representation_run(tmp_path, voice_run):
     assert res.exit_code == 2 and "nothing" in res.output and not (tmp_path / "c2").exists()
     res = cli.invoke(app, ["compare", str(voice_run), "--out", str(voice_run)])
     assert res.exit_code == 2 and "one of the runs" in res.output
+    # one entry for every job: `privemo run` of a voice config is the voice evaluation (here a resume,
+    # nothing redone) and `privemo report` re-draws any run's report
+    before = (voice_run / "units" / "mcadams.json").stat().st_mtime_ns
+    res = cli.invoke(app, ["run", str(tmp_path / "voice.yaml"), "--out", str(voice_run)])
+    assert res.exit_code == 0 and (voice_run / "units" / "mcadams.json").stat().st_mtime_ns == before, res.output
+    res = cli.invoke(app, ["run", str(tmp_path / "voice.yaml"), "--out", str(voice_run), "--executor", "ray"])
+    assert res.exit_code == 2 and "no executor" in res.output
+    for run in (voice_run, rep):
+        res = cli.invoke(app, ["report", str(run)])
+        assert res.exit_code == 0 and "report" in res.output, res.output
 
 
 def test_anonymize_voice_cli(tmp_path):

@@ -31,21 +31,33 @@ def _print_summary(result: dict) -> None:
     console.print(f"report: {result['html']}")
 
 
-def run(config: Path = typer.Argument(..., help="experiment YAML"),
+def run(config: Path = typer.Argument(..., help="any privemo config YAML: an experiment, or a voice, face, "
+                                     "audio-visual, PPRL-VGAN or federated evaluation"),
         out: Path | None = typer.Option(None, help="run folder (default runs/<name>)"),
         data_root: Path | None = typer.Option(None, "--data-root", help="corpus roots are relative to this "
                                               "(default $PRIVEMO_DATA, else ../shared/data)"),
-        executor: str | None = typer.Option(None, help="local or ray (overrides the config)"),
+        executor: str | None = typer.Option(None, help="local or ray (overrides an experiment config's)"),
         force: bool = typer.Option(False, "--force", help="redo the finished units whose configuration "
                                    "changed (without it, such a resume is refused)")) -> None:
-    """Run an experiment (folds x seeds x variants); a re-run resumes where it stopped (a unit whose
-    configuration changed is refused, naming the key, or redone with --force).
+    """Run any config: an experiment (folds x seeds x variants), or the evaluation its keys name (voice,
+    face, audio-visual, PPRL-VGAN, federated: the same as `privemo evaluate ...`, `vgan evaluate`,
+    `federated run`); a re-run resumes where it stopped (a unit whose configuration changed is
+    refused, naming the key, or redone with --force).
 
     Example: privemo run configs/ravdess_jaiswal_table.yaml   (RAVDESS under ../shared/data, or --data-root DIR)
     """
+    from privemo.errors import ConfigError
     from privemo.experiments import Runner, load_config, write_report
+    from privemo.experiments.config import read_yaml
 
     with friendly_errors():
+        data, _ = read_yaml(config)
+        kind = config_kind(data)
+        if kind != "experiment":
+            if executor:
+                raise ConfigError(f"--executor: a {kind} evaluation has no executor setting (experiments only)")
+            _run_evaluation(kind, config, out, data_root, force)
+            return
         cfg = load_config(config)
         if executor:
             cfg = cfg.model_copy(update={"executor": executor})
@@ -55,15 +67,46 @@ def run(config: Path = typer.Argument(..., help="experiment YAML"),
         _print_summary(write_report(runner.run_dir))
 
 
-def report(run_dir: Path = typer.Argument(..., help="a run folder with results.jsonl")) -> None:
-    """Re-draw a run's report (report.html, report.md, summary.json) from its results only.
+def _run_evaluation(kind: str, config: Path, out: Path | None, data_root: Path | None, force: bool) -> None:
+    """`privemo run` of a voice, face, video, PPRL-VGAN or federated config: that evaluation's command."""
+    from privemo.cli import evaluate, federated, vgan
+
+    if kind == "voice":
+        evaluate.voice_cmd(config, out, data_root, [], False, force)
+    elif kind == "face":
+        evaluate.face_cmd(config, out, data_root, [], False, force)
+    elif kind == "video":
+        evaluate.video_cmd(config, out, data_root, [], False, force)
+    elif kind == "vgan":
+        vgan.evaluate_cmd(config, out, data_root, force)
+    else:
+        federated.run_cmd(config, out, data_root, False, force)
+
+
+def report(run_dir: Path = typer.Argument(..., help="a run folder with results.jsonl (any job)")) -> None:
+    """Re-draw a run's report (report.html, report.md) from its results only, whichever job wrote it.
 
     Example: privemo report runs/demo
     """
     from privemo.experiments import write_report
+    from privemo.experiments.compare import job_of
 
     with friendly_errors():
-        _print_summary(write_report(run_dir))
+        job = job_of(run_dir)
+        if job == "representation":
+            _print_summary(write_report(run_dir))
+            return
+        from privemo.experiments.face.report import write_face_report
+        from privemo.experiments.federated.report import write_federated_report
+        from privemo.experiments.vgan.report import write_vgan_report
+        from privemo.experiments.video.report import write_video_report
+        from privemo.experiments.voice.report import write_voice_report
+
+        writer = {"voice": write_voice_report, "face": write_face_report, "video": write_video_report,
+                  "vgan": write_vgan_report, "federated": write_federated_report}[job]
+        result = writer(run_dir)
+        html = result.get("html") or Path(result["report"]).with_suffix(".html")
+        console.print(f"{job} report: {html}", markup=False, highlight=False)
 
 
 def compare(run_dirs: list[Path] = typer.Argument(..., help="run folders of any job (privemo run, evaluate voice|face|"

@@ -63,6 +63,19 @@ def _job(rows: list[dict[str, Any]]) -> str:
                       "federated)")
 
 
+def job_of(run_dir: str | Path) -> str:
+    """Which job wrote a run folder (voice, representation, face, vgan, video, federated), from its
+    results; a folder without results, or with rows of no known job, is a ConfigError naming it."""
+    run_dir = Path(run_dir)
+    rows = read_results(run_dir)
+    if not rows:
+        raise ConfigError(f"{run_dir / 'results.jsonl'}: no results yet (run the experiment first)")
+    try:
+        return _job(rows)
+    except ConfigError as exc:
+        raise ConfigError(f"{run_dir / 'results.jsonl'}: {str(exc).split(': ', 1)[1]}") from None
+
+
 def run_verdicts(run_dir: str | Path) -> RunVerdicts:
     """The verdicts a run folder's own report would open with, from its results and config alone."""
     run_dir = Path(run_dir)
@@ -70,10 +83,7 @@ def run_verdicts(run_dir: str | Path) -> RunVerdicts:
     if not rows:
         raise ConfigError(f"{run_dir / 'results.jsonl'}: no results yet (run the experiment first)")
     cfg = run_config_data(run_dir)
-    try:
-        job = _job(rows)
-    except ConfigError as exc:
-        raise ConfigError(f"{run_dir / 'results.jsonl'}: {str(exc).split(': ', 1)[1]}") from None
+    job = job_of(run_dir)
     corpus = str(((cfg or {}).get("corpus") or {}).get("type", "?"))
     folds = (cfg or {}).get("folds")
     try:
