@@ -154,7 +154,7 @@ def demo(out: Path = typer.Option(Path("runs/demo"), help="run folder"),
                             progress=lambda i, n: prog("synthetic speakers", i, n))
         _samples(root, out / "samples")
         stage(2, f"speech representations against gender and identity attackers ({cfg_path.name})")
-        run(cfg_path, out, None, None)
+        run(cfg_path, out, None, None, False)
         if video:
             from privemo.experiments.video.config import load_video_config
             from privemo.experiments.video.runner import VideoEvaluation
@@ -166,9 +166,13 @@ def demo(out: Path = typer.Option(Path("runs/demo"), help="run folder"),
                 result = VideoEvaluation(vcfg, out / "video", Path("."), progress=prog,
                                          log=lambda m: console.print(m, markup=False, highlight=False)).run()
             console.print(Path(result["report"]).read_text(), markup=False, highlight=False)
+            from privemo.experiments.compare import write_comparison
+
+            write_comparison([out, out / "video"], out / "compared")  # every protection of both on one figure
         console.print(f"[bold]privemo demo[/] done in {time.perf_counter() - start:.0f} s. Reports: "
                       f"{out / 'report.html'} (speech representations)"
-                      + (f" and {out / 'video' / 'report.html'} (audio-visual)" if video else "")
+                      + (f", {out / 'video' / 'report.html'} (audio-visual) and {out / 'compared' / 'report.html'} "
+                         "(every protection of both on the same axes)" if video else "")
                       + f"; samples to anonymize: {out / 'samples'}", highlight=False)
 
 
