@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import torch
+
+from privemo.models.training import batches, class_weights  # noqa: F401 - re-exported
 
 
 @dataclass
@@ -55,14 +57,3 @@ def pad_streams(items: Sequence[object], max_frames: int | None = None, rng: np.
     return [pad(items, max_frames, rng)]  # type: ignore[arg-type]
 
 
-def batches(n: int, batch_size: int, rng: np.random.Generator | None) -> Iterator[np.ndarray]:
-    order = rng.permutation(n) if rng is not None else np.arange(n)
-    for i in range(0, n, batch_size):
-        yield order[i:i + batch_size]
-
-
-def class_weights(y: np.ndarray, n_classes: int) -> torch.Tensor:
-    """Inverse-frequency class weights (mean 1 over the classes present), for weighted cross-entropy."""
-    counts = np.bincount(y, minlength=n_classes).astype(np.float64)
-    w = np.where(counts > 0, counts.sum() / np.maximum(counts, 1) / max(1, (counts > 0).sum()), 0.0)
-    return torch.tensor(w, dtype=torch.float32)

@@ -457,33 +457,16 @@ class StandardLearner:
         self.model_.set_eraser(self.eraser_)
         self.model_.train(was_training)
     def _make_private(self, opt: torch.optim.Optimizer, n: int) -> tuple[nn.Module, torch.optim.Optimizer, Any]:
-        try:
-            from opacus import GradSampleModule
-            from opacus.accountants import RDPAccountant
-            from opacus.optimizers import DPOptimizer
-        except ImportError as exc:
-            raise ConfigError("learner.dp needs the package opacus (pip install privemo[dp])") from exc
-        assert self.dp is not None
-        import warnings
+        from privemo.models.training import accountant_for, make_private
 
-        # the inputs never require gradients; Opacus's hooks fire on module outputs, as they should
-        warnings.filterwarnings("ignore", message="Full backward hook is firing when gradients are computed")
-        net = GradSampleModule(self.model_, loss_reduction="mean")
-        dp_opt = DPOptimizer(opt, noise_multiplier=float(self.dp.get("noise_multiplier", 1.0)),
-                             max_grad_norm=float(self.dp.get("max_grad_norm", 1.0)),
-                             expected_batch_size=self.batch_size, loss_reduction="mean")
-        accountant = RDPAccountant()
-        dp_opt.attach_step_hook(accountant.get_optimizer_hook_fn(sample_rate=min(1.0, self.batch_size / n)))
-        return net, dp_opt, accountant
+        assert self.dp is not None
+        net, dp_opt = make_private(self.model_, opt, self.dp, self.batch_size, "learner.dp")
+        return net, dp_opt, accountant_for(dp_opt, self.batch_size / n)
 
     def _poisson_batches(self, n: int, rng: np.random.Generator) -> Any:
-        """As many batches as an epoch of fixed batches, each item drawn with probability
-        batch_size / n (the sampling the privacy accountant assumes); empty draws are skipped."""
-        q = min(1.0, self.batch_size / n)
-        for _ in range(max(1, round(n / self.batch_size))):
-            idx = np.flatnonzero(rng.random(n) < q)
-            if len(idx):
-                yield idx
+        from privemo.models.training import poisson_batches
+
+        return poisson_batches(n, self.batch_size, rng)
 
     def _epsilon(self, accountant: Any) -> float:
         assert self.dp is not None

@@ -18,6 +18,7 @@ from torch import nn
 from privemo._files import atomic_path, atomic_write
 from privemo.errors import ConfigError
 from privemo.metrics import confusion, uar
+from privemo.models.training import class_weights, make_private, rdp_epsilon
 
 
 @dataclass
@@ -85,16 +86,9 @@ def flat_update(new: list[np.ndarray], old: list[np.ndarray]) -> np.ndarray:
 
 
 def _batches(n: int, batch_size: int, rng: np.random.Generator, poisson: bool) -> Any:
-    if poisson:  # each item with probability batch_size / n (what the DP accountant assumes)
-        q = min(1.0, batch_size / n)
-        for _ in range(max(1, round(n / batch_size))):
-            idx = np.flatnonzero(rng.random(n) < q)
-            if len(idx):
-                yield idx
-        return
-    order = rng.permutation(n)
-    for i in range(0, n, batch_size):
-        yield order[i:i + batch_size]
+    from privemo.models.training import batches, poisson_batches
+
+    return poisson_batches(n, batch_size, rng) if poisson else batches(n, batch_size, rng)
 
 
 def train(model: nn.Module, X: np.ndarray, y: np.ndarray, *, epochs: int = 1, batch_size: int = 16,
@@ -114,9 +108,7 @@ def train(model: nn.Module, X: np.ndarray, y: np.ndarray, *, epochs: int = 1, ba
     n_classes = n_classes or int(y.max()) + 1
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    counts = np.bincount(y, minlength=n_classes).astype(np.float64)
-    weight = torch.as_tensor(np.where(counts > 0, counts.sum() / np.maximum(counts, 1) / n_classes, 0.0),
-                             dtype=torch.float32)
+    weight = class_weights(y, n_classes, over="all")
     loss_fn = nn.CrossEntropyLoss(weight=weight, reduction="none")
     start = [p.detach().clone() for p in model.parameters()]
     opt: torch.optim.Optimizer = (torch.optim.Adam(model.parameters(), lr=lr) if optimizer == "adam"
@@ -124,19 +116,7 @@ def train(model: nn.Module, X: np.ndarray, y: np.ndarray, *, epochs: int = 1, ba
     net: nn.Module = model
     sample_rate = min(1.0, batch_size / len(X))
     if dp is not None:
-        try:
-            from opacus import GradSampleModule
-            from opacus.optimizers import DPOptimizer
-        except ImportError as exc:
-            raise ConfigError("federated dp needs the package opacus (pip install privemo[dp])") from exc
-        import warnings
-
-        # the inputs never require gradients; Opacus's hooks fire on module outputs, as they should
-        warnings.filterwarnings("ignore", message="Full backward hook is firing when gradients are computed")
-        net = GradSampleModule(model, loss_reduction="mean")
-        opt = DPOptimizer(opt, noise_multiplier=float(dp["noise_multiplier"]),
-                          max_grad_norm=float(dp.get("max_grad_norm", 1.0)), expected_batch_size=batch_size,
-                          loss_reduction="mean")
+        net, opt = make_private(model, opt, dp, batch_size, "federated dp")
     Xt = torch.as_tensor(X, dtype=torch.float32)
     yt = torch.as_tensor(y, dtype=torch.long)
     w_items = weight[yt]
@@ -170,11 +150,7 @@ def train(model: nn.Module, X: np.ndarray, y: np.ndarray, *, epochs: int = 1, ba
 
 def dp_epsilon(dp: dict[str, Any], sample_rate: float, steps: int) -> float:
     """Epsilon of ``steps`` DP-SGD steps at ``sample_rate`` (Opacus's RDP accountant)."""
-    from opacus.accountants import RDPAccountant
-
-    acc = RDPAccountant()
-    acc.history = [(float(dp["noise_multiplier"]), float(sample_rate), int(steps))]
-    return float(acc.get_epsilon(delta=float(dp.get("delta", 1e-5))))
+    return rdp_epsilon(float(dp["noise_multiplier"]), sample_rate, steps, float(dp.get("delta", 1e-5)))
 
 
 @torch.no_grad()
