@@ -61,3 +61,14 @@ def test_federated_commands_give_clear_errors(tmp_path):
     assert res.exit_code == 2 and "job file not found" in res.output
     res = cli.invoke(app, ["federated", "report", str(tmp_path)])
     assert res.exit_code == 2 and "no results" in res.output
+
+
+def test_anonymize_methods_lists_every_registered_anonymizer():
+    from typer.testing import CliRunner
+
+    from privemo.cli.main import app
+    from privemo.registry import names
+
+    res = CliRunner().invoke(app, ["anonymize", "methods"], terminal_width=200)
+    assert res.exit_code == 0
+    assert all(f"  {n}: " in res.output for n in names("anonymizer"))

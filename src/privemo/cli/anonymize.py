@@ -91,6 +91,31 @@ Examples:
 """)
 
 
+@app.command("methods")
+def methods_cmd() -> None:
+    """List every registered anonymizer (voice and face, yours included once registered) with its parameters.
+
+    Example: privemo anonymize methods
+    """
+    import inspect
+
+    from privemo.registry import lookup, names
+
+    for media, title in (("audio", "voice (privemo anonymize voice --method NAME)"),
+                         ("image", "face (privemo anonymize face --method NAME; video --face NAME)")):
+        console.print(f"[bold]{title}[/]", highlight=False)
+        for name in names("anonymizer"):
+            cls = lookup("anonymizer", name)
+            if getattr(cls, "media", "") != media:
+                continue
+            doc = (inspect.getdoc(cls) or "").split("\n")[0]
+            if doc.startswith(f"{cls.__name__}("):  # a dataclass's generated signature, no description
+                doc = (inspect.getdoc(inspect.getmodule(cls)) or "").split("\n")[0]
+            params = [p for p in inspect.signature(cls).parameters if p != "seed"]
+            console.print(f"  {name}: {doc}" + (f" (parameters: {', '.join(params)}, seed)" if params else ""),
+                          markup=False, highlight=False)
+
+
 SPEAKER_FROM = click.Choice(["none", "parent"])
 NO_FACE_IMAGE = click.Choice(["whole", "keep", "skip"])
 NO_FACE_FRAME = click.Choice(["whole", "keep"])
@@ -100,7 +125,7 @@ NO_FACE_FRAME = click.Choice(["whole", "keep"])
 def voice_cmd(src: Path = typer.Argument(..., help="an audio file or a folder (searched recursively)"),
               out: Path = typer.Argument(..., help="the output file (for a file) or folder (layout and names kept)"),
               method: str = typer.Option("pseudo_speaker", "--method", "-m",
-                                         help="original, mcadams, voice_vq, noise or pseudo_speaker"),
+                                         help="a registered voice anonymizer (`privemo anonymize methods` lists them)"),
               param: list[str] = typer.Option([], "--param", "-p", help="a method option as key=value (YAML "
                                               "value), e.g. -p k=64 or -p alpha_range=[0.75,0.9]"),
               speaker_from: str = typer.Option("none", click_type=SPEAKER_FROM, help="'parent': a file's folder names its speaker "
@@ -150,8 +175,8 @@ def voice_cmd(src: Path = typer.Argument(..., help="an audio file or a folder (s
 def face_cmd(src: Path = typer.Argument(..., help="an image file or a folder (searched recursively)"),
              out: Path = typer.Argument(..., help="the output file (for a file) or folder (layout and names kept)"),
              method: str = typer.Option("face_pixelate", "--method", "-m",
-                                        help="face_blur, face_pixelate, face_autoencoder or vgan (= face_vgan: "
-                                        "PPRL-VGAN identity replacement; needs --model)"),
+                                        help="a registered face anonymizer (`privemo anonymize methods` lists them; "
+                                        "vgan = face_vgan, PPRL-VGAN identity replacement, needs --model)"),
              param: list[str] = typer.Option([], "--param", "-p", help="a method option as key=value, e.g. "
                                              "-p sigma=6 or -p block=12 or -p epochs=100"),
              fit_on: Path | None = typer.Option(None, help="face_autoencoder: learn from the faces in this folder "
@@ -225,10 +250,10 @@ def video_cmd(src: Path = typer.Argument(..., help="a video file (mp4, flv, avi,
                                          "(searched recursively)"),
               out: Path = typer.Argument(..., help="the output file (for a file) or folder (layout and names kept; "
                                          "containers privemo cannot write become .mp4)"),
-              face: str = typer.Option("face_pixelate", "--face", help="face anonymizer: face_blur, face_pixelate, "
-                                       "face_autoencoder or vgan (= face_vgan, needs --model)"),
-              voice: str = typer.Option("mcadams", "--voice", help="voice anonymizer: original, mcadams, voice_vq, "
-                                        "noise or pseudo_speaker"),
+              face: str = typer.Option("face_pixelate", "--face", help="a registered face anonymizer (`privemo "
+                                       "anonymize methods`; vgan = face_vgan, needs --model)"),
+              voice: str = typer.Option("mcadams", "--voice", help="a registered voice anonymizer (`privemo "
+                                        "anonymize methods`)"),
               face_param: list[str] = typer.Option([], "--face-param", "-P", help="a face method option, key=value "
                                                    "(e.g. -P block=12)"),
               voice_param: list[str] = typer.Option([], "--voice-param", "-p", help="a voice method option, "
