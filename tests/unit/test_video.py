@@ -174,7 +174,7 @@ def test_evaluate_video_end_to_end_resume_and_report_page(tmp_path):
 
 
 def test_fusion_calibration_and_weight_choice():
-    from privemo.experiments.video.evaluate import calibrate, temperature, tuned_weight
+    from privemo.evaluators.video import calibrate, temperature, tuned_weight
 
     rng = np.random.default_rng(0)
     y = rng.integers(0, 4, 200)
@@ -192,9 +192,8 @@ def test_fusion_calibration_and_weight_choice():
 
 
 def test_tuned_fusion_never_sees_the_test_fold(tmp_path):
+    from privemo.evaluators.video import Items, Models, VideoSide, emotion_figures
     from privemo.experiments.video.config import VideoEvalConfig
-    from privemo.experiments.video.evaluate import Models, emotion_figures
-    from privemo.experiments.video.runner import Items, VideoSide
 
     rng = np.random.default_rng(0)
     spk = np.repeat([f"s{i}" for i in range(6)], 6)

@@ -31,14 +31,13 @@ from __future__ import annotations
 
 import shutil
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import yaml
 
-from privemo._files import atomic_path, inside
+from privemo._files import inside
 from privemo._names import file_key
 from privemo.anonymize import create_anonymizer
 from privemo.anonymize.batch import check_stamp
@@ -46,6 +45,7 @@ from privemo.anonymize.video import TrackerConfig, VideoStamp, anonymize_video, 
 from privemo.corpora import Manifest, load
 from privemo.corpora.splits import assign_speaker_folds
 from privemo.errors import ConfigError
+from privemo.evaluators.video import Items, VideoSide
 from privemo.experiments.config import corpus_root
 from privemo.experiments.evaluation import Evaluation
 from privemo.experiments.store import atomic_write, code_version
@@ -85,41 +85,6 @@ def load_video_corpus(cfg: VideoEvalConfig, data_root: Path) -> Manifest:
     return manifest
 
 
-@dataclass
-class Items:
-    speaker: np.ndarray
-    gender: np.ndarray
-    emotion: np.ndarray
-    labels: list[str]
-    enrol: np.ndarray  # bool per clip
-    fold: np.ndarray
-    fold_of: dict[str, int]
-
-
-@dataclass
-class VideoSide:
-    """What one version of the clips gives the models and attackers."""
-
-    crops: np.ndarray  # (F, S, S, 3) uint8 face crops of the analysed frames
-    frame_clip: np.ndarray  # (F,) clip index of each frame
-    desc: np.ndarray  # (D, 128) dlib descriptors of up to ``dlib_frames`` frames per clip
-    desc_clip: np.ndarray  # (D,) clip index of each descriptor
-    fer: np.ndarray  # (F, 7) fer probabilities
-    found: np.ndarray  # (F,) bool: dlib found the face (else a centre crop)
-    emb: np.ndarray  # (N, 256) resemblyzer
-    egemaps: np.ndarray  # (N, 88)
-    emotion_X: np.ndarray  # (N, D) speaker-normalised emotion features
-
-    def save(self, path: Path) -> None:
-        with atomic_path(path) as tmp, open(tmp, "wb") as fh:
-            np.savez_compressed(fh, **{k: getattr(self, k) for k in self.__dataclass_fields__})
-
-    @staticmethod
-    def load(path: Path) -> VideoSide:
-        with np.load(path) as z:
-            return VideoSide(**{k: z[k] for k in VideoSide.__dataclass_fields__})
-
-
 class VideoEvaluation(Evaluation):
     cfg: VideoEvalConfig
 
@@ -142,7 +107,7 @@ class VideoEvaluation(Evaluation):
             shutil.rmtree(self.run_dir / "models", ignore_errors=True)
 
     def run(self, only: list[str] | None = None, force: bool = False) -> dict[str, Any]:
-        from privemo.experiments.video.evaluate import Models, evaluate_method
+        from privemo.evaluators.video import Models
 
         cfg = self.cfg
         methods = [ORIGINAL, *cfg.methods]
@@ -305,3 +270,14 @@ def _fit_width(frames: np.ndarray, width: int) -> np.ndarray:
         return frames
     size = (width, int(round(h * width / w)))
     return np.stack([cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in frames])
+
+
+def evaluate_method(models: Any, original: VideoSide, side: VideoSide, items: Items, reference: bool
+                    ) -> dict[str, Any]:
+    """Every figure of one method: emotion per modality and fused, the face and voice attackers."""
+    from privemo.attacks.video import face_attacks, voice_attacks
+    from privemo.evaluators.video import emotion_figures
+
+    return {"emotion": emotion_figures(models, side), "face_id": face_attacks(models, side),
+            "speaker": voice_attacks(models, side), "faces_found": float(np.mean(side.found)) if len(side.found) else 0.0,
+            "reference": reference}

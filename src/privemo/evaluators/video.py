@@ -1,14 +1,15 @@
-"""The figures of one audio-visual method, from the sides (original and anonymized) of the same clips.
-
-:class:`Models` holds what is trained on ORIGINAL clips once per run and used for every method: per
-fold, the face emotion CNN and the voice emotion model (trained on the other folds' speakers, or on
-them less the validation speakers when the fusion weight is tuned), and the scenario-I face
-identifier (trained on original enrolment frames of every speaker).
+"""The audio-visual judges: what one version of the clips gives (``VideoSide``), who each clip is
+(``Items``), the models trained on ORIGINAL clips once per run and shared by every method
+(:class:`Models`: per fold, the face emotion CNN and the voice emotion model, trained on the other
+folds' speakers, or on them less the validation speakers when the fusion weight is tuned, and the
+scenario-I face identifier trained on original enrolment frames of every speaker), and the emotion
+figures with late fusion. The attackers are :mod:`privemo.attacks.video`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,17 +17,52 @@ import numpy as np
 import torch
 
 from privemo._files import atomic_path
-from privemo.attacks.face import identify_pretrained
-from privemo.attacks.verification import verification_attack
-from privemo.attacks.voice import similarity_table
 from privemo.evaluators.base import make_classifier
 from privemo.evaluators.cnn import TrainConfig, classifier, fit_classifier
 from privemo.evaluators.face import FER_LABELS
-from privemo.evaluators.voice import Items as VoiceItems
-from privemo.evaluators.voice import Side
-from privemo.experiments.video.config import VideoEvalConfig
-from privemo.experiments.video.runner import Items, VideoSide
+from privemo.evaluators.threat import ThreatModel, declare
 from privemo.metrics import confusion, per_group_uar, uar
+
+EMOTION = declare("video.emotion", ThreatModel(
+    "emotion", "utility", "the deployed face CNN, fer (pretrained FER2013) and the voice model, late-fused",
+    "the fold's clips, original or anonymized", "ORIGINAL clips of the other folds' speakers (a tuned fusion weight "
+    "by cross-validation inside them)", "UAR of each modality and of the fusion"))
+
+
+@dataclass
+class Items:
+    speaker: np.ndarray
+    gender: np.ndarray
+    emotion: np.ndarray
+    labels: list[str]
+    enrol: np.ndarray  # bool per clip
+    fold: np.ndarray
+    fold_of: dict[str, int]
+
+
+@dataclass
+class VideoSide:
+    """What one version of the clips gives the models and attackers."""
+
+    crops: np.ndarray  # (F, S, S, 3) uint8 face crops of the analysed frames
+    frame_clip: np.ndarray  # (F,) clip index of each frame
+    desc: np.ndarray  # (D, 128) dlib descriptors of up to ``dlib_frames`` frames per clip
+    desc_clip: np.ndarray  # (D,) clip index of each descriptor
+    fer: np.ndarray  # (F, 7) fer probabilities
+    found: np.ndarray  # (F,) bool: dlib found the face (else a centre crop)
+    emb: np.ndarray  # (N, 256) resemblyzer
+    egemaps: np.ndarray  # (N, 88)
+    emotion_X: np.ndarray  # (N, D) speaker-normalised emotion features
+
+    def save(self, path: Path) -> None:
+        with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+            np.savez_compressed(fh, **{k: getattr(self, k) for k in self.__dataclass_fields__})
+
+    @staticmethod
+    def load(path: Path) -> VideoSide:
+        with np.load(path) as z:
+            return VideoSide(**{k: z[k] for k in VideoSide.__dataclass_fields__})
+
 
 WEIGHTS = np.round(np.linspace(0, 1, 11), 2)
 
@@ -63,7 +99,7 @@ def fer_to_labels(fer: np.ndarray, labels: list[str]) -> np.ndarray:
 class Models:
     """The models trained on original clips, per fold, shared by every method of a run."""
 
-    def __init__(self, cfg: VideoEvalConfig, items: Items, original: VideoSide, cache_dir: Path,
+    def __init__(self, cfg: Any, items: Items, original: VideoSide, cache_dir: Path,
                  progress: Callable[..., None] | None = None) -> None:
         self.cfg, self.items, self.original = cfg, items, original
         self.cache_dir = cache_dir
@@ -234,96 +270,3 @@ def emotion_figures(models: Models, side: VideoSide) -> dict[str, Any]:
     return out
 
 
-def _centroid_id(gallery: np.ndarray, gallery_ids: np.ndarray, probes: np.ndarray) -> np.ndarray:
-    models = np.array(sorted(set(gallery_ids.tolist())))
-    g = np.stack([gallery[gallery_ids == s].mean(0) for s in models])
-    g /= np.maximum(np.linalg.norm(g, axis=1, keepdims=True), 1e-12)
-    p = probes / np.maximum(np.linalg.norm(probes, axis=1, keepdims=True), 1e-12)
-    return models[(p @ g.T).argmax(1)]
-
-
-def _group_mean(values: np.ndarray, groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    keys = np.array(sorted(set(groups.tolist())))
-    return np.stack([values[groups == k].mean(0) for k in keys]), keys
-
-
-def _binom_p(correct: int, n: int, chance: float) -> float:
-    from scipy.stats import binomtest
-
-    return float(binomtest(correct, n, chance, alternative="greater").pvalue) if n else float("nan")
-
-
-def face_attacks(models: Models, side: VideoSide) -> dict[str, Any]:
-    """dlib (pretrained, gallery of original enrolment frames) and the CNN identifiers (scenario I:
-    trained on original enrolment frames; II, informed: on anonymized ones), on anonymized trial
-    frames, per frame, clip and speaker."""
-    items, o = models.items, models.original
-    spk = items.speaker
-    chance = 1.0 / len(models.speakers)
-    out: dict[str, Any] = {"chance": chance, "trial_clips": int((~items.enrol).sum()),
-                           "trial_frames": int(np.isin(side.frame_clip, np.flatnonzero(~items.enrol)).sum())}
-    enrol_d = np.isin(o.desc_clip, np.flatnonzero(items.enrol))
-    trial_d = np.isin(side.desc_clip, np.flatnonzero(~items.enrol))
-    g, g_ids = o.desc[enrol_d], spk[o.desc_clip[enrol_d]]
-    d_clip = side.desc_clip[trial_d]
-    frame = identify_pretrained(g, g_ids, side.desc[trial_d], spk[d_clip])
-    clip_desc, clip_keys = _group_mean(side.desc[trial_d], d_clip)
-    clip_pred = _centroid_id(g, g_ids, clip_desc)
-    spk_desc, spk_keys = _group_mean(side.desc[trial_d], spk[d_clip])
-    spk_pred = _centroid_id(g, g_ids, spk_desc)
-    correct = int(np.sum(clip_pred == spk[clip_keys]))
-    out["dlib"] = {"frame": frame["acc"], "eer": frame["eer"], "clip": correct / len(clip_keys),
-                   "speaker": float(np.mean(spk_pred == spk_keys)), "clip_p_above_chance": _binom_p(
-                       correct, len(clip_keys), chance), "frames_per_clip": float(np.mean(np.bincount(d_clip)[
-                           np.unique(d_clip)]))}
-    trial_f = np.isin(side.frame_clip, np.flatnonzero(~items.enrol))
-    t_clip = side.frame_clip[trial_f]
-    t_ids = spk[t_clip]
-    x = _tensor(side.crops)
-    y_idx = np.array([models.speakers.index(s) for s in spk])
-    for scen, model in (("I", models.identifier()), ("II", None)):
-        if model is None:  # informed: trained on this method's anonymized enrolment frames
-            ef = np.isin(side.frame_clip, np.flatnonzero(items.enrol))
-            model = models._train_cnn(x[torch.as_tensor(np.flatnonzero(ef))], y_idx[side.frame_clip[ef]],
-                                      len(models.speakers), f"identity_cnn_informed_{_digest(side)}")
-        p = predict_proba(model, x[torch.as_tensor(np.flatnonzero(trial_f))])
-        names = np.array(models.speakers)
-        cp, ck = _group_mean(p, t_clip)
-        sp, sk = _group_mean(p, t_ids)
-        correct = int(np.sum(names[cp.argmax(1)] == spk[ck]))
-        out[f"cnn_{scen}"] = {"frame": float(np.mean(names[p.argmax(1)] == t_ids)), "clip": correct / len(ck),
-                              "speaker": float(np.mean(names[sp.argmax(1)] == sk)),
-                              "clip_p_above_chance": _binom_p(correct, len(ck), chance)}
-    return out
-
-
-def _digest(side: VideoSide) -> str:
-    import hashlib
-
-    return hashlib.sha256(side.crops[:: max(1, len(side.crops) // 64)].tobytes()).hexdigest()[:12]
-
-
-def voice_attacks(models: Models, side: VideoSide) -> dict[str, Any]:
-    """resemblyzer on the tracks: verification EERs and identification per clip and per speaker."""
-    items, o = models.items, models.original
-    e, t = items.enrol, ~items.enrol
-    spk = items.speaker
-    out: dict[str, Any] = {"chance": 1.0 / len(models.speakers)}
-    out["verification"] = verification_attack(o.emb, side.emb, spk, e, items.fold_of)
-    for name, gallery in (("lazy", o.emb), ("informed", side.emb)):
-        clip_pred = _centroid_id(gallery[e], spk[e], side.emb[t])
-        sp, sk = _group_mean(side.emb[t], spk[t])
-        correct = int(np.sum(clip_pred == spk[t]))
-        out[name] = {"clip": correct / int(t.sum()), "speaker": float(np.mean(_centroid_id(gallery[e], spk[e], sp) == sk)),
-                     "clip_p_above_chance": _binom_p(correct, int(t.sum()), out["chance"])}
-    vitems = VoiceItems(spk, items.gender, items.emotion, e, items.fold, items.fold_of)
-    out["similarity"] = similarity_table(Side(o.emb, o.egemaps, o.emotion_X), Side(side.emb, side.egemaps,
-                                                                                  side.emotion_X), vitems)
-    return out
-
-
-def evaluate_method(models: Models, original: VideoSide, side: VideoSide, items: Items, reference: bool
-                    ) -> dict[str, Any]:
-    return {"emotion": emotion_figures(models, side), "face_id": face_attacks(models, side),
-            "speaker": voice_attacks(models, side), "faces_found": float(np.mean(side.found)) if len(side.found) else 0.0,
-            "reference": reference}
