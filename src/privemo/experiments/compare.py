@@ -180,7 +180,7 @@ def figure(pts: list[dict[str, Any]], corpus: str, out: Path | None = None) -> s
             h = ax.scatter([p["value"]], [p["kept"]], marker=marker, s=48, zorder=3, linewidths=1.4,
                            facecolors=color if (p["met"] or p["kind"] != PROTECTION) else "none", edgecolors=color)
             del h
-            if p["kind"] == REFERENCE:  # the square says it (its run by colour): no label to crowd the others
+            if p["kind"] != PROTECTION:  # the square (reference) and grey diamonds say it; the table names them
                 continue
             right = (p["value"] > 0.75) == lower  # near the panel's right edge: the label goes left
             ax.annotate(p["row"], (p["value"], p["kept"]), textcoords="offset points", fontsize=6.5,
@@ -199,8 +199,8 @@ def figure(pts: list[dict[str, Any]], corpus: str, out: Path | None = None) -> s
     handles["filled: the threat's target met; hollow: not met"] = plt.Line2D([], [], linestyle="none")
     fig.legend(list(handles.values()), list(handles), fontsize=7, loc="lower center", ncol=3,
                bbox_to_anchor=(0.5, -0.16), frameon=False)
-    fig.suptitle(f"{corpus}: every protection of these runs on the same axes (square: unprotected reference; "
-                 "grey diamond: not a protection)", fontsize=9)
+    fig.suptitle(f"{corpus}: every protection of these runs on the same axes (labelled; square: a run's unprotected "
+                 "reference; grey diamond: not a protection, named in the table)", fontsize=9)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
     if out is not None:
