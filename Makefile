@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 
-.PHONY: setup browser demo demo-study video test unit integration lint fuzz bench ravdess voice face vgan clean
+.PHONY: setup browser demo demo-study video test unit integration lint fuzz bench ravdess voice compare-ravdess face vgan clean
 
 setup: $(VENV)/.installed
 
@@ -59,6 +59,11 @@ ravdess: setup  ## the RAVDESS leakage baseline (needs ../shared/data/ravdess or
 
 voice: setup  ## every voice anonymizer side by side on RAVDESS (../shared/data/ravdess, or under $$PRIVEMO_DATA)
 	$(VENV)/bin/privemo evaluate voice configs/voice/ravdess.yaml
+
+compare-ravdess: setup  ## voice anonymizers, Gen / Priv and DP-SGD of RAVDESS on one figure (runs what is missing: about 95 min) -> runs/ravdess_compared/report.html
+	$(VENV)/bin/privemo run configs/voice/ravdess.yaml
+	$(VENV)/bin/privemo run configs/ravdess_jaiswal_dp.yaml
+	$(VENV)/bin/privemo compare runs/ravdess_voice runs/ravdess_jaiswal_dp --out runs/ravdess_compared
 
 face: setup  ## narula-2020's table and the face anonymizers on Yale (../shared/data/yalefaces, or under $$PRIVEMO_DATA)
 	$(VENV)/bin/privemo evaluate face configs/face/yale.yaml
