@@ -224,13 +224,13 @@ class _Suite:
         self.check_schema_and_round_trip(anon, lambda a: a.config())
         media = getattr(anon, "media", "")
         if media == "audio":
-            self.check_voice(anon)
+            self.check_voice()
         elif media == "image":
-            self.check_face(anon)
+            self.check_face()
         else:
             self.fail("media", f"media must be 'audio' or 'image', got {media!r}")
 
-    def check_voice(self, anon: Any) -> None:
+    def check_voice(self) -> None:
         from privemo.anonymize.base import Clip, clip_of
 
         manifest = self.synthetic("audio")
@@ -259,7 +259,7 @@ class _Suite:
         else:
             self.fail("empty clip", "an empty clip must be a MediaError")
 
-    def check_face(self, anon: Any) -> None:
+    def check_face(self) -> None:
         faces = self.face_images()
         fitted = self.create().fit(faces)
         keys = [f"face{i}" for i in range(len(faces))]

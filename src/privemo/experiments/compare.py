@@ -63,11 +63,12 @@ def _job(rows: list[dict[str, Any]]) -> str:
                       "federated)")
 
 
-def job_of(run_dir: str | Path) -> str:
+def job_of(run_dir: str | Path, rows: list[dict[str, Any]] | None = None) -> str:
     """Which job wrote a run folder (voice, representation, face, vgan, video, federated), from its
-    results; a folder without results, or with rows of no known job, is a ConfigError naming it."""
+    results (``rows``, read here when not given); a folder without results, or with rows of no known
+    job, is a ConfigError naming it."""
     run_dir = Path(run_dir)
-    rows = read_results(run_dir)
+    rows = read_results(run_dir) if rows is None else rows
     if not rows:
         raise ConfigError(f"{run_dir / 'results.jsonl'}: no results yet (run the experiment first)")
     try:
@@ -80,10 +81,8 @@ def run_verdicts(run_dir: str | Path) -> RunVerdicts:
     """The verdicts a run folder's own report would open with, from its results and config alone."""
     run_dir = Path(run_dir)
     rows = read_results(run_dir)
-    if not rows:
-        raise ConfigError(f"{run_dir / 'results.jsonl'}: no results yet (run the experiment first)")
+    job = job_of(run_dir, rows)
     cfg = run_config_data(run_dir)
-    job = job_of(run_dir)
     corpus = str(((cfg or {}).get("corpus") or {}).get("type", "?"))
     folds = (cfg or {}).get("folds")
     try:
@@ -177,15 +176,13 @@ def figure(pts: list[dict[str, Any]], corpus: str, out: Path | None = None) -> s
         for i, p in enumerate(here):
             color = "0.55" if p["kind"] == NOT_PROTECTION else colors.get(p["run"], "k")
             marker = "s" if p["kind"] == REFERENCE else "D" if p["kind"] == NOT_PROTECTION else "o"
-            h = ax.scatter([p["value"]], [p["kept"]], marker=marker, s=48, zorder=3, linewidths=1.4,
-                           facecolors=color if (p["met"] or p["kind"] != PROTECTION) else "none", edgecolors=color)
-            del h
+            ax.scatter([p["value"]], [p["kept"]], marker=marker, s=48, zorder=3, linewidths=1.4,
+                       facecolors=color if (p["met"] or p["kind"] != PROTECTION) else "none", edgecolors=color)
             if p["kind"] != PROTECTION:  # the square (reference) and grey diamonds say it; the table names them
                 continue
             right = (p["value"] > 0.75) == lower  # near the panel's right edge: the label goes left
             ax.annotate(p["row"], (p["value"], p["kept"]), textcoords="offset points", fontsize=6.5,
-                        ha="right" if right else "left", xytext=(-6 if right else 6, 5 if i % 2 == 0 else -11),
-                        color="0.4" if p["kind"] == NOT_PROTECTION else "k")
+                        ha="right" if right else "left", xytext=(-6 if right else 6, 5 if i % 2 == 0 else -11))
         for chance in sorted({round(p["chance"], 4) for p in here}):
             handles["chance"] = ax.axvline(chance, color="k", linestyle="dotted", linewidth=1)
         handles["emotion 0.90 x its reference"] = ax.axhline(0.9, color="tab:green", linestyle="dashed", linewidth=1)

@@ -161,8 +161,6 @@ def _figure(anon: list[dict[str, Any]]) -> str | None:
 
 def threat_model() -> str:
     """The page's threat-model section, from the attackers' declarations."""
-    import privemo.attacks.face
-    import privemo.learners.narula  # noqa: F401 - the declarations
     from privemo.evaluators.threat import describe
 
     return describe(("face.narula_probes", "face.dlib", "face.scenario_I", "face.scenario_II", "face.gender",

@@ -23,7 +23,6 @@ DP_NOTE = ("- **DP** is sample-level DP-SGD inside each client (Opacus; epsilon 
 
 def threat_model() -> str:
     """The update attack's threat model, from its declaration."""
-    import privemo.attacks.updates  # noqa: F401 - the declaration
     from privemo.evaluators.threat import describe
 
     return describe(("federated.updates",), "Threat model of the update attack:", [DP_NOTE])

@@ -125,7 +125,6 @@ def markdown(rows: list[dict[str, Any]], config: dict[str, Any]) -> str:
 
 def threat_model() -> str:
     """The page's threat-model section, from the attackers' declarations."""
-    import privemo.attacks.face  # noqa: F401 - the declarations
     from privemo.evaluators.threat import describe
 
     return describe(("vgan.scenario_I", "vgan.scenario_II", "vgan.scenario_III"),

@@ -38,9 +38,6 @@ def attackers() -> str:
     """The attackers of the page, from their declarations (face attackers per frame, per clip: frames
     averaged, and per speaker: all trial frames averaged; p = one-sided binomial test of the per-clip
     accuracy against chance)."""
-    import privemo.attacks.face
-    import privemo.attacks.verification
-    import privemo.attacks.voice  # noqa: F401 - the declarations
     from privemo.evaluators.threat import describe
 
     return describe(ATTACKERS, "- **Attackers** (each speaker's clips split into enrolment and trial halves; face "

@@ -184,8 +184,6 @@ ATTACKERS = ("voice.lazy_verification", "voice.semi_verification", "voice.semi_l
 
 def threat_model() -> str:
     """The page's threat-model section, from the attackers' own declarations."""
-    import privemo.attacks.verification
-    import privemo.attacks.voice  # noqa: F401 - the declarations
     from privemo.evaluators.threat import describe
 
     return describe(ATTACKERS, "The attacker hears anonymized audio; each speaker's clips are split in an enrolment "

@@ -36,8 +36,8 @@ def _params_of(cls: type) -> Any:
     except Exception:  # an annotation Flower cannot resolve here is checked as Any  # noqa: BLE001
         hints = {}
     kept = [p.replace(annotation=hints.get(p.name, p.annotation)) for p in sig.parameters.values()
-            if p.name != "self" and p.name not in SET_BY_PRIVEMO and p.kind is p.POSITIONAL_OR_KEYWORD
-            or p.kind is p.KEYWORD_ONLY and p.name not in SET_BY_PRIVEMO]
+            if p.name != "self" and p.name not in SET_BY_PRIVEMO
+            and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
 
     def params(**kwargs: Any) -> None:
         """The strategy's configurable parameters."""
