@@ -265,3 +265,21 @@ def test_binned_activation_target_with_transcripts(tmp_path):
     emo = [r for r in rows if r["evaluator"] == "emotion"]
     assert len(emo) == 6 and all(r["labels"] == ["high", "low", "mid"] and r["chance"] == 1 / 3 for r in emo)
     assert all(r["predictor"] == "learner" for r in emo)
+
+
+def test_units_record_the_code_version_and_a_new_version_is_refused(tmp_path, monkeypatch):
+    import json
+
+    from privemo.experiments import store as store_mod
+    from privemo.experiments.store import ResultStore, reusable_units
+
+    st = ResultStore(tmp_path)
+    st.write_unit("a", [{"x": 1}], {"p": 1})
+    assert json.loads((tmp_path / "unit_specs" / "a.json").read_text())["code"] == store_mod.code_version()
+    assert reusable_units(st, {"a": {"p": 1}}, {}) == {"a"}
+    (tmp_path / "unit_specs" / "a.json").write_text(json.dumps({"p": 1}))  # an older folder recorded no version
+    assert reusable_units(st, {"a": {"p": 1}}, {}) == {"a"}
+    st.write_unit("a", [{"x": 1}], {"p": 1})
+    monkeypatch.setattr(store_mod, "code_version", lambda: "99.0")
+    with pytest.raises(ConfigError, match=r"unit a .*\(code changed\)"):
+        reusable_units(st, {"a": {"p": 1}}, {})

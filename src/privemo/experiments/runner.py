@@ -22,7 +22,7 @@ from privemo.corpora.splits import Fold, MembershipSplit, attacker_split, member
 from privemo.errors import ConfigError
 from privemo.evaluators import View
 from privemo.experiments.config import ExperimentConfig, corpus_root, data_root
-from privemo.experiments.store import ResultStore, atomic_write, code_version, reusable_units, run_config_data
+from privemo.experiments.store import ResultStore, atomic_write, reusable_units, run_config_data
 from privemo.features import FeatureCache, extract, get_extractor, pool, speaker_znorm
 from privemo.learners import SeqData
 from privemo.registry import create
@@ -69,7 +69,7 @@ class Runner:
     def unit_specs(self, cfg: dict[str, Any]) -> dict[str, dict[str, Any]]:
         """Each unit's full resolved configuration, from a config mapping: its variant (without the
         report's ``reference``), its seed and fold, every setting all units share (corpus, target,
-        folds, evaluators, protocol...) and the code version; the run's name and executor are not
+        folds, evaluators, protocol...); the run's name and executor are not
         part of what a unit means."""
         shared = {k: v for k, v in cfg.items() if k not in ("name", "variants", "seeds", "executor", "ray_num_cpus")}
         folds = cfg.get("folds") if isinstance(cfg.get("folds"), int) else 0
@@ -81,7 +81,7 @@ class Runner:
             for seed in cfg.get("seeds") or [0]:
                 for f in range(folds):
                     specs[ResultStore.unit_key(v["name"], f, seed)] = {
-                        "shared": shared, "variant": variant, "seed": seed, "fold": f, "code": code_version()}
+                        "shared": shared, "variant": variant, "seed": seed, "fold": f}
         return specs
 
     def _old_config(self) -> dict[str, Any]:

@@ -56,8 +56,9 @@ class ResultStore:
     def write_unit(self, key: str, rows: list[dict[str, Any]], spec: dict[str, Any] | None = None) -> None:
         """Record a finished unit; ``spec`` (its full resolved configuration) is kept beside it, so a
         resume can tell whether the unit still means the same."""
-        if spec is not None:
-            atomic_write(inside(self.run_dir / "unit_specs", f"{key}.json"), json.dumps(_clean(spec), sort_keys=True))
+        if spec is not None:  # with the code that computed it
+            atomic_write(inside(self.run_dir / "unit_specs", f"{key}.json"),
+                         json.dumps(_clean({**spec, "code": code_version()}), sort_keys=True))
         atomic_write(inside(self.units, f"{key}.json"), json.dumps(_clean(rows)))
         self.rebuild()
 
@@ -175,7 +176,7 @@ def reusable_units(store: ResultStore, specs: dict[str, dict[str, Any]], old_spe
                    force: bool = False, drop: Callable[[str], None] | None = None,
                    log: Callable[[str], None] | None = None) -> set[str]:
     """The finished units of ``store`` that still mean what ``specs`` (every unit's full resolved
-    configuration) asks for. A finished unit whose recorded configuration (its ``unit_specs/`` file,
+    configuration; the store adds the code version) asks for. A finished unit whose recorded configuration (its ``unit_specs/`` file,
     or for an older run folder that recorded none, ``old_specs`` computed from its config.yaml)
     differs is a ConfigError naming the unit and the changed keys, or with ``force`` is dropped
     (``drop(key)``, default ``store.drop``) to be redone. A unit no longer asked for is kept, not
@@ -191,7 +192,9 @@ def reusable_units(store: ResultStore, specs: dict[str, dict[str, Any]], old_spe
         recorded = store.spec(key)
         if recorded is None:
             recorded = old_specs.get(key)
-        changed = changed_keys(recorded, specs[key]) if recorded is not None else []
+        # the code version the store records with each unit (an older run folder recorded none)
+        want = {**specs[key], "code": code_version()} if recorded and "code" in recorded else specs[key]
+        changed = changed_keys(recorded, want) if recorded is not None else []
         if not changed:
             keep.add(key)
         elif force:

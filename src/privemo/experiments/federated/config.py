@@ -28,10 +28,9 @@ class ModelConfig(_Strict):
     dropout: float = Field(0.3, ge=0.0, lt=1.0)
 
 
-# the keys an older privemo wrote for every strategy, and the strategies each one meant something to
-_LEGACY: dict[str, dict[str, tuple[str, ...]]] = {
-    "mu": {"fedprox": ("mu",)}, "eta": {"fedadam": ("eta",)}, "beta_1": {"fedadam": ("beta_1",)},
-    "beta_2": {"fedadam": ("beta_2",)}, "tau": {"fedadam": ("tau",)}}
+# an older privemo wrote these keys for every strategy; each meant something only to these strategies
+_LEGACY = {"fedprox": {"mu"}, "fedadam": {"eta", "beta_1", "beta_2", "tau"}}
+_LEGACY_KEYS = set().union(*_LEGACY.values())
 
 
 def resolve_strategy(spec: Any) -> dict[str, Any]:
@@ -48,8 +47,8 @@ def resolve_strategy(spec: Any) -> dict[str, Any]:
         raise ValueError(f"a strategy is a mapping with a 'type' key, got {spec!r:.80}")
     spec = dict(spec)
     spec.setdefault("type", "fedavg")
-    if set(_LEGACY) <= set(spec):  # an older run folder's config.yaml held every strategy's keys
-        spec = {k: v for k, v in spec.items() if k == "type" or k not in _LEGACY or k in _LEGACY[k].get(spec["type"], ())}
+    if _LEGACY_KEYS <= set(spec):  # an older run folder's config.yaml held every strategy's keys
+        spec = {k: v for k, v in spec.items() if k not in _LEGACY_KEYS or k in _LEGACY.get(spec["type"], set())}
     for old, new in ALIASES.get(spec["type"], {}).items():
         if old in spec and new not in spec:
             spec[new] = spec.pop(old)

@@ -27,7 +27,7 @@ from privemo.errors import ConfigError
 from privemo.experiments.config import data_root, read_yaml
 from privemo.experiments.federated.config import FederatedConfig, Settings, parse_federated_config
 from privemo.experiments.federated.data import CorpusData, FoldData, load_corpus_data, write_fold
-from privemo.experiments.store import ResultStore, atomic_write, code_version, reusable_units
+from privemo.experiments.store import ResultStore, atomic_write, reusable_units
 from privemo.features import FeatureCache
 
 Log = Callable[[str], None]
@@ -88,12 +88,11 @@ class FederatedExperiment:
         """Each unit's full resolved configuration: a federation's is its variant's settings (strategy
         with every parameter, rounds, DP...), a centralised baseline's the first variant's settings and
         its epochs; both add the data settings (corpus, features, normalisation, folds, seeds) and
-        the attack, and the code version. The run's name, CPU count and fold subset are not part of
+        the attack. The run's name, CPU count and fold subset are not part of
         what a unit means."""
         data = cfg.model_dump(mode="json")
         shared = {k: v for k, v in data.items()
                   if k not in ("name", "variants", "num_cpus", "run_folds", "centralised_epochs", "loso", *Settings.model_fields)}
-        shared["code"] = code_version()
         first = cfg.variant(cfg.variants[0]["name"]).model_dump(mode="json")
         central = {"shared": shared, "settings": {k: v for k, v in first.items() if k != "name"},
                    "epochs": cfg.centralised_epochs}

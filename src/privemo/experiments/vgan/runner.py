@@ -28,7 +28,7 @@ from privemo.errors import ConfigError
 from privemo.experiments.config import corpus_root
 from privemo.experiments.evaluation import Evaluation
 from privemo.experiments.face.data import FaceSet, load_faces
-from privemo.experiments.store import atomic_write, code_version, run_config_data
+from privemo.experiments.store import atomic_write, run_config_data
 from privemo.experiments.vgan.config import VganEvalConfig
 from privemo.learners.vgan import Vgan
 
@@ -100,12 +100,12 @@ class VganExperiment(Evaluation):
     def unit_specs(self, cfg: dict[str, Any]) -> dict[str, dict[str, Any]]:
         """The training unit depends on the data settings and the model's recipe (with the iterations
         the model was trained for, which ``vgan train --iterations`` may extend); every scenario unit
-        on those and the attackers' settings; all on the code version."""
+        on those and the attackers' settings."""
         data = {k: cfg.get(k) for k in DATA_KEYS}
         model = {k: v for k, v in (cfg.get("model") or {}).items() if k != "checkpoint_every"}
         if self._trained is not None:
             model["iterations"] = self._trained
-        training = {"data": data, "model": model, "code": code_version()}
+        training = {"data": data, "model": model}
         return {"training": training, **{u: {**training, "attacks": cfg.get("attacks")} for u in UNITS}}
 
     def _write_config(self) -> None:

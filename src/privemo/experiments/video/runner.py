@@ -48,7 +48,7 @@ from privemo.errors import ConfigError
 from privemo.evaluators.video import Items, VideoSide
 from privemo.experiments.config import corpus_root
 from privemo.experiments.evaluation import Evaluation
-from privemo.experiments.store import atomic_write, code_version
+from privemo.experiments.store import atomic_write
 from privemo.experiments.video.config import VideoEvalConfig, VideoMethodConfig
 from privemo.media import read_video, write_audio
 
@@ -90,10 +90,10 @@ class VideoEvaluation(Evaluation):
 
     def unit_specs(self, cfg: dict[str, Any]) -> dict[str, dict[str, Any]]:
         """A method's unit depends on the method and on every setting but the name, the worker count
-        and the number of examples (and on the code version)."""
+        and the number of examples."""
         shared = {k: v for k, v in cfg.items() if k not in ("name", "methods", "workers", "examples")}
         methods = [ORIGINAL.model_dump(), *cfg.get("methods", [])]
-        return {m["name"]: {"shared": shared, "method": m, "code": code_version()}
+        return {m["name"]: {"shared": shared, "method": m}
                 for m in methods if isinstance(m, dict) and "name" in m}
 
     def drop_unit(self, key: str) -> None:
