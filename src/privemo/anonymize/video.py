@@ -1,7 +1,7 @@
 """Anonymize video clips with sound: every face in every frame and the voice in the audio track.
 
-Per clip: the frames are decoded at the source rate (or a chosen ``fps``), faces are found by dlib's
-detector (on a copy scaled down to ``detect_width`` pixels, every ``detect_every``-th frame) and
+Per clip: the frames are decoded at the source rate (or a chosen ``fps``), faces are found by a face
+front-end (dlib's HOG detector or MediaPipe's BlazeFace, :mod:`privemo.features.frontend`; on a copy scaled down to ``detect_width`` pixels, every ``detect_every``-th frame) and
 **tracked** (detections linked across frames by overlap, gaps of up to ``max_gap`` frames bridged by
 interpolation, boxes smoothed over time so that the anonymized region does not jitter); each tracked
 face is anonymized with any registered face anonymizer and pasted back with a soft edge
@@ -47,6 +47,7 @@ class TrackerConfig:
     detect_every: int = 1  # run the detector on every k-th frame; boxes in between are interpolated
     detect_width: int = 320  # frames wider than this are scaled down for detection (speed)
     upsample: int = 1  # dlib's detector upsampling (1 finds faces down to about 40 px at detect_width)
+    detector: str = "dlib"  # the face front-end (a registered face_detector: dlib, mediapipe)
     max_gap: int = 12  # frames without a detection that a track bridges (or holds at its ends)
     smooth: int = 2  # boxes are averaged over +- this many frames
     min_iou: float = 0.2  # a detection continues the track it overlaps at least this much
@@ -71,7 +72,7 @@ def detect_frames(frames: np.ndarray, cfg: TrackerConfig) -> dict[int, list[Box]
         img = frames[f] if scale == 1.0 else cv2.resize(frames[f], (round(w * scale), round(h * scale)),
                                                         interpolation=cv2.INTER_AREA)
         out[f] = [(int(t / scale), int(lf / scale), min(h, int(np.ceil(b / scale))), min(w, int(np.ceil(r / scale))))
-                  for t, lf, b, r in detect_faces(img, cfg.upsample)]
+                  for t, lf, b, r in detect_faces(img, cfg.upsample, cfg.detector)]
     return out
 
 

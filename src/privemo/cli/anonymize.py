@@ -12,6 +12,7 @@ import typer
 import typer.core
 
 from privemo.cli._common import console, friendly_errors, progress_bar, safe_text
+from privemo.registry import names
 
 KINDS = ("voice", "face", "video")
 
@@ -119,6 +120,9 @@ def methods_cmd() -> None:
 SPEAKER_FROM = click.Choice(["none", "parent"])
 NO_FACE_IMAGE = click.Choice(["whole", "keep", "skip"])
 NO_FACE_FRAME = click.Choice(["whole", "keep"])
+DETECTOR = click.Choice(names("face_detector"))
+DETECTOR_HELP = ("the face front-end: dlib (HOG detector) or mediapipe (BlazeFace, several times faster on "
+                 "video frames)")
 
 
 @app.command("voice")
@@ -188,6 +192,7 @@ def face_cmd(src: Path = typer.Argument(..., help="an image file or a folder (se
              no_face: str = typer.Option("whole", click_type=NO_FACE_IMAGE, help="an image with no detected face: 'whole' (anonymize "
                                                  "the whole image), 'keep' (copy it unchanged) or 'skip' (write "
                                                  "nothing)"),
+             detector: str = typer.Option("dlib", click_type=DETECTOR, help=DETECTOR_HELP),
              margin: float = typer.Option(0.25, min=0.0, max=2.0, help="each face box is enlarged by this fraction "
                                           "on every side"),
              stop_on_error: bool = typer.Option(False, help="stop at the first bad file")) -> None:
@@ -235,7 +240,7 @@ def face_cmd(src: Path = typer.Argument(..., help="an image file or a folder (se
                         torch.save(anonymizer.state_dict(), tmp)
         with progress_bar() as prog:
             result = anonymize_face_files(anonymizer, src, out, no_face, margin, skip_bad=not stop_on_error,
-                                          progress=lambda i, n: prog(method, i, n))
+                                          progress=lambda i, n: prog(method, i, n), detector=detector)
         for path in result.no_face:
             console.print(f"[yellow]no face found[/] {safe_text(path)} ({'whole image anonymized' if no_face == 'whole' else no_face})")
         for path, why in result.failed:
@@ -268,6 +273,7 @@ def video_cmd(src: Path = typer.Argument(..., help="a video file (mp4, flv, avi,
               upsample: int = typer.Option(1, min=0, max=3, help="dlib's detector upsampling: 1 finds faces down to "
                                            "about 1/8 of --detect-width; 0 is about 5x faster and finds faces of 1/4 "
                                            "and up (talking heads)"),
+              detector: str = typer.Option("dlib", click_type=DETECTOR, help=DETECTOR_HELP),
               no_face: str = typer.Option("whole", click_type=NO_FACE_FRAME, help="a frame with no tracked face: 'whole' (anonymize "
                                                   "the whole frame) or 'keep' (leave it)"),
               margin: float = typer.Option(0.25, min=0.0, max=2.0, help="each face box is enlarged by this fraction "
@@ -295,7 +301,8 @@ def video_cmd(src: Path = typer.Argument(..., help="a video file (mp4, flv, avi,
             fspec["model"] = str(model)
         face_anon = create_face_anonymizer(fspec)
         voice_anon = create_anonymizer(_spec(voice, voice_param))
-        tracker = TrackerConfig(detect_every=detect_every, detect_width=detect_width, upsample=upsample)
+        tracker = TrackerConfig(detect_every=detect_every, detect_width=detect_width, upsample=upsample,
+                                detector=detector)
         files, _ = video_files(src)
         with progress_bar() as prog:
             fit_on_videos(face_anon, voice_anon, files, speaker_from=speaker_from,

@@ -1,7 +1,8 @@
-"""Face crops: dlib frontal detector + 5-point landmarks + aligned chip, with a centre-crop fallback.
+"""Face crops: a face front-end's detector (dlib's frontal detector or mediapipe's BlazeFace) + dlib's
+5-point landmarks + aligned chip, with a centre-crop fallback.
 
-The detector and the landmark model ship in the packages dlib-bin and face_recognition_models and
-load offline. An image where no face is found is centre-cropped and flagged (``notes["fallback"]``).
+The detectors and the landmark models ship in the packages dlib-bin, face_recognition_models and
+mediapipe and load offline. An image where no face is found is centre-cropped and flagged (``notes["fallback"]``).
 """
 
 from __future__ import annotations
@@ -51,11 +52,18 @@ def centre_crop(img: np.ndarray, size: int) -> np.ndarray:
     return np.asarray(Image.fromarray(crop).resize((size, size), Image.Resampling.BILINEAR))
 
 
-def align(img_rgb: np.ndarray, size: int = 64, padding: float = 0.25, upsample: int = 1
-          ) -> tuple[np.ndarray, bool]:
-    """(aligned RGB chip of ``size``, found). Without a detected face: a centre crop, found=False."""
-    dlib, detector, predictor = _dlib()
-    dets = detector(img_rgb, upsample)
+def align(img_rgb: np.ndarray, size: int = 64, padding: float = 0.25, upsample: int = 1,
+          detector: str = "dlib") -> tuple[np.ndarray, bool]:
+    """(aligned RGB chip of ``size``, found). The largest face the front-end ``detector`` finds
+    (dlib's HOG detector with ``upsample``, or mediapipe's BlazeFace) is aligned by dlib's 5 landmarks.
+    Without a detected face: a centre crop, found=False."""
+    dlib, detector_, predictor = _dlib()
+    if detector == "dlib":
+        dets = list(detector_(img_rgb, upsample))
+    else:
+        from privemo.features.frontend import get_frontend
+
+        dets = [dlib.rectangle(lf, t, r - 1, b - 1) for t, lf, b, r in get_frontend(detector).detect(img_rgb)]
     if len(dets) == 0:
         return centre_crop(img_rgb, size), False
     best = max(dets, key=lambda r: r.width() * r.height())
@@ -77,11 +85,12 @@ class FaceCrop(Extractor):
     padding: Annotated[float, Field(ge=0, le=2)] = 0.25
     upsample: Annotated[int, Field(ge=0, le=3)] = 1
     detect: bool = True
+    detector: Literal["dlib", "mediapipe"] = "dlib"  # the face front-end (privemo.features.frontend)
 
     def compute(self, row: dict[str, Any]) -> tuple[np.ndarray, dict[str, Any]]:
         img = read_image(row["path"], "rgb")
         if self.detect:
-            chip, found = align(img, self.size, self.padding, self.upsample)
+            chip, found = align(img, self.size, self.padding, self.upsample, self.detector)
         else:
             chip, found = centre_crop(img, self.size), False
         if self.color == "gray":

@@ -4,7 +4,7 @@ anonymizers side by side, on one corpus's aligned face crops."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
@@ -94,7 +94,8 @@ class FaceEvalConfig(_Strict):
     emotions: list[str] | None = None  # keep only these (Yale in narula-2020: happy, sad, neutral, surprised)
     size: int = 48
     color: str = "gray"
-    detect: bool = True  # dlib detection + alignment (else a centre crop)
+    detect: bool = True  # face detection + dlib alignment (else a centre crop)
+    detector: Literal["dlib", "mediapipe"] = "dlib"  # the face front-end that finds the faces
     augment: int = 3000  # narula-2020: 3033 images from Yale's 60
     seed: int = 0
     narula: NarulaConfig | None = Field(default_factory=NarulaConfig)

@@ -37,7 +37,8 @@ class FaceSet:
 
 
 def load_faces(corpus: str, root: Path | None, options: dict, emotions: list[str] | None, size: int, color: str,
-               cache: FeatureCache, detect: bool = True, progress=None) -> tuple[FaceSet, Manifest]:
+               cache: FeatureCache, detect: bool = True, progress=None, detector: str = "dlib"
+               ) -> tuple[FaceSet, Manifest]:
     """Aligned ``size`` x ``size`` crops of the corpus's images with an emotion label (and, when
     ``emotions`` is given, only those emotions)."""
     manifest = load(corpus, root, **options)
@@ -47,7 +48,8 @@ def load_faces(corpus: str, root: Path | None, options: dict, emotions: list[str
     if len(manifest) == 0:
         raise ConfigError(f"corpus {corpus} at {root}: no emotion-labelled images"
                           + (f" with emotions {emotions}" if emotions else ""))
-    feats = extract(manifest, {"type": "face_crop", "size": size, "color": color, "detect": detect}, cache,
+    feats = extract(manifest, {"type": "face_crop", "size": size, "color": color, "detect": detect,
+                               "detector": detector}, cache,
                     skip_bad=True, progress=progress)
     ok = feats.ok()
     if not ok.all():

@@ -34,7 +34,7 @@ class FaceEvaluation(Evaluation):
         cfg = self.cfg
         faces, _ = load_faces(cfg.corpus.type, corpus_root(cfg.corpus, self.data_root), dict(cfg.corpus.options),
                               cfg.emotions, cfg.size, cfg.color, self.cache, cfg.detect,
-                              progress=lambda i, n: self.progress("face crops", i, n))
+                              progress=lambda i, n: self.progress("face crops", i, n), detector=cfg.detector)
         if len(set(faces.subject.tolist())) < 2 or len(set(faces.emotion.tolist())) < 2:
             raise ConfigError(f"corpus {cfg.corpus.type}: needs at least 2 subjects and 2 emotions")
         return faces

@@ -64,6 +64,16 @@ class TrackerSettings(_Strict):
     detect_width: int = Field(320, ge=32, le=8192)
     max_gap: int = 12
     smooth: int = 2
+    detector: str = "dlib"  # the face front-end (a registered face_detector)
+
+    @field_validator("detector")
+    @classmethod
+    def _detector(cls, v: str) -> str:
+        from privemo.registry import names
+
+        if v not in names("face_detector"):
+            raise ValueError(f"detector must be one of {', '.join(names('face_detector'))}")
+        return v
 
 
 class VideoEvalConfig(_Strict):
