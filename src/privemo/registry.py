@@ -90,7 +90,8 @@ _PROVIDERS = {
     "feature": ("privemo.features",),
     "learner": ("privemo.learners",),
     "evaluator": ("privemo.evaluators", "privemo.attacks"),
-    "anonymizer": ("privemo.anonymize", "privemo.anonymize.face", "privemo.anonymize.face_vgan"),
+    "anonymizer": ("privemo.anonymize", "privemo.anonymize.face", "privemo.anonymize.face_vgan",
+                   "privemo.anonymize.face_pseudo"),
     "strategy": ("privemo.learners.federated.strategies",),
     "face_detector": ("privemo.features.frontend",),
 }

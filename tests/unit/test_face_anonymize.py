@@ -23,6 +23,7 @@ METHODS = [
     {"type": "face_pixelate", "block": 8},
     {"type": "face_autoencoder", "size": 16, "epochs": 2, "latent": 20},
     {"type": "face_vgan"},  # the fixture trains a tiny model for it
+    {"type": "pseudo_face", "k": 2, "size": 16},
 ]
 
 

@@ -50,8 +50,12 @@ def as_images(images: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
 class FaceAnonymizer(Anonymizer):
     media: ClassVar[str] = "image"
 
-    def fit(self, faces: np.ndarray | Sequence[np.ndarray], progress: Progress | None = None) -> FaceAnonymizer:
-        """Learn from face crops (uint8, gray or colour); a no-op for the fixed degradations."""
+    fits_on_others: ClassVar[bool] = False  # True: fit it on other people than it anonymizes (a face pool)
+
+    def fit(self, faces: np.ndarray | Sequence[np.ndarray], progress: Progress | None = None,
+            subjects: Sequence[str] | None = None) -> FaceAnonymizer:
+        """Learn from face crops (uint8, gray or colour) and, where it uses them, their subjects; a
+        no-op for the fixed degradations."""
         return self
 
     def transform(self, image: np.ndarray, key: str = "") -> np.ndarray:
@@ -135,7 +139,7 @@ class FaceAutoencoder(FaceAnonymizer):
     corrupt: bool = True
     flip: bool = True  # train on mirrored copies too
 
-    def fit(self, faces, progress=None):
+    def fit(self, faces, progress=None, subjects=None):
         import torch
 
         from privemo.models.face import DenoisingAE

@@ -93,28 +93,83 @@ def _output(src: Path, root: Path, out_dir: Path) -> Path:
 
 
 def fit_faces(anonymizer: FaceAnonymizer, files: list[Path], size: int = 64,
-              progress: Callable[[int, int], None] | None = None) -> None:
-    """Fit a learning anonymizer on the aligned face crops of ``files`` (images without a face are left out)."""
+              progress: Callable[[int, int], None] | None = None, subjects: list[str] | None = None,
+              crops: bool = False) -> None:
+    """Fit a learning anonymizer on the aligned face crops of ``files`` (images without a face are left
+    out), or on the images themselves scaled to ``size`` where they are face crops already (``crops``);
+    ``subjects`` names each file's person (for an anonymizer that uses them)."""
+    import cv2
+
     from privemo.features.face import align
 
-    crops = []
+    faces, kept = [], []
     unreadable: list[str] = []
     for i, p in enumerate(files):
         try:
-            chip, found = align(read_image(p, "rgb"), size)
+            img = read_image(p, "rgb")
         except MediaError as exc:
             unreadable.append(str(exc))
             continue
+        if crops:
+            chip, found = cv2.resize(img, (size, size), interpolation=cv2.INTER_AREA), True
+        else:
+            chip, found = align(img, size)
         if found:
-            crops.append(chip)
+            faces.append(chip)
+            kept.append(subjects[i] if subjects is not None else str(i))
         if progress:
             progress(i + 1, len(files))
-    if not crops:
+    if not faces:
         where = str(files[0]) if len(files) == 1 else f"{len(files)} images ({files[0]}, ...)"
         why = f"; unreadable: {'; '.join(unreadable[:3])}" if unreadable else ""
         raise ConfigError(f"{where}: no face found to fit the anonymizer on{why} (give --fit-on a folder of faces, "
                           "or --model a fitted one)")
-    anonymizer.fit(np.stack(crops))
+    anonymizer.fit(np.stack(faces), subjects=kept if subjects is not None else None)
+
+
+def pool_files(fit_on: Path, corpus: str | None = None) -> tuple[list[Path], list[str]]:
+    """The images of a folder of other people's faces and who each is: the corpus loader's speaker
+    (``corpus``: a registered corpus type reading ``fit_on``), else each image's folder (one
+    subfolder per person; an image directly in ``fit_on`` is its own person)."""
+    if corpus:
+        from privemo.corpora import load
+
+        df = load(corpus, fit_on).df
+        df = df[df["media"] == "image"]
+        if df.empty:
+            raise ConfigError(f"{fit_on}: the {corpus} corpus there has no images")
+        return [Path(p) for p in df["path"]], df["speaker"].astype(str).tolist()
+    files, root = image_files(fit_on)
+    return files, [str(p.parent.relative_to(root)) if p.parent != root else p.stem for p in files]
+
+
+def load_face_model(path: Path, overrides: dict[str, Any] | None = None, expected: str = "face") -> FaceAnonymizer:
+    """A fitted face anonymizer written by ``--save-model`` (face_autoencoder, pseudo_face), with
+    ``overrides`` of the parameters that only act when anonymizing (its ``transform_params``); a
+    different value of a parameter the model was fitted with is a ConfigError naming it."""
+    import torch
+
+    from privemo.registry import create
+
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        config = dict(state["config"])
+    except Exception as exc:  # any unreadable or foreign file  # noqa: BLE001
+        raise ConfigError(f"{path}: not a {expected} model written by --save-model ({exc})") from exc
+    if expected != "face" and config.get("type") != expected:
+        raise ConfigError(f"{path}: a {config.get('type')} model, not a {expected} model")
+    free = set(getattr(create("anonymizer", type=config["type"]), "transform_params", ()))
+    for key, value in (overrides or {}).items():
+        if key not in free and config.get(key) != value:
+            raise ConfigError(f"{path}: the model was fitted with {key}={config.get(key)!r}; {key}={value!r} needs "
+                              f"a new fit (only {', '.join(sorted(free)) or 'nothing'} may change with --model)")
+    try:
+        anonymizer = create("anonymizer", **{**config, **(overrides or {})})
+        return anonymizer.load_state(state)
+    except ConfigError:
+        raise
+    except Exception as exc:  # noqa: BLE001
+        raise ConfigError(f"{path}: not a {expected} model written by --save-model ({exc})") from exc
 
 
 def anonymize_face_files(anonymizer: FaceAnonymizer, src: str | Path, out: str | Path, no_face: str = "whole",

@@ -46,7 +46,7 @@ class FaceVgan(FaceAnonymizer):
         Vgan(VganConfig(size=32, batch=8, iterations=2, seed=0)).fit(images, ids, emos).save(path, training=False)
         return {"model": str(path)}
 
-    def fit(self, faces, progress=None):
+    def fit(self, faces, progress=None, subjects=None):
         self._load()
         return self
 

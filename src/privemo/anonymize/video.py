@@ -281,14 +281,18 @@ def anonymize_video_files(face: FaceAnonymizer, voice: VoiceAnonymizer, src: str
 
 
 def fit_on_videos(face: FaceAnonymizer, voice: VoiceAnonymizer, files: list[Path], every: int = 10, size: int = 64,
-                  speaker_from: str = "none", progress: Callable[[int, int], None] | None = None) -> None:
+                  speaker_from: str = "none", progress: Callable[[int, int], None] | None = None,
+                  fit_face: bool = True) -> None:
     """Fit learning anonymizers on clips: the face anonymizer on aligned face crops of every
-    ``every``-th frame, the voice anonymizer on the audio tracks."""
+    ``every``-th frame (unless ``fit_face`` is False: fitted already, as pseudo_face must be on other
+    people's faces), the voice anonymizer on the audio tracks."""
     from privemo.anonymize.batch import folder_manifest
     from privemo.anonymize.face import FaceAutoencoder
     from privemo.features.face import align
 
-    if isinstance(face, FaceAutoencoder):
+    if not fit_face:
+        pass
+    elif isinstance(face, FaceAutoencoder):
         crops: list[np.ndarray] = []
         frames_: list[np.ndarray] = []
         for i, p in enumerate(files):

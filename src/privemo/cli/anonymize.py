@@ -175,6 +175,51 @@ def voice_cmd(src: Path = typer.Argument(..., help="an audio file or a folder (s
             raise typer.Exit(1)
 
 
+FIT_ON_HELP = ("face_autoencoder: learn from the faces in this folder (default: the input's faces); pseudo_face "
+               "(required): faces of OTHER people, its pool of pseudo-identities, one subfolder per person")
+FIT_CORPUS_HELP = "pseudo_face: read --fit-on with this corpus loader (e.g. ckplus, yale), whose speakers name the people"
+FIT_CROPS_HELP = "the --fit-on images are face crops already (e.g. CK+48): used whole, no detection"
+
+
+def _learns(anonymizer) -> bool:  # noqa: ANN001
+    from privemo.anonymize.face import FaceAnonymizer
+
+    return type(anonymizer).fit is not FaceAnonymizer.fit
+
+
+def _fit_face(anonymizer, method: str, src: Path, fit_on: Path | None, fit_corpus: str | None, fit_crops: bool,  # noqa: ANN001
+              model: Path | None, save_model: Path | None, overrides: dict | None = None):  # noqa: ANN202
+    """A learning face anonymizer loaded from ``model`` or fitted (on --fit-on, else the input's faces;
+    pseudo_face only on other people's), saved to ``save_model`` if asked."""
+    import torch
+
+    from privemo.anonymize.face_batch import fit_faces, image_files, load_face_model, pool_files
+    from privemo.errors import ConfigError
+
+    if model is not None:
+        return load_face_model(model, overrides, anonymizer.name)
+    if anonymizer.fits_on_others and fit_on is None:
+        raise ConfigError(f"{method} makes its pseudo-identities from other people's faces: give --fit-on a folder "
+                          "of them (one subfolder per person, or --fit-corpus TYPE), or --model a fitted one")
+    if anonymizer.fits_on_others:
+        files, subjects = pool_files(fit_on, fit_corpus)  # type: ignore[arg-type]
+    else:
+        files, _ = image_files(fit_on or src)
+        subjects = None
+    size = int(getattr(anonymizer, "size", 64))
+    with progress_bar() as prog:
+        fit_faces(anonymizer, files, size, lambda i, n: prog("finding faces to fit on", i, n), subjects, fit_crops)
+    losses = getattr(anonymizer, "losses_", None)
+    console.print(f"fitted on faces from {safe_text(str(fit_on or src))}"
+                  + (f": final loss {losses[-1]:.4f}" if losses else ""))
+    if save_model is not None:
+        from privemo._files import atomic_path
+
+        with atomic_path(save_model) as tmp:
+            torch.save(anonymizer.state_dict(), tmp)
+    return anonymizer
+
+
 @app.command("face")
 def face_cmd(src: Path = typer.Argument(..., help="an image file or a folder (searched recursively)"),
              out: Path = typer.Argument(..., help="the output file (for a file) or folder (layout and names kept)"),
@@ -183,12 +228,14 @@ def face_cmd(src: Path = typer.Argument(..., help="an image file or a folder (se
                                         "vgan = face_vgan, PPRL-VGAN identity replacement, needs --model)"),
              param: list[str] = typer.Option([], "--param", "-p", help="a method option as key=value, e.g. "
                                              "-p sigma=6 or -p block=12 or -p epochs=100"),
-             fit_on: Path | None = typer.Option(None, help="face_autoencoder: learn from the faces in this folder "
-                                                "(default: the input's faces)"),
-             model: Path | None = typer.Option(None, help="face_autoencoder: load this trained model (written by "
-                                               "--save-model) instead of fitting; vgan: the model.pt written by "
-                                               "`privemo vgan train`"),
-             save_model: Path | None = typer.Option(None, help="face_autoencoder: write the fitted model here"),
+             fit_on: Path | None = typer.Option(None, help=FIT_ON_HELP),
+             fit_corpus: str | None = typer.Option(None, help=FIT_CORPUS_HELP),
+             fit_crops: bool = typer.Option(False, help=FIT_CROPS_HELP),
+             model: Path | None = typer.Option(None, help="face_autoencoder, pseudo_face: load this fitted model "
+                                               "(written by --save-model) instead of fitting; vgan: the model.pt "
+                                               "written by `privemo vgan train`"),
+             save_model: Path | None = typer.Option(None, help="face_autoencoder, pseudo_face: write the fitted "
+                                                    "model here"),
              no_face: str = typer.Option("whole", click_type=NO_FACE_IMAGE, help="an image with no detected face: 'whole' (anonymize "
                                                  "the whole image), 'keep' (copy it unchanged) or 'skip' (write "
                                                  "nothing)"),
@@ -203,13 +250,12 @@ def face_cmd(src: Path = typer.Argument(..., help="an image file or a folder (se
       privemo anonymize face photo.jpg photo_anon.jpg --method face_blur -p sigma=8
 
       privemo anonymize face faces/ faces_anon/ --method face_autoencoder --save-model ae.pt
-    """
-    import torch
 
-    from privemo.anonymize.face import FaceAnonymizer, FaceAutoencoder, create_face_anonymizer
-    from privemo.anonymize.face_batch import anonymize_face_files, fit_faces, image_files
+      privemo anonymize face faces/ faces_anon/ --method pseudo_face --fit-on others/ --fit-corpus ckplus --fit-crops
+    """
+    from privemo.anonymize.face import FaceAnonymizer, create_face_anonymizer
+    from privemo.anonymize.face_batch import anonymize_face_files
     from privemo.anonymize.face_vgan import FaceVgan
-    from privemo.errors import ConfigError
 
     with friendly_errors():
         _finite(margin=margin)
@@ -220,24 +266,9 @@ def face_cmd(src: Path = typer.Argument(..., help="an image file or a folder (se
         anonymizer: FaceAnonymizer = create_face_anonymizer(spec)
         if isinstance(anonymizer, FaceVgan):
             anonymizer.fit([])  # loads the model: a missing or foreign file is named before any work
-        elif isinstance(anonymizer, FaceAutoencoder):
-            if model is not None:
-                try:
-                    state = torch.load(model, map_location="cpu", weights_only=True)
-                    anonymizer = FaceAutoencoder(**{k: v for k, v in state["config"].items() if k != "type"})
-                    anonymizer.load_state(state)
-                except Exception as exc:  # any unreadable or foreign file  # noqa: BLE001
-                    raise ConfigError(f"{model}: not a face_autoencoder model written by --save-model ({exc})") from exc
-            else:
-                files, _ = image_files(fit_on or src)
-                with progress_bar() as prog:
-                    fit_faces(anonymizer, files, anonymizer.size, lambda i, n: prog("finding faces to fit on", i, n))
-                console.print(f"fitted on faces from {fit_on or src}: final loss {anonymizer.losses_[-1]:.4f}")
-                if save_model is not None:
-                    from privemo._files import atomic_path
-
-                    with atomic_path(save_model) as tmp:
-                        torch.save(anonymizer.state_dict(), tmp)
+        elif model is not None or _learns(anonymizer):
+            anonymizer = _fit_face(anonymizer, method, src, fit_on, fit_corpus, fit_crops, model, save_model,
+                                   {k: v for k, v in spec.items() if k != "type"})
         with progress_bar() as prog:
             result = anonymize_face_files(anonymizer, src, out, no_face, margin, skip_bad=not stop_on_error,
                                           progress=lambda i, n: prog(method, i, n), detector=detector)
@@ -263,7 +294,12 @@ def video_cmd(src: Path = typer.Argument(..., help="a video file (mp4, flv, avi,
                                                    "(e.g. -P block=12)"),
               voice_param: list[str] = typer.Option([], "--voice-param", "-p", help="a voice method option, "
                                                     "key=value (e.g. -p alpha=0.8)"),
-              model: Path | None = typer.Option(None, help="vgan: the model.pt of `privemo vgan train`"),
+              model: Path | None = typer.Option(None, help="vgan: the model.pt of `privemo vgan train`; pseudo_face: "
+                                                "a model written by `privemo anonymize face --save-model`"),
+              fit_on: Path | None = typer.Option(None, help="pseudo_face: faces of OTHER people (its pool), one "
+                                                 "subfolder per person"),
+              fit_corpus: str | None = typer.Option(None, help=FIT_CORPUS_HELP),
+              fit_crops: bool = typer.Option(False, help=FIT_CROPS_HELP),
               fps: float | None = typer.Option(None, min=1.0, max=240.0, help="output frame rate (default: the "
                                                "source's)"),
               detect_every: int = typer.Option(1, min=1, max=1000, help="run the face detector on every k-th frame "
@@ -300,13 +336,17 @@ def video_cmd(src: Path = typer.Argument(..., help="a video file (mp4, flv, avi,
         if face == "face_vgan" and model is not None:
             fspec["model"] = str(model)
         face_anon = create_face_anonymizer(fspec)
+        if face_anon.fits_on_others:
+            face_anon = _fit_face(face_anon, face, src, fit_on, fit_corpus, fit_crops, model, None,
+                                  {k: v for k, v in fspec.items() if k not in ("type", "model")})
         voice_anon = create_anonymizer(_spec(voice, voice_param))
         tracker = TrackerConfig(detect_every=detect_every, detect_width=detect_width, upsample=upsample,
                                 detector=detector)
         files, _ = video_files(src)
         with progress_bar() as prog:
             fit_on_videos(face_anon, voice_anon, files, speaker_from=speaker_from,
-                          progress=lambda i, n: prog("fitting on the clips", i, n))
+                          progress=lambda i, n: prog("fitting on the clips", i, n),
+                          fit_face=not face_anon.fits_on_others)
             result = anonymize_video_files(face_anon, voice_anon, src, out, fps, tracker, margin, no_face,
                                            speaker_from, skip_bad=not stop_on_error,
                                            progress=lambda i, n, d="": prog(f"{face} + {voice}", i, n, d))

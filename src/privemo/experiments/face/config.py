@@ -60,7 +60,10 @@ class FaceMethodConfig(_Strict):
     @field_validator("anonymizer")
     @classmethod
     def _has_type(cls, v: dict[str, Any]) -> dict[str, Any]:
-        return component("anonymizer", v, "face_original, face_blur, face_pixelate, face_autoencoder, face_vgan")
+        from privemo.registry import lookup, names
+
+        faces = [n for n in names("anonymizer") if getattr(lookup("anonymizer", n), "media", "") == "image"]
+        return component("anonymizer", v, ", ".join(faces))
 
 
 class AnonymizerTableConfig(_Strict):
@@ -97,6 +100,9 @@ class FaceEvalConfig(_Strict):
     detect: bool = True  # face detection + dlib alignment (else a centre crop)
     detector: Literal["dlib", "mediapipe"] = "dlib"  # the face front-end that finds the faces
     augment: int = 3000  # narula-2020: 3033 images from Yale's 60
+    # every second subject in sorted order: "even" (the 1st, 3rd, ...) or "odd" (the 2nd, 4th, ...), so that
+    # a setting chosen on one half is reported on the other, untouched one; "all": every subject
+    subjects: Literal["all", "even", "odd"] = "all"
     seed: int = 0
     narula: NarulaConfig | None = Field(default_factory=NarulaConfig)
     anonymizers: AnonymizerTableConfig | None = None

@@ -23,13 +23,27 @@ class FaceSet:
     source: np.ndarray  # index of the original image (its own index for an original)
     item_id: np.ndarray
     found: np.ndarray  # the face detector found the face (else a centre crop)
+    group: np.ndarray | None = None  # per image, the first original of its recording group (a CK+ sequence)
+
+    def __post_init__(self) -> None:
+        if self.group is None:  # every original its own group
+            self.group = np.asarray(self.source)
 
     def __len__(self) -> int:
         return len(self.images)
 
     def take(self, index: np.ndarray) -> FaceSet:
         return FaceSet(self.images[index], self.subject[index], self.emotion[index], self.gender[index],
-                       self.source[index], self.item_id[index], self.found[index])
+                       self.source[index], self.item_id[index], self.found[index], self.group[index])
+
+    def originals_of(self, subjects: list[str]) -> FaceSet:
+        """The originals of these subjects as a set of their own (sources and groups renumbered)."""
+        ix = np.flatnonzero(np.isin(self.subject, subjects) & (self.source == np.arange(len(self))))
+        first: dict[int, int] = {}
+        group = np.array([first.setdefault(int(g), j) for j, g in enumerate(self.group[ix])])
+        sub = self.take(ix)
+        sub.source, sub.group = np.arange(len(ix)), group
+        return sub
 
     @property
     def colour(self) -> bool:
@@ -59,8 +73,10 @@ def load_faces(corpus: str, root: Path | None, options: dict, emotions: list[str
     df = manifest.df
     gender = df["gender"].astype(object).where(df["gender"].notna(), "?").astype(str).to_numpy()
     found = np.array([not n.get("fallback", False) for n in feats.notes])
+    first: dict[str, int] = {}
+    group = np.array([first.setdefault(str(g), i) for i, g in enumerate(df["group"].astype(str))])
     faces = FaceSet(images, df["speaker"].astype(str).to_numpy(), df["emotion"].astype(str).to_numpy(), gender,
-                    np.arange(len(df)), df["item_id"].astype(str).to_numpy(), found)
+                    np.arange(len(df)), df["item_id"].astype(str).to_numpy(), found, group)
     return faces, manifest
 
 
@@ -71,7 +87,7 @@ def augmented(faces: FaceSet, target: int, seed: int) -> FaceSet:
     images, src = augment_faces(faces.images, target, seed)
     ids = np.array([f"{faces.item_id[s]}#{j}" if j >= len(faces) else faces.item_id[s] for j, s in enumerate(src)])
     return FaceSet(images, faces.subject[src], faces.emotion[src], faces.gender[src], faces.source[src], ids,
-                   faces.found[src])
+                   faces.found[src], faces.group[src])
 
 
 def to_tensor(images: np.ndarray):  # type: ignore[no-untyped-def]

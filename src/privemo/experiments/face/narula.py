@@ -54,7 +54,7 @@ def narula_unit(data: FaceSet, protocol: str, fold: int, fold_of: np.ndarray, cf
     tc = TrainConfig(epochs=cfg.epochs, lr=cfg.lr, batch=cfg.batch, seed=seed + 1000 * fold)
     n_id = len(subjects)
     if protocol == "subject":  # identity probes on the unseen subjects: enrol half / probe half
-        halves = group_folds(data.source[test], 2, seed + fold, strata=data.subject[test])
+        halves = group_folds(data.group[test], 2, seed + fold, strata=data.subject[test])
         id_train, id_test = test[halves == 1], test[halves == 0]
         id_chance = 1.0 / len(set(data.subject[test].tolist()))
     else:
@@ -108,4 +108,4 @@ def narula_unit(data: FaceSet, protocol: str, fold: int, fold_of: np.ndarray, cf
 def protocol_folds(data: FaceSet, protocol: str, k: int, seed: int) -> np.ndarray:
     if protocol == "subject":
         return group_folds(data.subject, k, seed)
-    return group_folds(data.source, k, seed, strata=data.subject)
+    return group_folds(data.group, k, seed, strata=data.subject)

@@ -35,6 +35,9 @@ class FaceEvaluation(Evaluation):
         faces, _ = load_faces(cfg.corpus.type, corpus_root(cfg.corpus, self.data_root), dict(cfg.corpus.options),
                               cfg.emotions, cfg.size, cfg.color, self.cache, cfg.detect,
                               progress=lambda i, n: self.progress("face crops", i, n), detector=cfg.detector)
+        if cfg.subjects != "all":
+            ordered = sorted(set(faces.subject.tolist()))
+            faces = faces.originals_of(ordered[0 if cfg.subjects == "even" else 1::2])
         if len(set(faces.subject.tolist())) < 2 or len(set(faces.emotion.tolist())) < 2:
             raise ConfigError(f"corpus {cfg.corpus.type}: needs at least 2 subjects and 2 emotions")
         return faces

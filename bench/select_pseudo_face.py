@@ -1,0 +1,83 @@
+"""How pseudo_face's default setting was chosen: on half of CK+48's subjects (every second subject in
+sorted order: the *selection* half, `subjects: even` in a face config), never on the other half,
+which `configs/face/ckplus48_heldout.yaml` reports on (`subjects: odd`), nor on Yale.
+
+    python bench/select_pseudo_face.py [--root ../shared/data/ckplus48] [--folds 4]
+
+Each candidate anonymizes the selection half's faces (cross-fitted: each subject fold by a pool of
+the other folds' subjects) and is judged by the face table's attackers and judges (privemo's
+AnonymizerTable, CNN attacker, 10 epochs): pretrained dlib identification, scenario I (CNN trained
+on originals) and II (trained on protected faces of the same subjects), expression CNN trained and
+tested on protected faces of unseen subjects, the originals-trained expression CNN on protected
+faces, and fer. Results go to bench/results/select_pseudo_face.{json,md}. Needs CK+48.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from _common import ROOT, machine, parser, write  # noqa: E402  (puts src/ on the path)
+
+from privemo.anonymize.face import create_face_anonymizer  # noqa: E402
+from privemo.experiments.face.anonymizers import AnonymizerTable  # noqa: E402
+from privemo.experiments.face.config import AnonymizerTableConfig  # noqa: E402
+from privemo.experiments.face.data import augmented, load_faces  # noqa: E402
+from privemo.experiments.face.report import anonymizer_checks  # noqa: E402
+from privemo.features import FeatureCache  # noqa: E402
+
+CANDIDATES = {  # the first round (10 epochs, no augmentation) kept colour "full" as v0's default
+    "colour_full": {"type": "pseudo_face", "colour": "full"},
+    "colour_none": {"type": "pseudo_face", "colour": "none"},
+    "colour_mean": {"type": "pseudo_face", "colour": "mean"},
+    "canonical_colour_none": {"type": "pseudo_face", "pose": "canonical", "colour": "none"},
+    "colour_none_c5": {"type": "pseudo_face", "colour": "none", "components": 5},
+    "colour_none_k10": {"type": "pseudo_face", "colour": "none", "k": 10},
+}
+
+
+def main() -> None:
+    ap = parser()
+    ap.set_defaults(root=str(ROOT.parent / "shared" / "data" / "ckplus48"))
+    ap.add_argument("--folds", type=int, default=4)
+    ap.add_argument("--only", nargs="*", default=None)
+    ap.add_argument("--epochs", type=int, default=10)
+    ap.add_argument("--augment", type=int, default=0, help="images after augmentation (0: originals only)")
+    args = ap.parse_args()
+    if not Path(args.root).is_dir():
+        sys.exit(f"CK+48 not found at {args.root}")
+    faces, _ = load_faces("ckplus", Path(args.root), {}, None, 48, "gray", FeatureCache(), detect=False)
+    subjects = sorted(set(faces.subject.tolist()))
+    half = set(subjects[::2])
+    data = faces.originals_of(sorted(half))
+    print(f"selection half: {len(half)} of {len(subjects)} subjects, {len(data)} faces")
+    cfg = AnonymizerTableConfig(folds=args.folds, epochs=args.epochs, attackers=["cnn"], augment=args.augment)
+    table = AnonymizerTable(augmented(data, args.augment, 0), cfg, 0, (16, 32, 64), print)
+    rows = [table.method("original", create_face_anonymizer({"type": "face_original"}))]
+    for name, spec in CANDIDATES.items():
+        if args.only and name not in args.only:
+            continue
+        t0 = time.perf_counter()
+        rows.append(table.method(name, create_face_anonymizer(spec)) | {"spec": spec})
+        print(f"{name}: {time.perf_counter() - t0:.0f} s")
+    checks = {c["method"]: c for c in anonymizer_checks(rows)}
+    ch = rows[0]["id_chance"]
+    lines = ["# pseudo_face: the setting chosen on CK+48's selection half", "",
+             f"{len(half)} subjects (every second of {len(subjects)}), {len(data)} faces (augmented to "
+             f"{max(args.augment, len(data))}), {args.folds} folds, CNNs trained {args.epochs} epochs, "
+             f"identity chance {100 * ch:.1f}%; {machine()}.", "",
+             "| candidate | dlib ID | I cnn | II cnn | expr CNN (subject) | orig → prot | fer | images/s |",
+             "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        e = r["expression_cnn"]
+        lines.append(f"| {r['method']} | {100 * r['dlib']['acc']:.1f} | {100 * r['scenario']['cnn']['I']['acc']:.1f} | "
+                     f"{100 * r['scenario']['cnn']['II']['acc']:.1f} | {100 * e['subject']['acc']:.1f} | "
+                     f"{100 * e['transfer']['acc']:.1f} | {100 * r['expression_fer']['acc']:.1f} | "
+                     f"{r['images_per_s']:.0f} |")
+    write(args.out, "select_pseudo_face", {"machine": machine(), "rows": rows, "checks": checks}, lines)
+
+
+if __name__ == "__main__":
+    main()

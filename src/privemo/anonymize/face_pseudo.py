@@ -1,0 +1,271 @@
+"""``pseudo_face``: privemo's expression-preserving identity replacement (no GAN weights needed).
+
+The expression is carried by the face's landmark geometry; the identity by the rest. Fitting, on the
+face crops of training subjects (never the people to be anonymized):
+
+1. the landmarks of every face (a face front-end: dlib's 68 points or mediapipe's 468), aligned to
+   their mean shape by similarity Procrustes (pose and scale removed);
+2. an **expression basis**: the principal directions of each face's deviation from its *own
+   subject's* mean shape (``components`` of them), so that the between-subject (identity) part of
+   face shape is left out of what is kept;
+3. a **pool**: every training face warped piecewise-affinely onto the mean shape (its texture in a
+   common frame), with its expression coefficients.
+
+Anonymizing a face: its landmarks are aligned to the mean shape and only their projection on the
+expression basis is kept (target shape = mean + expression); a **pseudo-identity** is the average
+of ``k`` pool faces of ``k`` different subjects whose expressions are nearest to this face's
+(k-Same-Select; the ``k`` are drawn, per image key, among the ``k * candidates`` nearest subjects);
+the average is warped onto the target shape put back in the face's own pose (``pose: keep``; or left
+in the pool's mean pose, ``canonical``), its colour left as the pool's or matched to the face's
+(``colour``: mean, or mean and spread, per channel), and it replaces the crop (the face-batch and
+video paths paste it back with a soft edge). Deterministic per ``seed`` and key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any, ClassVar, Literal
+
+import numpy as np
+from pydantic import Field
+
+from privemo.anonymize.face import FaceAnonymizer, Progress, _cv2, as_images
+from privemo.errors import ConfigError
+from privemo.registry import register
+
+_BORDER = np.array([[0, 0], [0.5, 0], [1, 0], [1, 0.5], [1, 1], [0.5, 1], [0, 1], [0, 0.5]], dtype=np.float64)
+
+
+def _similarity(src: np.ndarray, dst: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+    """(scale, rotation R (2x2), translation t) minimising |s R src + t - dst| (Umeyama)."""
+    ms, md = src.mean(0), dst.mean(0)
+    a, b = src - ms, dst - md
+    u, sv, vt = np.linalg.svd(b.T @ a)
+    d = np.sign(np.linalg.det(u @ vt))
+    rot = u @ np.diag([1.0, d]) @ vt
+    var = (a ** 2).sum()
+    scale = float((sv * np.array([1.0, d])).sum() / var) if var > 0 else 1.0
+    return scale, rot, md - scale * (rot @ ms)
+
+
+def _apply(shape: np.ndarray, s: float, rot: np.ndarray, t: np.ndarray) -> np.ndarray:
+    return s * shape @ rot.T + t
+
+
+def piecewise_affine(image: np.ndarray, src: np.ndarray, dst: np.ndarray, triangles: np.ndarray,
+                     out_size: tuple[int, int]) -> np.ndarray:
+    """``image`` warped so that its points ``src`` land on ``dst`` (pixels, (x, y)), triangle by triangle;
+    an output pixel no triangle covers is sampled where it is (identity)."""
+    cv2 = _cv2()
+    h, w = out_size
+    label = np.zeros((h, w), np.int32)
+    for i, tri in enumerate(triangles):
+        cv2.fillConvexPoly(label, np.rint(dst[tri]).astype(np.int32), i + 1)
+    d = np.concatenate([dst[triangles], np.ones((len(triangles), 3, 1))], axis=2)  # (T, 3, 3) rows [x y 1]
+    try:
+        inv = np.linalg.inv(d)  # (T, 3, 3)
+    except np.linalg.LinAlgError:  # a collapsed triangle (covers no pixel): least squares
+        inv = np.linalg.pinv(d)
+    affine = np.einsum("tij,tjk->tki", inv, src[triangles])  # (T, 2, 3): src = A @ [x y 1]
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float64)
+    lab = label - 1
+    inside = lab >= 0
+    a = affine[np.clip(lab, 0, None)]
+    mx = np.where(inside, a[..., 0, 0] * xs + a[..., 0, 1] * ys + a[..., 0, 2], xs)
+    my = np.where(inside, a[..., 1, 0] * xs + a[..., 1, 1] * ys + a[..., 1, 2], ys)
+    return cv2.remap(image, mx.astype(np.float32), my.astype(np.float32), cv2.INTER_LINEAR,
+                     borderMode=cv2.BORDER_REPLICATE)
+
+
+@register("anonymizer", "pseudo_face")
+@dataclass
+class PseudoFace(FaceAnonymizer):
+    """Expression-preserving identity replacement: the face's expression geometry on a k-Same-Select
+    average of other people's faces (see the module's description). Fit it on faces of people other
+    than those it anonymizes, with their subject labels."""
+
+    name: ClassVar[str] = "pseudo_face"
+    fits_on_others: ClassVar[bool] = True
+    transform_params: ClassVar[tuple[str, ...]] = ("k", "candidates", "colour", "pose", "region", "threads", "seed")
+    k: Annotated[int, Field(ge=1, le=100)] = 5
+    candidates: Annotated[int, Field(ge=1, le=20)] = 2
+    components: Annotated[int, Field(ge=0, le=200)] = 10
+    size: Annotated[int, Field(ge=16, le=512)] = 64
+    landmarks: Literal["dlib", "mediapipe"] = "dlib"
+    inset: Annotated[float, Field(ge=0.0, lt=0.4)] = 0.08
+    colour: Literal["none", "mean", "full"] = "none"  # match the face's brightness (mean) or also its contrast
+    pose: Literal["keep", "canonical"] = "keep"
+    region: Literal["crop", "face"] = "crop"  # replace the whole crop, or the face (landmark hull and forehead)  # the face's own position, scale and tilt, or the pool's mean pose
+    threads: Annotated[int, Field(ge=1, le=64)] = 2  # faces of a batch anonymized in parallel
+
+    # -- landmarks --------------------------------------------------------------------------------
+    def _points(self, img: np.ndarray) -> np.ndarray | None:
+        """Landmarks of the face filling the crop, in [0, 1] units of the crop, or None."""
+        cv2 = _cv2()
+        from privemo.features.frontend import get_frontend
+
+        side = 160
+        im = np.clip(np.rint(img), 0, 255).astype(np.uint8)
+        big = cv2.resize(im, (side, side), interpolation=cv2.INTER_CUBIC)
+        m = int(round(self.inset * side))
+        pts = get_frontend(self.landmarks).landmarks(big, (m, m, side - m, side - m))
+        if pts is None and self.landmarks != "dlib":
+            pts = get_frontend("dlib").landmarks(big, (m, m, side - m, side - m))
+        return None if pts is None else np.asarray(pts, np.float64) / side
+
+    # -- fit --------------------------------------------------------------------------------------
+    def fit(self, faces: np.ndarray | Sequence[np.ndarray], progress: Progress | None = None,
+            subjects: Sequence[str] | None = None) -> PseudoFace:
+        arr = as_images(faces)
+        if len(arr) == 0:
+            raise ConfigError("pseudo_face: fit it on face crops of other people (none given)")
+        subj = np.array([str(s) for s in subjects]) if subjects is not None else np.arange(len(arr)).astype(str)
+        if len(subj) != len(arr):
+            raise ConfigError(f"pseudo_face: {len(arr)} faces but {len(subj)} subject labels")
+        pts, keep = [], []
+        for i, im in enumerate(arr):
+            p = self._points(im.astype(np.float32))
+            if p is not None:
+                pts.append(p)
+                keep.append(i)
+            if progress:
+                progress(i + 1, len(arr))
+        if len(keep) < self.k:
+            raise ConfigError(f"pseudo_face: landmarks found on {len(keep)} of {len(arr)} faces; needs at least "
+                              f"k={self.k}")
+        shapes = np.stack(pts)
+        keep_ix = np.array(keep)
+        subj = subj[keep_ix]
+        if len(set(subj.tolist())) < self.k:
+            raise ConfigError(f"pseudo_face: faces of {len(set(subj.tolist()))} subjects; k={self.k} needs at least "
+                              f"{self.k} different people in the pool")
+        mean = shapes.mean(0)
+        for _ in range(3):  # generalised Procrustes: every shape aligned to the mean shape
+            aligned = np.stack([_apply(s, *_similarity(s, mean)) for s in shapes])
+            new = aligned.mean(0)
+            s_, r_, t_ = _similarity(new, shapes.mean(0))  # keep the mean in the crop's frame
+            mean = _apply(new, s_, r_, t_)
+        aligned = np.stack([_apply(s, *_similarity(s, mean)) for s in shapes])
+        own = np.zeros_like(aligned)
+        for s in set(subj.tolist()):
+            own[subj == s] = aligned[subj == s].mean(0)
+        dev = (aligned - own).reshape(len(aligned), -1)
+        if subjects is None or not dev.any():
+            dev = (aligned - mean).reshape(len(aligned), -1)
+        n_comp = min(self.components, dev.shape[0], dev.shape[1])
+        if n_comp > 0:
+            _, _, vt = np.linalg.svd(dev - dev.mean(0), full_matrices=False)
+            self.basis_ = vt[:n_comp]
+        else:
+            self.basis_ = np.zeros((0, dev.shape[1]))
+        self.mean_ = mean
+        self.codes_ = (aligned - mean).reshape(len(aligned), -1) @ self.basis_.T
+        self.subjects_ = subj
+        from scipy.spatial import Delaunay
+
+        ref = np.vstack([mean, _BORDER])
+        self.triangles_ = Delaunay(ref).simplices.astype(np.int64)
+        self.channels_ = 3 if arr.ndim == 4 else 1
+        S = self.size
+        dst = ref * (S - 1)
+        tex = []
+        for j, i in enumerate(keep_ix):
+            im = arr[i].astype(np.float32)
+            h, w = im.shape[:2]
+            src = np.vstack([shapes[j], _BORDER]) * np.array([w - 1, h - 1])
+            tex.append(piecewise_affine(im, src, dst, self.triangles_, (S, S)))
+        self.textures_ = np.clip(np.rint(np.stack(tex)), 0, 255).astype(np.uint8)  # as saved
+        return self
+
+    # -- transform --------------------------------------------------------------------------------
+    def _transform(self, images: np.ndarray, keys: list[str]) -> np.ndarray:
+        if not hasattr(self, "textures_"):
+            raise ConfigError("pseudo_face: fit it on faces of other people before anonymizing")
+        jobs = [(im, k or str(i)) for i, (im, k) in enumerate(zip(images, keys, strict=True))]
+        if len(jobs) < 16 or self.threads <= 1:
+            return np.stack([self._one(im, k) for im, k in jobs])
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(self.threads) as pool:  # dlib, OpenCV and numpy release the GIL
+            return np.stack(list(pool.map(lambda job: self._one(*job), jobs)))
+
+    def _one(self, img: np.ndarray, key: str) -> np.ndarray:
+        cv2 = _cv2()
+        h, w = img.shape[:2]
+        pts = self._points(img)
+        if pts is None:  # no landmarks: the pseudo-identity in a neutral pose (privacy first)
+            pose, code = (1.0, np.eye(2), np.zeros(2)), np.zeros(len(self.basis_))
+        else:
+            s, rot, t = _similarity(pts, self.mean_)
+            code = (_apply(pts, s, rot, t) - self.mean_).reshape(-1) @ self.basis_.T
+            pose = (1.0 / s, rot.T, -(rot.T @ t) / s)  # mean frame -> this crop
+            if self.pose == "canonical":
+                pose = (1.0, np.eye(2), np.zeros(2))
+        target = self.mean_ + (code @ self.basis_).reshape(self.mean_.shape)
+        texture = self._pseudo_identity(code, key)
+        S = self.size
+        src = np.vstack([self.mean_, _BORDER]) * (S - 1)
+        dst = np.vstack([_apply(target, *pose), _BORDER]) * (S - 1)
+        out = piecewise_affine(texture, src, dst, self.triangles_, (S, S))
+        mask = self._face_mask(dst[: len(self.mean_)], S) if self.region == "face" else None
+        if (h, w) != (S, S):
+            out = cv2.resize(out, (w, h), interpolation=cv2.INTER_LINEAR)
+        if out.ndim == 2 and img.ndim == 3:  # a gray pool for a colour face
+            out = np.repeat(out[..., None], img.shape[2], axis=2)
+        elif out.ndim == 3 and img.ndim == 2:
+            out = out.mean(axis=2)
+        out = out.reshape(img.shape)
+        if self.colour != "none":  # per channel: the pool's face carried to this face's brightness (and contrast)
+            axes = (0, 1)
+            mu_o, mu_i = out.mean(axes), img.mean(axes)
+            scale = (img.std(axes) + 1e-3) / (out.std(axes) + 1e-3) if self.colour == "full" else 1.0
+            out = (out - mu_o) * scale + mu_i
+        if mask is not None:
+            if (h, w) != (S, S):
+                mask = cv2.resize(mask, (w, h), interpolation=cv2.INTER_LINEAR)
+            mask = mask[..., None] if img.ndim == 3 else mask
+            out = mask * out + (1 - mask) * img
+        return np.clip(out, 0, 255)
+
+    @staticmethod
+    def _face_mask(points: np.ndarray, size: int) -> np.ndarray:
+        """A soft mask of the face: the landmarks' hull, raised above the brows by a fifth of the face."""
+        cv2 = _cv2()
+        top, bottom = points[:, 1].min(), points[:, 1].max()
+        upper = points[points[:, 1] < top + 0.25 * (bottom - top)]
+        hull = np.vstack([points, upper - np.array([0, 0.2 * (bottom - top)])])
+        mask = np.zeros((size, size), np.float32)
+        cv2.fillConvexPoly(mask, cv2.convexHull(np.rint(hull).astype(np.int32)), 1.0)
+        return cv2.GaussianBlur(mask, (0, 0), sigmaX=max(1.0, 0.04 * size))
+
+    def _pseudo_identity(self, code: np.ndarray, key: str) -> np.ndarray:
+        """The average texture of k pool faces of k different subjects nearest in expression."""
+        dist = ((self.codes_ - code) ** 2).sum(1) if len(code) else np.zeros(len(self.codes_))
+        order = np.argsort(dist, kind="stable")
+        seen: dict[str, int] = {}
+        for i in order:  # each subject's face nearest in expression
+            seen.setdefault(str(self.subjects_[i]), int(i))
+            if len(seen) >= self.k * self.candidates:
+                break
+        nearest = np.array(list(seen.values()))
+        pick = self.rng(key).choice(len(nearest), size=min(self.k, len(nearest)), replace=False)
+        return self.textures_[nearest[np.sort(pick)]].astype(np.float32).mean(0)
+
+    # -- save / load ------------------------------------------------------------------------------
+    _STATE = ("mean_", "basis_", "codes_", "triangles_", "textures_")
+
+    def state_dict(self) -> dict[str, Any]:
+        import torch
+
+        if not hasattr(self, "textures_"):
+            raise ConfigError("pseudo_face: fit it before saving it")
+        return {"config": self.config(), "subjects": [str(x) for x in self.subjects_],
+                **{k: torch.from_numpy(np.ascontiguousarray(getattr(self, k))) for k in self._STATE}}
+
+    def load_state(self, state: dict[str, Any]) -> PseudoFace:
+        for k in self._STATE:
+            setattr(self, k, state[k].numpy())
+        self.subjects_ = np.array(state["subjects"])
+        self.channels_ = 3 if self.textures_.ndim == 4 else 1
+        return self

@@ -1,0 +1,107 @@
+"""pseudo_face, privemo's expression-preserving identity replacement: its warp, its pool, and the
+evaluation's cross-fitting (no face is ever made from its own subject's pool)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from privemo.anonymize.face_pseudo import PseudoFace, piecewise_affine
+from privemo.errors import ConfigError
+from privemo.experiments.face.anonymizers import AnonymizerTable
+from privemo.experiments.face.config import AnonymizerTableConfig
+from privemo.experiments.face.data import FaceSet
+
+
+def faces(n_subjects: int = 6, per: int = 3, size: int = 48, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Smooth synthetic faces: an ellipse with two eyes and a mouth whose height varies per image."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:size, 0:size] / size
+    out, subj = [], []
+    for s in range(n_subjects):
+        tone = 90 + 20 * s
+        for j in range(per):
+            img = np.full((size, size), 30.0)
+            img[((xx - 0.5) / 0.33) ** 2 + ((yy - 0.52) / 0.42) ** 2 < 1] = tone
+            for ex in (0.36, 0.64):
+                img[((xx - ex) / 0.06) ** 2 + ((yy - 0.42) / 0.03) ** 2 < 1] = 20
+            img[((xx - 0.5) / 0.12) ** 2 + ((yy - 0.72) / (0.02 + 0.02 * j)) ** 2 < 1] = 40
+            out.append(np.clip(img + rng.normal(0, 2, img.shape), 0, 255).astype(np.uint8))
+            subj.append(f"s{s}")
+    return np.stack(out), np.array(subj)
+
+
+def test_piecewise_affine_with_equal_points_is_the_identity():
+    img = np.random.default_rng(0).uniform(0, 255, (40, 40)).astype(np.float32)
+    pts = np.array([[0, 0], [39, 0], [39, 39], [0, 39], [20, 18]], dtype=np.float64)
+    tris = np.array([[0, 1, 4], [1, 2, 4], [2, 3, 4], [3, 0, 4]])
+    out = piecewise_affine(img, pts, pts, tris, (40, 40))
+    assert np.abs(out - img).max() < 1e-3
+
+
+def test_piecewise_affine_moves_a_point_where_asked():
+    img = np.zeros((41, 41), np.float32)
+    img[10, 10] = 255.0
+    src = np.array([[0, 0], [40, 0], [40, 40], [0, 40], [10, 10]], dtype=np.float64)
+    dst = src.copy()
+    dst[4] = [30, 25]
+    tris = np.array([[0, 1, 4], [1, 2, 4], [2, 3, 4], [3, 0, 4]])
+    out = piecewise_affine(img, src, dst, tris, (41, 41))
+    assert np.unravel_index(out.argmax(), out.shape) == (25, 30)
+
+
+def test_pseudo_identity_averages_k_different_subjects_and_is_deterministic():
+    imgs, subj = faces()
+    a = PseudoFace(k=3, candidates=2, components=4).fit(imgs, subjects=list(subj))
+    assert a.textures_.shape == (len(imgs), a.size, a.size)
+    assert set(a.subjects_.tolist()) == set(subj.tolist())
+    picks: list[int] = []
+    real = a.textures_
+
+    class Pool:  # records which pool faces the average is made of
+        def __getitem__(self, idx):
+            picks.extend(np.atleast_1d(idx).tolist())
+            return real[idx]
+
+    a.textures_ = Pool()
+    a._pseudo_identity(np.zeros(len(a.basis_)), "key")
+    assert len(picks) == 3 and len({a.subjects_[i] for i in picks}) == 3
+    a.textures_ = real
+    one = a.transform(imgs[0], "k0")
+    again = PseudoFace(k=3, candidates=2, components=4).fit(imgs, subjects=list(subj)).transform(imgs[0], "k0")
+    assert one.shape == imgs[0].shape and one.dtype == np.uint8 and np.array_equal(one, again)
+
+
+def test_fit_needs_k_people_and_transform_needs_a_fit():
+    imgs, subj = faces(n_subjects=2)
+    with pytest.raises(ConfigError, match="k=5 needs at least 5 different people"):
+        PseudoFace().fit(imgs, subjects=list(subj))
+    with pytest.raises(ConfigError, match="subject labels"):
+        PseudoFace(k=2).fit(imgs, subjects=["a"])
+    with pytest.raises(ConfigError, match="fit it"):
+        PseudoFace().transform(imgs[0])
+
+
+def test_the_table_anonymizes_each_subject_with_a_pool_of_other_people():
+    imgs, subj = faces(n_subjects=8, per=2)
+    n = len(imgs)
+    data = FaceSet(imgs, subj, np.array(["happy", "sad"] * (n // 2)), np.full(n, "?"), np.arange(n),
+                   np.array([f"i{i}" for i in range(n)]), np.ones(n, bool))
+    table = AnonymizerTable(data, AnonymizerTableConfig(folds=4, epochs=1), 0, (4, 8))
+    seen: list[tuple[set[str], set[str]]] = []
+
+    class Spy(PseudoFace):
+        def fit(self, faces, progress=None, subjects=None):
+            self._pool = set(subjects)
+            return super().fit(faces, progress, subjects)
+
+        def transform_batch(self, images, keys=None):
+            anonymized = {str(subj[int(k[1:])]) for k in keys}
+            seen.append((self._pool, anonymized))
+            return super().transform_batch(images, keys)
+
+    out = table.anonymize_cross(Spy(k=2, candidates=1, components=2))
+    assert out.shape == imgs.shape
+    assert len(seen) == 4 and set().union(*(a for _, a in seen)) == set(subj.tolist())
+    for pool, anonymized in seen:
+        assert pool and not pool & anonymized
