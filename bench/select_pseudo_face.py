@@ -28,13 +28,16 @@ from privemo.experiments.face.data import augmented, load_faces  # noqa: E402
 from privemo.experiments.face.report import anonymizer_checks  # noqa: E402
 from privemo.features import FeatureCache  # noqa: E402
 
-CANDIDATES = {  # the first round (10 epochs, no augmentation) kept colour "full" as v0's default
-    "colour_full": {"type": "pseudo_face", "colour": "full"},
+# Round 1 (10 epochs, no augmentation: attackers too weak, original scenario I 14.8%) and round 2
+# (20 epochs, augmented to 2000) chose colour "none" over "mean" and "full" (brightness identifies the
+# session); round 3 tries the levers left, against the same attackers as round 2.
+CANDIDATES = {
     "colour_none": {"type": "pseudo_face", "colour": "none"},
     "colour_mean": {"type": "pseudo_face", "colour": "mean"},
-    "canonical_colour_none": {"type": "pseudo_face", "pose": "canonical", "colour": "none"},
-    "colour_none_c5": {"type": "pseudo_face", "colour": "none", "components": 5},
-    "colour_none_k10": {"type": "pseudo_face", "colour": "none", "k": 10},
+    "k10": {"type": "pseudo_face", "k": 10},
+    "k8_c6": {"type": "pseudo_face", "k": 8, "components": 6},
+    "canonical": {"type": "pseudo_face", "pose": "canonical"},
+    "region_face": {"type": "pseudo_face", "region": "face"},
 }
 
 
@@ -43,8 +46,8 @@ def main() -> None:
     ap.set_defaults(root=str(ROOT.parent / "shared" / "data" / "ckplus48"))
     ap.add_argument("--folds", type=int, default=4)
     ap.add_argument("--only", nargs="*", default=None)
-    ap.add_argument("--epochs", type=int, default=10)
-    ap.add_argument("--augment", type=int, default=0, help="images after augmentation (0: originals only)")
+    ap.add_argument("--epochs", type=int, default=20)
+    ap.add_argument("--augment", type=int, default=2000, help="images after augmentation (0: originals only)")
     args = ap.parse_args()
     if not Path(args.root).is_dir():
         sys.exit(f"CK+48 not found at {args.root}")

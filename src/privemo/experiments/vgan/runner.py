@@ -62,7 +62,11 @@ def split(faces: FaceSet, cfg: VganEvalConfig) -> VganData:
                               f"{cfg.left_out.emotion!r} in corpus {cfg.corpus.type} (subjects: "
                               f"{', '.join(subjects[:6])}{' ...' if len(subjects) > 6 else ''}; emotions: "
                               f"{', '.join(sorted(set(faces.emotion.tolist())))})")
-    test = stratified_holdout(strata, cfg.test_fraction, cfg.seed) & ~held
+    # whole recording groups (a CK+ sequence's near-identical frames) are held out, never split
+    first = np.unique(faces.group, return_index=True)[1]
+    heads = np.sort(first)
+    test_head = stratified_holdout(strata[heads], cfg.test_fraction, cfg.seed)
+    test = np.isin(faces.group, faces.group[heads[test_head]]) & ~held
     train = ~test & ~held
     identities = sorted(set(faces.subject[train].tolist()))
     expressions = sorted(set(faces.emotion[train].tolist()))
