@@ -46,7 +46,7 @@ lint: setup
 	$(VENV)/bin/ruff check src tests bench
 	$(VENV)/bin/mypy
 
-bench: setup  ## feature throughput vs librosa, learner epoch time vs a plain torch loop, federated round time vs a plain loop, voice anonymizer RTF vs McAdams, face anonymizer images/s vs resize+blur, PPRL-VGAN training vs a plain VAE loop, video anonymization vs decode+encode -> bench/results/
+bench: setup  ## feature throughput vs librosa, learner epoch time vs a plain torch loop, federated round time vs a plain loop, voice anonymizer RTF vs McAdams, face anonymizer images/s vs resize+blur, PPRL-VGAN training vs a plain VAE loop, video anonymization vs decode+encode, the face front-ends (dlib vs mediapipe) -> bench/results/
 	$(PY) bench/bench_features.py
 	$(PY) bench/bench_learner.py
 	$(PY) bench/bench_federated.py
@@ -54,6 +54,7 @@ bench: setup  ## feature throughput vs librosa, learner epoch time vs a plain to
 	$(PY) bench/bench_face.py
 	$(PY) bench/bench_vgan.py
 	$(PY) bench/bench_video.py
+	$(PY) bench/bench_frontend.py
 
 ravdess: setup  ## the RAVDESS leakage baseline (needs ../shared/data/ravdess or --data-root)
 	$(VENV)/bin/privemo run configs/ravdess_baseline.yaml
@@ -66,8 +67,10 @@ compare-ravdess: setup  ## voice anonymizers, Gen / Priv and DP-SGD of RAVDESS o
 	$(VENV)/bin/privemo run configs/ravdess_jaiswal_dp.yaml
 	$(VENV)/bin/privemo compare runs/ravdess_voice runs/ravdess_jaiswal_dp --out runs/ravdess_compared
 
-face: setup  ## narula-2020's table and the face anonymizers on Yale (../shared/data/yalefaces, or under $$PRIVEMO_DATA)
+face: setup  ## every face method on Yale (with narula-2020's table) and on CK+48's held-out half, then both on one page -> runs/face_compared/report.html
 	$(VENV)/bin/privemo evaluate face configs/face/yale.yaml
+	$(VENV)/bin/privemo evaluate face configs/face/ckplus48.yaml
+	$(VENV)/bin/privemo compare runs/face_yale runs/face_ckplus48 --out runs/face_compared
 
 vgan: setup  ## PPRL-VGAN trained (about 25 min) and attacked on the built-in demo faces -> runs/vgan_demo/report.html
 	$(VENV)/bin/privemo vgan evaluate configs/vgan/demo.yaml

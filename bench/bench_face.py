@@ -31,6 +31,8 @@ METHODS = [
     ("face_autoencoder (latent 300, corrupt)", {"type": "face_autoencoder", "size": 64, "epochs": 5}),
     ("face_autoencoder (latent 300, no corruption)", {"type": "face_autoencoder", "size": 64, "epochs": 5,
                                                       "corrupt": False}),
+    ("pseudo_face (default, 2 threads)", {"type": "pseudo_face"}),
+    ("pseudo_face (1 thread)", {"type": "pseudo_face", "threads": 1}),
 ]
 
 
@@ -103,7 +105,7 @@ def main() -> None:
     tiled = np.resize(images, (args.images, 64, 64)).astype(np.uint8)
     results: dict[str, dict[str, float]] = {"resize + blur (baseline)": {"images_per_s": rate(baseline, tiled)}}
     for label, spec in METHODS:
-        an: FaceAnonymizer = create_face_anonymizer(spec).fit(images)
+        an: FaceAnonymizer = create_face_anonymizer(spec).fit(images, subjects=list(subject))
         results[label] = {"images_per_s": rate(lambda b, an=an: an.transform_batch(b, [str(i) for i in range(len(b))]),
                                                tiled)}
     base = results["resize + blur (baseline)"]["images_per_s"]

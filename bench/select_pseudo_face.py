@@ -38,6 +38,8 @@ CANDIDATES = {
     "k8_c6": {"type": "pseudo_face", "k": 8, "components": 6},
     "canonical": {"type": "pseudo_face", "pose": "canonical"},
     "region_face": {"type": "pseudo_face", "region": "face"},
+    "cand4": {"type": "pseudo_face", "candidates": 4},
+    "cand8": {"type": "pseudo_face", "candidates": 8},
 }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import yaml
 from typer.testing import CliRunner
 
@@ -74,3 +75,19 @@ def test_evaluate_face_config_errors(tmp_path):
     assert r.exit_code != 0 and "unknown protocols" in r.output
     r = CliRunner().invoke(app, ["evaluate", "face", str(cfg), "--part", "everything"])
     assert r.exit_code != 0 and "--part" in r.output
+
+
+def test_subject_halves_are_disjoint_and_cover_every_subject(tmp_path, monkeypatch):
+    from privemo.experiments.face.config import FaceEvalConfig
+    from privemo.experiments.face.runner import FaceEvaluation
+    from privemo.features import FeatureCache
+
+    monkeypatch.setenv("PRIVEMO_CACHE", str(tmp_path / "cache"))
+    seen = {}
+    for half in ("even", "odd", "all"):
+        cfg = FaceEvalConfig.model_validate({**CONFIG, "subjects": half})
+        faces = FaceEvaluation(cfg, tmp_path / half, tmp_path, FeatureCache(tmp_path / "cache")).faces()
+        assert np.array_equal(faces.source, np.arange(len(faces)))
+        seen[half] = set(faces.subject.tolist())
+    assert seen["even"] and seen["odd"] and not seen["even"] & seen["odd"]
+    assert seen["even"] | seen["odd"] == seen["all"]

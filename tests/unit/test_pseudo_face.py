@@ -105,3 +105,30 @@ def test_the_table_anonymizes_each_subject_with_a_pool_of_other_people():
     assert len(seen) == 4 and set().union(*(a for _, a in seen)) == set(subj.tolist())
     for pool, anonymized in seen:
         assert pool and not pool & anonymized
+
+
+def _set_with_groups() -> FaceSet:
+    """Four subjects, each with two recording groups of three near-identical frames (as CK+)."""
+    imgs, _ = faces(n_subjects=4, per=6, size=16)
+    n = len(imgs)
+    subj = np.repeat([f"s{i}" for i in range(4)], 6)
+    group = np.repeat(np.arange(0, n, 3), 3)  # the first frame of each group of three
+    emotion = np.tile(np.repeat(["happy", "sad"], 3), 4)
+    return FaceSet(imgs, subj, emotion, np.full(n, "?"), np.arange(n), np.array([f"i{i}" for i in range(n)]),
+                   np.ones(n, bool), group)
+
+
+def test_face_splits_and_halves_keep_recording_groups_whole():
+    from privemo.experiments.vgan.config import VganEvalConfig
+    from privemo.experiments.vgan.runner import split
+
+    data = _set_with_groups()
+    table = AnonymizerTable(data, AnonymizerTableConfig(folds=2, epochs=1), 0, (4, 8))
+    for g in np.unique(data.group):
+        assert len(set(table.id_fold[data.group == g].tolist())) == 1
+    cfg = VganEvalConfig(name="t", corpus={"type": "ckplus"}, size=16, split="subject", test_fraction=0.5)
+    d = split(data, cfg)
+    assert not set(d.train.group.tolist()) & set(d.test.group.tolist()) and len(d.test) % 3 == 0
+    half = data.originals_of(["s1", "s3"])
+    assert sorted(set(half.subject.tolist())) == ["s1", "s3"] and len(half) == 12
+    assert np.array_equal(half.source, np.arange(12)) and np.array_equal(half.group, np.repeat([0, 3, 6, 9], 3))
