@@ -18,7 +18,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 from _common import ROOT, machine, parser, write  # noqa: E402  (puts src/ on the path)
 
 from privemo.anonymize.face import create_face_anonymizer  # noqa: E402
