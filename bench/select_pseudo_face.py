@@ -9,7 +9,19 @@ the other folds' subjects) and is judged by the face table's attackers and judge
 AnonymizerTable, CNN attacker, 10 epochs): pretrained dlib identification, scenario I (CNN trained
 on originals) and II (trained on protected faces of the same subjects), expression CNN trained and
 tested on protected faces of unseen subjects, the originals-trained expression CNN on protected
-faces, and fer. Results go to bench/results/select_pseudo_face.{json,md}. Needs CK+48.
+faces, and fer. Results go to bench/results/<--name>.{json,md}. Needs CK+48.
+
+The rounds behind the default (bench/results/select_pseudo_face_r1..r4):
+  r1  --epochs 10 --augment 0 (the script at commit 473e01f, colour then a bool): attackers too weak
+      (the original's scenario I 14.8%); colour matching leaked identity (I 6.1% vs 2.4% without);
+  r2  --only colour_none colour_mean --name select_pseudo_face_r2: colour "none" (II 5.7%) beats
+      "mean" (II 14.3%) at the same expression;
+  r3  --only k10 region_face --name select_pseudo_face_r3: k 10 no better (II 6.4%); region "face"
+      keeps hair and background, and the informed attacker finds the person (II 69.4%);
+  r4  OMP_NUM_THREADS=1 ... --only cand4 cand8 --name select_pseudo_face_r4: candidates 4 / 8 give
+      II 5.1% / 6.0%, within the spread of r2's 5.7%, with less expression (originals-trained CNN
+      0.95 x / 0.85 x against 0.99 x, fer 0.88 x / 0.87 x against 0.90 x).
+Chosen, and pseudo_face's defaults: k 5, candidates 2, components 10, colour none, pose keep, region crop.
 """
 
 from __future__ import annotations
@@ -47,6 +59,7 @@ def main() -> None:
     ap.set_defaults(root=str(ROOT.parent / "shared" / "data" / "ckplus48"))
     ap.add_argument("--folds", type=int, default=4)
     ap.add_argument("--only", nargs="*", default=None)
+    ap.add_argument("--name", default="select_pseudo_face", help="the results' file name")
     ap.add_argument("--epochs", type=int, default=20)
     ap.add_argument("--augment", type=int, default=2000, help="images after augmentation (0: originals only)")
     args = ap.parse_args()
@@ -80,7 +93,7 @@ def main() -> None:
                      f"{100 * r['scenario']['cnn']['II']['acc']:.1f} | {100 * e['subject']['acc']:.1f} | "
                      f"{100 * e['transfer']['acc']:.1f} | {100 * r['expression_fer']['acc']:.1f} | "
                      f"{r['images_per_s']:.0f} |")
-    write(args.out, "select_pseudo_face", {"machine": machine(), "rows": rows, "checks": checks}, lines)
+    write(args.out, args.name, {"machine": machine(), "rows": rows, "checks": checks}, lines)
 
 
 if __name__ == "__main__":
