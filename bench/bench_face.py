@@ -31,8 +31,7 @@ METHODS = [
     ("face_autoencoder (latent 300, corrupt)", {"type": "face_autoencoder", "size": 64, "epochs": 5}),
     ("face_autoencoder (latent 300, no corruption)", {"type": "face_autoencoder", "size": 64, "epochs": 5,
                                                       "corrupt": False}),
-    ("pseudo_face (default, 2 threads)", {"type": "pseudo_face"}),
-    ("pseudo_face (1 thread)", {"type": "pseudo_face", "threads": 1}),
+    ("pseudo_face (ours, defaults)", {"type": "pseudo_face"}),
 ]
 
 

@@ -87,7 +87,7 @@ class PseudoFace(FaceAnonymizer):
 
     name: ClassVar[str] = "pseudo_face"
     fits_on_others: ClassVar[bool] = True
-    transform_params: ClassVar[tuple[str, ...]] = ("k", "candidates", "colour", "pose", "region", "threads", "seed")
+    transform_params: ClassVar[tuple[str, ...]] = ("k", "candidates", "colour", "pose", "region", "seed")
     k: Annotated[int, Field(ge=1, le=100)] = 5
     candidates: Annotated[int, Field(ge=1, le=20)] = 2
     components: Annotated[int, Field(ge=0, le=200)] = 10
@@ -97,7 +97,6 @@ class PseudoFace(FaceAnonymizer):
     colour: Literal["none", "mean", "full"] = "none"  # match the face's brightness (mean) or also its contrast
     pose: Literal["keep", "canonical"] = "keep"
     region: Literal["crop", "face"] = "crop"  # replace the whole crop, or the face (landmark hull and forehead)  # the face's own position, scale and tilt, or the pool's mean pose
-    threads: Annotated[int, Field(ge=1, le=64)] = 2  # faces of a batch anonymized in parallel
 
     # -- landmarks --------------------------------------------------------------------------------
     def _points(self, img: np.ndarray) -> np.ndarray | None:
@@ -182,13 +181,7 @@ class PseudoFace(FaceAnonymizer):
     def _transform(self, images: np.ndarray, keys: list[str]) -> np.ndarray:
         if not hasattr(self, "textures_"):
             raise ConfigError("pseudo_face: fit it on faces of other people before anonymizing")
-        jobs = [(im, k or str(i)) for i, (im, k) in enumerate(zip(images, keys, strict=True))]
-        if len(jobs) < 16 or self.threads <= 1:
-            return np.stack([self._one(im, k) for im, k in jobs])
-        from concurrent.futures import ThreadPoolExecutor
-
-        with ThreadPoolExecutor(self.threads) as pool:  # dlib, OpenCV and numpy release the GIL
-            return np.stack(list(pool.map(lambda job: self._one(*job), jobs)))
+        return np.stack([self._one(im, k or str(i)) for i, (im, k) in enumerate(zip(images, keys, strict=True))])
 
     def _one(self, img: np.ndarray, key: str) -> np.ndarray:
         cv2 = _cv2()
