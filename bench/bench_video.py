@@ -48,8 +48,8 @@ CREMA = [  # on the real CREMA-D clips: the two front-ends, every frame
 
 
 def fitted_face(spec: dict, yale: Path):  # noqa: ANN201
-    """The face anonymizer, fitted where it learns: pseudo_face on Yale's other subjects (its pool
-    never holds the clip's person, Yale's subject02), the others on the clip's frames."""
+    """The face anonymizer; pseudo_face fitted on Yale's other subjects (its pool never holds the
+    clip's person, Yale's subject02). The others are fitted on the clip by ``fit_on_videos``."""
     from privemo.anonymize.face_batch import fit_faces, pool_files
 
     face = create_face_anonymizer(spec)

@@ -52,6 +52,11 @@ class FaceAnonymizer(Anonymizer):
 
     fits_on_others: ClassVar[bool] = False  # True: fit it on other people than it anonymizes (a face pool)
 
+    @property
+    def learns(self) -> bool:
+        """Whether ``fit`` learns anything (the fixed degradations keep the base class's no-op)."""
+        return type(self).fit is not FaceAnonymizer.fit
+
     def fit(self, faces: np.ndarray | Sequence[np.ndarray], progress: Progress | None = None,
             subjects: Sequence[str] | None = None) -> FaceAnonymizer:
         """Learn from face crops (uint8, gray or colour) and, where it uses them, their subjects; a

@@ -1,7 +1,7 @@
 """Anonymize the faces in whole images (files or folders), resumably.
 
-Each face found by the face front-end (dlib or mediapipe) is enlarged by ``margin``, cut out as a square, anonymized and
-pasted back with a soft (feathered) edge; the rest of the image is untouched. An image where no face
+Each face found by the face front-end (dlib or mediapipe) is enlarged by ``margin``, cut out as a
+square, anonymized and pasted back with a soft (feathered) edge; the rest of the image is untouched. An image where no face
 is found is, by default, anonymized as a whole (``no_face="whole"``: privacy first), or kept as it is
 (``"keep"``), or reported and skipped (``"skip"``). Outputs keep the input's layout and names; a
 stamp records the configuration and a resume with another one is refused; each output is written
@@ -149,7 +149,7 @@ def load_face_model(path: Path, overrides: dict[str, Any] | None = None, expecte
     different value of a parameter the model was fitted with is a ConfigError naming it."""
     import torch
 
-    from privemo.registry import create
+    from privemo.registry import create, lookup
 
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
@@ -158,7 +158,7 @@ def load_face_model(path: Path, overrides: dict[str, Any] | None = None, expecte
         raise ConfigError(f"{path}: not a {expected} model written by --save-model ({exc})") from exc
     if expected != "face" and config.get("type") != expected:
         raise ConfigError(f"{path}: a {config.get('type')} model, not a {expected} model")
-    free = set(getattr(create("anonymizer", type=config["type"]), "transform_params", ()))
+    free = set(getattr(lookup("anonymizer", config["type"]), "transform_params", ()))
     for key, value in (overrides or {}).items():
         if key not in free and config.get(key) != value:
             raise ConfigError(f"{path}: the model was fitted with {key}={config.get(key)!r}; {key}={value!r} needs "

@@ -95,8 +95,8 @@ class PseudoFace(FaceAnonymizer):
     landmarks: Literal["dlib", "mediapipe"] = "dlib"
     inset: Annotated[float, Field(ge=0.0, lt=0.4)] = 0.08
     colour: Literal["none", "mean", "full"] = "none"  # match the face's brightness (mean) or also its contrast
-    pose: Literal["keep", "canonical"] = "keep"
-    region: Literal["crop", "face"] = "crop"  # replace the whole crop, or the face (landmark hull and forehead)  # the face's own position, scale and tilt, or the pool's mean pose
+    pose: Literal["keep", "canonical"] = "keep"  # the face's own position, scale and tilt, or the pool's mean pose
+    region: Literal["crop", "face"] = "crop"  # replace the whole crop, or the face (landmark hull and forehead)
 
     # -- landmarks --------------------------------------------------------------------------------
     def _points(self, img: np.ndarray) -> np.ndarray | None:
@@ -165,7 +165,6 @@ class PseudoFace(FaceAnonymizer):
 
         ref = np.vstack([mean, _BORDER])
         self.triangles_ = Delaunay(ref).simplices.astype(np.int64)
-        self.channels_ = 3 if arr.ndim == 4 else 1
         S = self.size
         dst = ref * (S - 1)
         tex = []
@@ -260,5 +259,4 @@ class PseudoFace(FaceAnonymizer):
         for k in self._STATE:
             setattr(self, k, state[k].numpy())
         self.subjects_ = np.array(state["subjects"])
-        self.channels_ = 3 if self.textures_.ndim == 4 else 1
         return self

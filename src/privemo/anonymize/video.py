@@ -1,7 +1,8 @@
 """Anonymize video clips with sound: every face in every frame and the voice in the audio track.
 
 Per clip: the frames are decoded at the source rate (or a chosen ``fps``), faces are found by a face
-front-end (dlib's HOG detector or MediaPipe's BlazeFace, :mod:`privemo.features.frontend`; on a copy scaled down to ``detect_width`` pixels, every ``detect_every``-th frame) and
+front-end (dlib's HOG detector or MediaPipe's BlazeFace, :mod:`privemo.features.frontend`; on a copy
+scaled down to ``detect_width`` pixels, every ``detect_every``-th frame) and
 **tracked** (detections linked across frames by overlap, gaps of up to ``max_gap`` frames bridged by
 interpolation, boxes smoothed over time so that the anonymized region does not jitter); each tracked
 face is anonymized with any registered face anonymizer and pasted back with a soft edge
@@ -290,9 +291,7 @@ def fit_on_videos(face: FaceAnonymizer, voice: VoiceAnonymizer, files: list[Path
     from privemo.anonymize.face import FaceAutoencoder
     from privemo.features.face import align
 
-    if not fit_face:
-        pass
-    elif isinstance(face, FaceAutoencoder):
+    if fit_face and isinstance(face, FaceAutoencoder):
         crops: list[np.ndarray] = []
         frames_: list[np.ndarray] = []
         for i, p in enumerate(files):
@@ -304,6 +303,6 @@ def fit_on_videos(face: FaceAnonymizer, voice: VoiceAnonymizer, files: list[Path
                 progress(i + 1, len(files))
         # no face anywhere: frames are anonymized whole (no_face="whole"), so it learns whole frames
         face.fit(np.stack(crops or frames_))
-    else:
+    elif fit_face:
         face.fit([])
     voice.fit(folder_manifest(files, Path(os.path.commonpath([str(p.parent) for p in files])), speaker_from))

@@ -181,12 +181,6 @@ FIT_CORPUS_HELP = "pseudo_face: read --fit-on with this corpus loader (e.g. ckpl
 FIT_CROPS_HELP = "the --fit-on images are face crops already (e.g. CK+48): used whole, no detection"
 
 
-def _learns(anonymizer) -> bool:  # noqa: ANN001
-    from privemo.anonymize.face import FaceAnonymizer
-
-    return type(anonymizer).fit is not FaceAnonymizer.fit
-
-
 def _fit_face(anonymizer, method: str, src: Path, fit_on: Path | None, fit_corpus: str | None, fit_crops: bool,  # noqa: ANN001
               model: Path | None, save_model: Path | None, overrides: dict | None = None):  # noqa: ANN202
     """A learning face anonymizer loaded from ``model`` or fitted (on --fit-on, else the input's faces;
@@ -266,7 +260,7 @@ def face_cmd(src: Path = typer.Argument(..., help="an image file or a folder (se
         anonymizer: FaceAnonymizer = create_face_anonymizer(spec)
         if isinstance(anonymizer, FaceVgan):
             anonymizer.fit([])  # loads the model: a missing or foreign file is named before any work
-        elif model is not None or _learns(anonymizer):
+        elif model is not None or anonymizer.learns:
             anonymizer = _fit_face(anonymizer, method, src, fit_on, fit_corpus, fit_crops, model, save_model,
                                    {k: v for k, v in spec.items() if k != "type"})
         with progress_bar() as prog:

@@ -43,10 +43,6 @@ from privemo.features.face import face_descriptors
 Log = Callable[[str], None]
 
 
-def _learns(anonymizer: FaceAnonymizer) -> bool:
-    return type(anonymizer).fit is not FaceAnonymizer.fit
-
-
 def _mean(rows: list[dict[str, float]]) -> dict[str, float]:
     keys = rows[0].keys() if rows else []
     return {k: float(np.mean([r[k] for r in rows])) for k in keys} | \
@@ -102,7 +98,7 @@ class AnonymizerTable:
 
     def anonymize(self, anonymizer: FaceAnonymizer, folds: np.ndarray, fold: int) -> np.ndarray:
         """Every image anonymized; a learning anonymizer is fitted on the training side's originals."""
-        if _learns(anonymizer):
+        if anonymizer.learns:
             fit_idx = np.intersect1d(self.originals, np.flatnonzero(folds != fold))
             anonymizer.fit(self.data.images[fit_idx], subjects=list(self.data.subject[fit_idx]))
         return anonymizer.transform_batch(self.data.images, list(self.data.item_id))
@@ -120,7 +116,7 @@ class AnonymizerTable:
     def method(self, name: str, anonymizer: FaceAnonymizer) -> dict[str, Any]:
         d, cfg = self.data, self.cfg
         t0 = time.perf_counter()
-        learns = _learns(anonymizer) and not anonymizer.fits_on_others
+        learns = anonymizer.learns and not anonymizer.fits_on_others
         if anonymizer.fits_on_others:
             fixed = self.anonymize_cross(anonymizer)
         else:
