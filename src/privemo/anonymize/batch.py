@@ -12,20 +12,20 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from privemo._files import atomic_write, remove_stale_temps
-from privemo._procs import die_with_parent
+from privemo._files import atomic_path, atomic_write, remove_stale_temps
 from privemo.anonymize.base import Clip, VoiceAnonymizer
 from privemo.corpora.manifest import Manifest
 from privemo.errors import ConfigError, MediaError, PrivemoError
+from privemo.executors import Executor, LocalExecutor
 from privemo.media import read_audio, write_audio
 from privemo.media._files import media_files
 from privemo.registry import create
@@ -107,56 +107,78 @@ def check_stamp(out_dir: Path, anonymizer: Any, outputs: list[Path] | None = Non
         remove_stale_temps(targets=outputs)
 
 
-def _one(anonymizer: VoiceAnonymizer, job: tuple[str, str, str | None, str, int]) -> tuple[str, float, float, str | None]:
-    src, dst, speaker, key, sr = job
+Job = tuple[str, str, "str | None", str, int]  # (source, destination, speaker, key, output rate or 0)
+
+
+def _voice_unit(anonymizer: VoiceAnonymizer, item: tuple[str, str | bytes, str, str | None, str, int]
+                ) -> tuple[str, bytes | None, float, float, str | None]:
+    """One clip, on any worker: (source label, its media as a path or as bytes, output suffix, speaker,
+    key, rate) -> (label, the anonymized file's bytes or None, transform s, audio s, error). Errors name
+    the source, never a worker's temporary file."""
+    label, media, suffix, speaker, key, sr = item
+    with tempfile.TemporaryDirectory(prefix="privemo-unit-") as tmp:
+        src = media if isinstance(media, str) else spill(tmp, label, media)
+        try:
+            x, rate = read_audio(src, sr if sr > 0 else None)
+            from threadpoolctl import threadpool_limits
+
+            with threadpool_limits(1):
+                t0 = time.perf_counter()
+                y = anonymizer.transform(Clip(x, rate, speaker, key)).audio
+                dt = time.perf_counter() - t0
+            out = Path(tmp) / f"out{suffix}"
+            write_audio(out, y, rate)
+            return label, out.read_bytes(), dt, len(x) / rate, None
+        except (PrivemoError, OSError, ValueError) as exc:
+            return label, None, 0.0, 0.0, str(exc).replace(str(src), label).replace(str(Path(tmp) / "out"), label)
+
+
+def spill(tmp: str, label: str, media: bytes) -> str:
+    """Bytes shipped to a worker, as a file in its own temporary folder (the source's suffix kept)."""
+    path = Path(tmp) / f"in{Path(label).suffix.lower()}"
+    path.write_bytes(media)
+    return str(path)
+
+
+def shipped(path: str, executor: Executor) -> str | bytes:
+    """What a work unit carries of a source file: its path, or (workers without the driver's files) its
+    bytes; an unreadable file is left for the worker to name as a per-file error."""
+    if not executor.ships_bytes:
+        return path
     try:
-        x, rate = read_audio(src, sr if sr > 0 else None)
-        from threadpoolctl import threadpool_limits
-
-        with threadpool_limits(1):
-            t0 = time.perf_counter()
-            y = anonymizer.transform(Clip(x, rate, speaker, key)).audio
-            dt = time.perf_counter() - t0
-        write_audio(dst, y, rate)
-        return src, dt, len(x) / rate, None
-    except (PrivemoError, OSError, ValueError) as exc:
-        return src, 0.0, 0.0, str(exc)
+        return Path(path).read_bytes()
+    except OSError:
+        return path
 
 
-_WORKER: VoiceAnonymizer | None = None
+def write_output(dst: str | Path, data: bytes) -> None:
+    """The driver's one write of an output, atomically."""
+    with atomic_path(dst) as tmp:
+        tmp.write_bytes(data)
 
 
-def _init(anonymizer: VoiceAnonymizer, parent_pid: int) -> None:
-    global _WORKER
-    die_with_parent(parent_pid)
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
-    _WORKER = anonymizer
-
-
-def _pooled(job: tuple[str, str, str | None, str, int]) -> tuple[str, float, float, str | None]:
-    assert _WORKER is not None
-    return _one(_WORKER, job)
-
-
-def run_jobs(anonymizer: VoiceAnonymizer, jobs: Sequence[tuple[str, str, str | None, str, int]], workers: int = 1,
-             skip_bad: bool = True, progress: Callable[[int, int], None] | None = None) -> BatchResult:
+def run_jobs(anonymizer: VoiceAnonymizer, jobs: Sequence[Job], workers: int = 1,
+             skip_bad: bool = True, progress: Callable[[int, int], None] | None = None,
+             executor: Executor | None = None) -> BatchResult:
+    """Every job whose output is not there yet, on ``executor`` (default: ``workers`` local processes);
+    the sources are read lazily and each output is written here as it comes back."""
+    executor = executor or LocalExecutor(workers)
     result = BatchResult()
     todo = [j for j in jobs if not Path(j[1]).is_file()]
     result.skipped = len(jobs) - len(todo)
     done = result.skipped
+    dst_of = {j[0]: j[1] for j in todo}
     if progress:
         progress(done, len(jobs))
-
-    def outcomes() -> Iterator[tuple[str, float, float, str | None]]:
-        if workers <= 1 or len(todo) < 2:
-            for job in todo:
-                yield _one(anonymizer, job)
-            return
-        with ProcessPoolExecutor(workers, initializer=_init, initargs=(anonymizer, os.getpid())) as pool:
-            yield from pool.map(_pooled, todo, chunksize=4)
-
-    for src, dt, dur, err in outcomes():
+    items = ((src, shipped(src, executor), Path(dst).suffix.lower(), spk, key, sr)
+             for src, dst, spk, key, sr in todo)
+    for src, data, dt, dur, err in executor.imap(_voice_unit, anonymizer, items, chunk=4):
         done += 1
+        if err is None and data is not None:
+            try:
+                write_output(dst_of[src], data)
+            except OSError as exc:
+                err = f"{dst_of[src]}: cannot write ({exc})"
         if err is not None:
             result.failed.append((src, err))
             if not skip_bad:
@@ -172,7 +194,8 @@ def run_jobs(anonymizer: VoiceAnonymizer, jobs: Sequence[tuple[str, str, str | N
 
 def anonymize_corpus(anonymizer: VoiceAnonymizer, manifest: Manifest, out_dir: str | Path, sr: int = 16000,
                      workers: int = 1, skip_bad: bool = True,
-                     progress: Callable[[int, int], None] | None = None) -> tuple[Manifest, BatchResult]:
+                     progress: Callable[[int, int], None] | None = None,
+                     executor: Executor | None = None) -> tuple[Manifest, BatchResult]:
     """Anonymize every audio item of the (already fitted) ``anonymizer``'s corpus into ``out_dir``.
 
     Returns the manifest of the anonymized items (same rows, ``path`` pointing to the new files;
@@ -186,7 +209,7 @@ def anonymize_corpus(anonymizer: VoiceAnonymizer, manifest: Manifest, out_dir: s
     check_stamp(out_dir, anonymizer, dst)
     jobs = [(str(p), str(d), str(s), str(k), sr) for p, d, s, k in zip(paths, dst, df["speaker"], df["item_id"],
                                                                      strict=True)]
-    result = run_jobs(anonymizer, jobs, workers, skip_bad, progress)
+    result = run_jobs(anonymizer, jobs, workers, skip_bad, progress, executor)
     bad = {src for src, _ in result.failed}
     keep = np.array([str(p) not in bad for p in paths])
     out = df.copy()
@@ -213,7 +236,8 @@ def folder_manifest(files: list[Path], root: Path, speaker_from: str = "none") -
 
 def anonymize_files(anonymizer: VoiceAnonymizer, src: str | Path, out: str | Path, sr: int | None = None,
                     speaker_from: str = "none", fit_on: Manifest | None = None, workers: int = 1,
-                    skip_bad: bool = True, progress: Callable[[int, int], None] | None = None) -> BatchResult:
+                    skip_bad: bool = True, progress: Callable[[int, int], None] | None = None,
+                    executor: Executor | None = None) -> BatchResult:
     """Anonymize a file (``out`` is the output file) or a folder (``out`` is a folder; layout and
     names kept). The anonymizer is fitted on ``fit_on`` or, by default, on the input files."""
     src, out = Path(src), Path(out)
@@ -226,4 +250,4 @@ def anonymize_files(anonymizer: VoiceAnonymizer, src: str | Path, out: str | Pat
     check_stamp(out_dir, anonymizer, dst, single=src.is_file())
     jobs = [(str(p), str(d), None if speaker_from == "none" else s, k, sr or 0)
             for p, d, s, k in zip(files, dst, speakers, keys, strict=True)]
-    return run_jobs(anonymizer, jobs, workers, skip_bad, progress)
+    return run_jobs(anonymizer, jobs, workers, skip_bad, progress, executor)

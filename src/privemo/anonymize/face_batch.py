@@ -10,6 +10,7 @@ to a temporary name and renamed.
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,9 +18,10 @@ from typing import Any
 
 import numpy as np
 
-from privemo.anonymize.batch import check_stamp, destinations
+from privemo.anonymize.batch import check_stamp, destinations, shipped, spill, write_output
 from privemo.anonymize.face import FaceAnonymizer
 from privemo.errors import ConfigError, MediaError, PrivemoError
+from privemo.executors import Executor, LocalExecutor
 from privemo.media import read_image, write_image
 from privemo.media._files import media_files
 
@@ -172,38 +174,67 @@ def load_face_model(path: Path, overrides: dict[str, Any] | None = None, expecte
         raise ConfigError(f"{path}: not a {expected} model written by --save-model ({exc})") from exc
 
 
+def _face_unit(shared: tuple[FaceAnonymizer, float, str, str], item: tuple[str, str | bytes, str, str]
+               ) -> tuple[str, bytes | None, int, str | None]:
+    """One image, on any worker: (source label, its media as a path or bytes, output suffix, key) ->
+    (label, the output file's bytes or None (no face and 'skip'), faces found, error)."""
+    anonymizer, margin, no_face, detector = shared
+    label, media, suffix, key = item
+    with tempfile.TemporaryDirectory(prefix="privemo-unit-") as tmp:
+        src = media if isinstance(media, str) else spill(tmp, label, media)
+        try:
+            img = read_image(src, "rgb")
+            anon, n = anonymize_image(anonymizer, img, key, margin, no_face, detector=detector)
+            if n == 0 and no_face == "skip":
+                return label, None, 0, None
+            gray = bool(np.array_equal(img[..., 0], img[..., 1]) and np.array_equal(img[..., 1], img[..., 2]))
+            out = Path(tmp) / f"out{suffix}"
+            write_image(out, np.rint(anon.mean(axis=-1)).astype(np.uint8) if gray else anon)  # gray stays gray
+            return label, out.read_bytes(), n, None
+        except (PrivemoError, OSError, ValueError) as exc:
+            return label, None, 0, str(exc).replace(str(src), label).replace(str(Path(tmp) / "out"), label)
+
+
 def anonymize_face_files(anonymizer: FaceAnonymizer, src: str | Path, out: str | Path, no_face: str = "whole",
                          margin: float = 0.25, skip_bad: bool = True,
                          progress: Callable[[int, int], None] | None = None,
-                         detector: str = "dlib") -> FaceBatchResult:
-    """Anonymize a file (``out`` is the output file) or a folder (``out`` a folder, layout kept).
+                         detector: str = "dlib", executor: Executor | None = None) -> FaceBatchResult:
+    """Anonymize a file (``out`` is the output file) or a folder (``out`` a folder, layout kept), on
+    ``executor`` (default: this process); each output is written here as it comes back.
     The anonymizer must already be fitted where it learns."""
     if no_face not in ("whole", "keep", "skip"):
         raise ConfigError(f"no_face must be whole, keep or skip, got {no_face!r}")
+    executor = executor or LocalExecutor(1)
     src, out = Path(src), Path(out)
     files, root = image_files(src)
     out_dir, dst = destinations(src, out, files, root, _output)
     check_stamp(out_dir, anonymizer, dst, single=src.is_file())
     result = FaceBatchResult()
-    for i, (p, d) in enumerate(zip(files, dst, strict=True)):
-        if d.is_file():
-            result.skipped += 1
-        else:
+    todo = [(p, d) for p, d in zip(files, dst, strict=True) if not d.is_file()]
+    result.skipped = len(files) - len(todo)
+    dst_of = {str(p): d for p, d in todo}
+    done = result.skipped
+    if progress:
+        progress(done, len(files))
+    items = ((str(p), shipped(str(p), executor), d.suffix.lower(),
+              str(p.relative_to(root)) if p.is_relative_to(root) else p.name) for p, d in todo)
+    for label, data, n, err in executor.imap(_face_unit, (anonymizer, margin, no_face, detector), items, chunk=4):
+        done += 1
+        if err is None and data is not None:
             try:
-                img = read_image(p, "rgb")
-                anon, n = anonymize_image(anonymizer, img, str(p.relative_to(root)) if p.is_relative_to(root)
-                                          else p.name, margin, no_face, detector=detector)
-                if n == 0:
-                    result.no_face.append(str(p))
-                if n or no_face != "skip":
-                    gray = bool(np.array_equal(img[..., 0], img[..., 1]) and np.array_equal(img[..., 1], img[..., 2]))
-                    write_image(d, np.rint(anon.mean(axis=-1)).astype(np.uint8) if gray else anon)  # gray stays gray
-                    result.written += 1
-                    result.faces += n
-            except (PrivemoError, OSError, ValueError) as exc:
-                result.failed.append((str(p), str(exc)))
-                if not skip_bad:
-                    raise
+                write_output(dst_of[label], data)
+            except OSError as exc:
+                err = f"{dst_of[label]}: cannot write ({exc})"
+        if err is not None:
+            result.failed.append((label, err))
+            if not skip_bad:
+                raise MediaError(label, err[len(label) + 2:] if err.startswith(label) else err)
+        else:
+            if n == 0:
+                result.no_face.append(label)
+            if data is not None:
+                result.written += 1
+                result.faces += n
         if progress:
-            progress(i + 1, len(files))
+            progress(done, len(files))
     return result

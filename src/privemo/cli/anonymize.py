@@ -121,6 +121,16 @@ SPEAKER_FROM = click.Choice(["none", "parent"])
 NO_FACE_IMAGE = click.Choice(["whole", "keep", "skip"])
 NO_FACE_FRAME = click.Choice(["whole", "keep"])
 DETECTOR = click.Choice(names("face_detector"))
+EXECUTOR = click.Choice(["local", "ray"])
+EXECUTOR_HELP = ("local: --workers processes on this machine; ray: tasks on a Ray cluster (--ray-address, or a "
+                 "local Ray with --workers CPUs); the media travel as bytes, outputs are written here")
+RAY_ADDRESS_HELP = "with --executor ray: a running cluster, 'auto', 'ray://host:port' or 'host:port'"
+
+
+def _executor(kind: str, workers: int, address: str | None):  # noqa: ANN202
+    from privemo.executors import make_executor
+
+    return make_executor(kind, workers, address, where="--executor")
 DETECTOR_HELP = ("the face front-end: dlib (HOG detector) or mediapipe (BlazeFace, several times faster on "
                  "video frames)")
 
@@ -138,7 +148,9 @@ def voice_cmd(src: Path = typer.Argument(..., help="an audio file or a folder (s
               fit_on: Path | None = typer.Option(None, help="fit the method on this folder instead of the input"),
               sr: int | None = typer.Option(None, min=4000, max=384000, help="output sample rate (default: the "
                                             "input's)"),
-              workers: int = typer.Option(1, min=1, max=256, help="processes"),
+              workers: int = typer.Option(1, min=1, max=256, help="processes (local) or CPUs of a local Ray"),
+              executor: str = typer.Option("local", click_type=EXECUTOR, help=EXECUTOR_HELP),
+              ray_address: str | None = typer.Option(None, help=RAY_ADDRESS_HELP),
               stop_on_error: bool = typer.Option(False, help="stop at the first bad file (default: report it, "
                                                  "go on)")) -> None:
     """Anonymize voices. Re-running resumes: outputs already written are kept.
@@ -153,6 +165,7 @@ def voice_cmd(src: Path = typer.Argument(..., help="an audio file or a folder (s
     from privemo.anonymize.batch import anonymize_files, audio_files, folder_manifest
 
     with friendly_errors():
+        runner = _executor(executor, workers, ray_address)
         anonymizer = create_anonymizer(_spec(method, param))
         fit_manifest = None
         if fit_on is not None:
@@ -167,7 +180,7 @@ def voice_cmd(src: Path = typer.Argument(..., help="an audio file or a folder (s
         with progress_bar() as prog:
             result = anonymize_files(anonymizer, src, out, sr, speaker_from, fit_manifest, workers,
                                      skip_bad=not stop_on_error,
-                                     progress=lambda i, n: prog(f"{method}", i, n))
+                                     progress=lambda i, n: prog(f"{method}", i, n), executor=runner)
         for path, why in result.failed:
             console.print(f"[yellow]skipped[/] {safe_text(why if why.startswith(path) else f'{path}: {why}')}")
         console.print(json.dumps(result.as_dict()))
@@ -236,6 +249,9 @@ def face_cmd(src: Path = typer.Argument(..., help="an image file or a folder (se
              detector: str = typer.Option("dlib", click_type=DETECTOR, help=DETECTOR_HELP),
              margin: float = typer.Option(0.25, min=0.0, max=2.0, help="each face box is enlarged by this fraction "
                                           "on every side"),
+             workers: int = typer.Option(1, min=1, max=256, help="processes (local) or CPUs of a local Ray"),
+             executor: str = typer.Option("local", click_type=EXECUTOR, help=EXECUTOR_HELP),
+             ray_address: str | None = typer.Option(None, help=RAY_ADDRESS_HELP),
              stop_on_error: bool = typer.Option(False, help="stop at the first bad file")) -> None:
     """Anonymize every face in images: found by dlib, anonymized, pasted back with a soft edge. Resumes.
 
@@ -253,6 +269,7 @@ def face_cmd(src: Path = typer.Argument(..., help="an image file or a folder (se
 
     with friendly_errors():
         _finite(margin=margin)
+        runner = _executor(executor, workers, ray_address)
         method = "face_vgan" if method == "vgan" else method
         spec = _spec(method, param)
         if method == "face_vgan" and model is not None:
@@ -265,7 +282,8 @@ def face_cmd(src: Path = typer.Argument(..., help="an image file or a folder (se
                                    {k: v for k, v in spec.items() if k != "type"})
         with progress_bar() as prog:
             result = anonymize_face_files(anonymizer, src, out, no_face, margin, skip_bad=not stop_on_error,
-                                          progress=lambda i, n: prog(method, i, n), detector=detector)
+                                          progress=lambda i, n: prog(method, i, n), detector=detector,
+                                          executor=runner)
         for path in result.no_face:
             console.print(f"[yellow]no face found[/] {safe_text(path)} ({'whole image anonymized' if no_face == 'whole' else no_face})")
         for path, why in result.failed:

@@ -12,6 +12,17 @@ app = typer.Typer(help="Evaluate anonymizers and private models with attackers a
                   no_args_is_help=True)
 
 
+def with_executor(cfg, executor: str | None, ray_address: str | None):  # noqa: ANN001, ANN201
+    """``cfg`` with the command line's executor settings, validated like the config's."""
+    if executor is None and ray_address is None:
+        return cfg
+    data = cfg.model_dump(mode="json")
+    data.update({k: v for k, v in (("executor", executor), ("ray_address", ray_address)) if v is not None})
+    from privemo.experiments.config import validate_mapping
+
+    return validate_mapping(type(cfg), data, "the command line")
+
+
 @app.command("voice")
 def voice_cmd(config: Path = typer.Argument(..., help="voice evaluation YAML (e.g. configs/voice/ravdess.yaml); with "
                                            "--report, a run folder"),
@@ -21,7 +32,11 @@ def voice_cmd(config: Path = typer.Argument(..., help="voice evaluation YAML (e.
               method: list[str] = typer.Option([], "--method", help="evaluate only these methods (repeatable)"),
               report_only: bool = typer.Option(False, "--report", help="only re-draw the report of a run"),
               force: bool = typer.Option(False, "--force", help="redo the finished methods whose configuration "
-                                         "changed (without it, such a resume is refused)")) -> None:
+                                         "changed (without it, such a resume is refused)"),
+              executor: str | None = typer.Option(None, help="local or ray: where the anonymization runs "
+                                                  "(overrides the config's)"),
+              ray_address: str | None = typer.Option(None, help="with ray: a running cluster (auto, "
+                                                     "ray://host:port, host:port)")) -> None:
     """Anonymize the corpus with every method, attack it, measure emotion; resumes when re-run (a method
     whose parameters changed under the same name is refused, or redone with --force).
 
@@ -37,6 +52,7 @@ def voice_cmd(config: Path = typer.Argument(..., help="voice evaluation YAML (e.
             result = write_voice_report(config)
         else:
             cfg = load_voice_config(config)
+            cfg = with_executor(cfg, executor, ray_address)
             run_dir = out or Path("runs") / cfg.name
             with progress_bar() as prog:
                 result = VoiceEvaluation(cfg, run_dir, default_root(data_root), progress=prog,

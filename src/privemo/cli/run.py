@@ -36,7 +36,10 @@ def run(config: Path = typer.Argument(..., help="any privemo config YAML: an exp
         out: Path | None = typer.Option(None, help="run folder (default runs/<name>)"),
         data_root: Path | None = typer.Option(None, "--data-root", help="corpus roots are relative to this "
                                               "(default $PRIVEMO_DATA, else ../shared/data)"),
-        executor: str | None = typer.Option(None, help="local or ray (overrides an experiment config's)"),
+        executor: str | None = typer.Option(None, help="local or ray (overrides an experiment's or a voice "
+                                            "evaluation's config)"),
+        ray_address: str | None = typer.Option(None, help="with ray: a running cluster (auto, ray://host:port, "
+                                               "host:port; default: a local Ray)"),
         force: bool = typer.Option(False, "--force", help="redo the finished units whose configuration "
                                    "changed (without it, such a resume is refused)")) -> None:
     """Run any config: an experiment (folds x seeds x variants), or the evaluation its keys name (voice,
@@ -54,25 +57,29 @@ def run(config: Path = typer.Argument(..., help="any privemo config YAML: an exp
         data, _ = read_yaml(config)
         kind = config_kind(data)
         if kind != "experiment":
-            if executor:
-                raise ConfigError(f"--executor: a {kind} evaluation has no executor setting (experiments only)")
-            _run_evaluation(kind, config, out, data_root, force)
+            if (executor or ray_address) and kind != "voice":
+                raise ConfigError(f"--executor: a {kind} evaluation has no executor setting (experiments and "
+                                  "voice evaluations have)")
+            _run_evaluation(kind, config, out, data_root, force, executor, ray_address)
             return
         cfg = load_config(config)
-        if executor:
-            cfg = cfg.model_copy(update={"executor": executor})
+        if executor or ray_address:
+            from privemo.cli.evaluate import with_executor
+
+            cfg = with_executor(cfg, executor, ray_address)
         with progress_bar() as prog:
             runner = Runner(cfg, out, data_root, progress=prog, log=lambda m: console.print(f"[yellow]{safe_text(m)}"))
             runner.run(force)
         _print_summary(write_report(runner.run_dir))
 
 
-def _run_evaluation(kind: str, config: Path, out: Path | None, data_root: Path | None, force: bool) -> None:
+def _run_evaluation(kind: str, config: Path, out: Path | None, data_root: Path | None, force: bool,
+                    executor: str | None = None, ray_address: str | None = None) -> None:
     """`privemo run` of a voice, face, video, PPRL-VGAN or federated config: that evaluation's command."""
     from privemo.cli import evaluate, federated, vgan
 
     if kind == "voice":
-        evaluate.voice_cmd(config, out, data_root, [], False, force)
+        evaluate.voice_cmd(config, out, data_root, [], False, force, executor, ray_address)
     elif kind == "face":
         evaluate.face_cmd(config, out, data_root, [], False, force)
     elif kind == "video":

@@ -216,7 +216,8 @@ class ExperimentConfig(_Strict):
     protocol: Literal["folds", "membership"] = "folds"
     heldout_fraction: float = Field(0.3, gt=0.0, lt=1.0)
     executor: Literal["local", "ray"] = "local"
-    ray_num_cpus: int | None = Field(None, ge=1, le=4096)
+    ray_num_cpus: int | None = Field(None, ge=1, le=4096)  # a local Ray's CPUs (without ray_address)
+    ray_address: str | None = None  # a running Ray cluster: auto, ray://host:port or host:port
 
     @field_validator("evaluators")
     @classmethod
@@ -235,6 +236,12 @@ class ExperimentConfig(_Strict):
 
     @model_validator(mode="after")
     def _unique_variants(self) -> ExperimentConfig:
+        from privemo.executors import check_executor
+
+        try:
+            check_executor(self.executor, 1, self.ray_address, where="ray_address", need_package=False)
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
         if self.protocol == "membership":
             if self.folds != 5:
                 raise ValueError("protocol membership: uses five speaker-independent folds (folds: 5)")

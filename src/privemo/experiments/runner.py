@@ -71,7 +71,8 @@ class Runner:
         report's ``reference``), its seed and fold, every setting all units share (corpus, target,
         folds, evaluators, protocol...); the run's name and executor are not
         part of what a unit means."""
-        shared = {k: v for k, v in cfg.items() if k not in ("name", "variants", "seeds", "executor", "ray_num_cpus")}
+        shared = {k: v for k, v in cfg.items() if k not in ("name", "variants", "seeds", "executor", "ray_num_cpus",
+                                                    "ray_address")}
         folds = cfg.get("folds") if isinstance(cfg.get("folds"), int) else 0
         specs: dict[str, dict[str, Any]] = {}
         for v in cfg.get("variants") or []:
@@ -119,6 +120,9 @@ class Runner:
     def run(self, force: bool = False) -> list[dict[str, Any]]:
         """Every unit not finished yet; ``force`` redoes the finished units whose configuration changed
         (without it such a resume is a ConfigError naming the unit and the changed keys)."""
+        from privemo.executors import check_executor
+
+        check_executor(self.cfg.executor, 1, self.cfg.ray_address)  # ray installed? before any work
         done = self._check_run_dir(force)
         manifest = load_corpus(self.cfg, self.data_root)
         if manifest.skipped:
@@ -186,37 +190,38 @@ class Runner:
                 "streams": list(streams), "fallback": fallback}
 
     def _execute(self, payloads: list[tuple[Unit, dict[str, Any]]], folds: list[Fold], manifest: Manifest):
-        if self.cfg.executor == "ray":
-            yield from _execute_ray(self.cfg, payloads, folds, manifest, self.run_dir)
-            return
-        progress = self.progress
-        for unit, data in payloads:
-            on_epoch = (lambda e, n, key=unit.key: progress(f"{key} epochs", e, n)) if progress else None
-            yield unit, _unit_fn(self.cfg)(self.cfg, unit, data, folds[unit.fold], manifest, self.run_dir, on_epoch)
-
-
-def _execute_ray(cfg: ExperimentConfig, payloads, folds, manifest, run_dir):
-    try:
-        import ray
-    except ImportError as exc:
-        raise ConfigError("executor: 'ray' needs the package ray (pip install privemo[distributed])") from exc
-    started = not ray.is_initialized()
-    if started:
-        ray.init(num_cpus=cfg.ray_num_cpus, include_dashboard=False, log_to_driver=False)
-    try:
-        remote = ray.remote(_unit_fn(cfg))
-        man_ref = ray.put(manifest)
+        """(unit, rows) of each unit, as they finish; a learner's checkpoint comes back as bytes and is
+        written here, so no worker needs the run folder."""
         if not payloads:
             return
-        data_ref = ray.put(payloads[0][1])
-        futures = {remote.remote(cfg, u, data_ref, folds[u.fold], man_ref, run_dir): u for u, _ in payloads}
-        pending = list(futures)
-        while pending:
-            ready, pending = ray.wait(pending, num_returns=1)
-            yield futures[ready[0]], ray.get(ready[0])
-    finally:
-        if started:
-            ray.shutdown()
+        units, data = [u for u, _ in payloads], payloads[0][1]
+        if self.cfg.executor == "ray":
+            from privemo.executors import make_executor
+
+            ex = make_executor("ray", self.cfg.ray_num_cpus or 2, self.cfg.ray_address, where="executor")
+            outcomes = ex.imap(_unit_job, (self.cfg, data, folds, manifest), units)
+        else:
+            progress = self.progress
+            outcomes = (_unit_job((self.cfg, data, folds, manifest), u,
+                                  (lambda e, n, key=u.key: progress(f"{key} epochs", e, n)) if progress else None)
+                        for u in units)
+        for unit, rows, checkpoint in outcomes:
+            if checkpoint is not None:
+                atomic_write(inside(self.run_dir / "checkpoints", f"{unit.key}.pt"), checkpoint)
+            yield unit, rows
+
+
+def _unit_job(shared: tuple[ExperimentConfig, dict[str, Any], list[Any], Manifest], unit: Unit,
+              on_epoch: Callable[[int, int], None] | None = None) -> tuple[Unit, list[dict[str, Any]], bytes | None]:
+    """One unit on any worker, in a scratch folder of its own: (unit, rows, the learner checkpoint's
+    bytes or None)."""
+    import tempfile
+
+    cfg, data, folds, manifest = shared
+    with tempfile.TemporaryDirectory(prefix="privemo-unit-") as tmp:
+        rows = _unit_fn(cfg)(cfg, unit, data, folds[unit.fold], manifest, Path(tmp), on_epoch)
+        ckpt = Path(tmp) / "checkpoints" / f"{unit.key}.pt"
+        return unit, rows, ckpt.read_bytes() if ckpt.is_file() else None
 
 
 def _unit_fn(cfg: ExperimentConfig) -> Callable[..., list[dict[str, Any]]]:
@@ -226,7 +231,8 @@ def _unit_fn(cfg: ExperimentConfig) -> Callable[..., list[dict[str, Any]]]:
 def run_unit(cfg: ExperimentConfig, unit: Unit, data: dict[str, Any], fold: Fold, manifest: Manifest,
              run_dir: Path, on_epoch: Callable[[int, int], None] | None = None) -> list[dict[str, Any]]:
     """One (variant, fold, seed): train what the variant names, then every evaluator. Pure of I/O
-    except the learner checkpoint, so it can run in another process. ``on_epoch(done, max)``
+    except the learner checkpoint (under ``run_dir``, a worker's scratch folder), so it can run on
+    another machine. ``on_epoch(done, max)``
     reports a learner's progress."""
     t0 = time.perf_counter()
     vcfg = next(v for v in cfg.variants if v.name == unit.variant)

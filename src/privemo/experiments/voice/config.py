@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from privemo.evaluators.base import Classifier
 from privemo.experiments.config import (
@@ -40,6 +40,10 @@ class VoiceEvalConfig(_Strict):
     folds: int = Field(4, ge=2, le=100)  # speaker-independent folds (gender attacker, emotion, the LDA back-end)
     seed: int = 0
     workers: int = Field(2, ge=1, le=256)  # processes anonymizing and extracting features
+    # where the anonymization runs: local processes, or a Ray cluster (ray_address; none: a local Ray
+    # with `workers` CPUs); feature extraction and the attackers run here
+    executor: Literal["local", "ray"] = "local"
+    ray_address: str | None = None
     max_items_per_speaker: int | None = None  # a subset (every speaker kept), for quick curves
     emotion_features: Literal["compare", "egemaps"] = "compare"
     examples: int = Field(3, le=1000)  # listening examples per method
@@ -50,6 +54,17 @@ class VoiceEvalConfig(_Strict):
     @classmethod
     def _unique(cls, v: list[MethodConfig]) -> list[MethodConfig]:
         return unique_methods(v)
+
+    @model_validator(mode="after")
+    def _executor(self) -> VoiceEvalConfig:
+        from privemo.errors import ConfigError
+        from privemo.executors import check_executor
+
+        try:
+            check_executor(self.executor, self.workers, self.ray_address, where="ray_address", need_package=False)
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
+        return self
 
 
 def load_voice_config(path: str | Path) -> VoiceEvalConfig:

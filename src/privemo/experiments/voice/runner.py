@@ -30,6 +30,7 @@ from privemo.corpora import Manifest, load
 from privemo.corpora.splits import assign_speaker_folds
 from privemo.errors import ConfigError
 from privemo.evaluators.voice import Items, Side, emotion_utility, speaker_normalised
+from privemo.executors import make_executor
 from privemo.experiments.config import corpus_root
 from privemo.experiments.evaluation import Evaluation
 from privemo.experiments.store import atomic_write
@@ -110,7 +111,8 @@ class VoiceEvaluation(Evaluation):
     def unit_specs(self, cfg: dict[str, Any]) -> dict[str, dict[str, Any]]:
         """A method's unit depends on the method and on every setting but the name, the worker count
         and the number of listening examples."""
-        shared = {k: v for k, v in cfg.items() if k not in ("name", "methods", "workers", "examples")}
+        shared = {k: v for k, v in cfg.items() if k not in ("name", "methods", "workers", "examples", "executor",
+                                                      "ray_address")}
         methods = [{"name": "original", "anonymizer": {"type": "original"}}, *cfg.get("methods", [])]
         return {m["name"]: {"shared": shared, "method": m} for m in methods if isinstance(m, dict) and "name" in m}
 
@@ -177,7 +179,8 @@ class VoiceEvaluation(Evaluation):
         else:
             anon, result = anonymize_corpus(anonymizer, manifest, inside(self.run_dir, "audio", m.name),
                                             workers=cfg.workers,
-                                            progress=lambda i, n: self.progress(f"{m.name}: anonymize", i, n))
+                                            progress=lambda i, n: self.progress(f"{m.name}: anonymize", i, n),
+                                            executor=make_executor(cfg.executor, cfg.workers, cfg.ray_address))
             if result.failed:
                 raise ConfigError(f"{m.name}: {len(result.failed)} clips failed, e.g. {result.failed[0]}")
             batch = result.as_dict()
