@@ -164,7 +164,8 @@ class RayExecutor(Executor):
             if self.address:
                 ray.init(address=self.address, include_dashboard=False, log_to_driver=False)
             else:
-                ray.init(num_cpus=self.workers, include_dashboard=False, log_to_driver=False)
+                # "local": a Ray of its own, even where `ray start` runs a cluster on this machine
+                ray.init(address="local", num_cpus=self.workers, include_dashboard=False, log_to_driver=False)
         except ConnectionError as exc:
             raise ConfigError(f"executor ray: cannot reach the Ray cluster at {self.address} ({exc})") from None
         return True
