@@ -1,6 +1,6 @@
 """Federated learning on Flower, end to end on the synthetic demo corpus: the simulation engine, then
-the same federation as real SuperLink / SuperNode processes on localhost, which must give the same
-result for the same seed."""
+the same federation as real SuperLink / SuperNode processes on localhost, over TLS with authenticated
+SuperNodes, which must give the same result for the same seed (and let no intruder in)."""
 
 from __future__ import annotations
 
@@ -55,12 +55,68 @@ def test_simulation_runs_baselines_federations_and_attack(run):
     assert len(exp.run()) == len(rows)
 
 
-def test_deployment_gives_the_simulation_result(run, tmp_path):
-    from privemo.learners.federated.deploy import deploy
+def test_deployment_over_tls_with_authenticated_supernodes(run, tmp_path):
+    """The same federation as real processes over TLS (certificates of `privemo federated certs`) with
+    SuperNode authentication: it gives the simulation's result, while an intruder SuperNode with an
+    unregistered key, and one speaking plain HTTP, are refused during the run."""
+    import contextlib
+    import os
+    import signal
+    import subprocess
+    import sys
+    import threading
+    from pathlib import Path
+
+    from privemo.learners.federated.deploy import _wait_port, deploy
+    from privemo.learners.federated.security import make_certificates, make_node_keys
 
     exp, rows = run
     job = exp.run_dir / "federations" / "fedavg__fold0" / "job.json"
-    res = deploy(job, tmp_path / "deployment", port=9150, timeout=300)
+    certs = make_certificates(tmp_path / "certs", ["127.0.0.1"])
+    rogue_key, _ = make_node_keys(tmp_path / "rogue", ["rogue"])[0]
+    port, bindir = 9150, Path(sys.executable).parent
+    tried: dict[str, tuple[int, str]] = {}
+    env = {**os.environ, "PATH": f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}"}
+    failed: list[BaseException] = []
+
+    def intruders() -> None:
+        try:
+            _intrude()
+        except BaseException as exc:  # noqa: BLE001  (re-raised in the test)
+            failed.append(exc)
+
+    def _intrude() -> None:
+        _wait_port(port, 120)
+        base = [str(bindir / "flower-supernode"), "--superlink", f"127.0.0.1:{port}", "--max-retries", "1",
+                "--node-config", "partition-id=0 num-partitions=4"]
+        for name, extra in (("unregistered", ["--root-certificates", str(certs["ca.crt"]),
+                                              "--auth-supernode-private-key", str(rogue_key), "--port", str(port + 50)]),
+                            ("plain", ["--insecure", "--port", str(port + 51)])):
+            logf = tmp_path / f"{name}.log"
+            with open(logf, "w") as fh:  # a file, not a pipe: the node's helper process may outlive it
+                proc = subprocess.Popen(base + extra, stdout=fh, stderr=subprocess.STDOUT, env=env,
+                                        start_new_session=True)
+                try:
+                    code = proc.wait(120)
+                finally:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.killpg(proc.pid, signal.SIGKILL)
+            tried[name] = (code, logf.read_text())
+
+    thread = threading.Thread(target=intruders)
+    thread.start()
+    res = deploy(job, tmp_path / "deployment", port=port, timeout=300, tls_dir=tmp_path / "certs", auth=True,
+                 keys_dir=tmp_path / "keys")
+    thread.join()
+    if failed:
+        raise failed[0]
+    for name, (code, said) in tried.items():
+        assert code != 0, f"the {name} SuperNode was let in: {said[-2000:]}"
+    assert "Failed to activate SuperNode" in tried["unregistered"][1]
+    link_log = (tmp_path / "deployment" / "logs" / "superlink.log").read_text()
+    assert "No SuperNode found with the given public key" in link_log and "https://127.0.0.1" in link_log
+    assert sorted(p.name for p in (tmp_path / "keys").glob("*.key")) == [f"node{i:03d}.key" for i in range(4)]
+    assert all(p.stat().st_mode & 0o077 == 0 for p in (tmp_path / "keys").glob("*.key"))  # the node's alone
     sim = [json.loads(line) for line in (job.parent / "rounds.jsonl").read_text().splitlines()]
     dep = [json.loads(line) for line in (tmp_path / "deployment" / "rounds.jsonl").read_text().splitlines()]
     assert len(dep) == len(sim) == 4

@@ -2,7 +2,7 @@
 
 A client is one speaker (one phone). It reads only its own partition file
 (``<data-dir>/client<partition-id>.npz``: the node's ``partition-id`` comes from Flower, the folder
-from the server's message), trains the global model on its local training items and returns the
+from the node's own ``data-dir`` config where set, else from the server's message), trains the global model on its local training items and returns the
 new weights, or evaluates the global model on its local test items and returns the confusion
 counts. The same app runs in Flower's simulation engine and on real SuperNodes
 (``flower-supernode --node-config "partition-id=3"``).
@@ -32,7 +32,9 @@ def _job(msg: Message, context: Context) -> tuple[dict[str, Any], Partition, int
     config = msg.content["config"]
     job = json.loads(str(config["privemo-job"]))
     pid = int(context.node_config["partition-id"])
-    part = Partition.load(Path(job["data_dir"]) / f"client{pid:03d}.npz")
+    # a SuperNode on another host reads its partition from its own folder (node config data-dir)
+    data_dir = str(context.node_config.get("data-dir") or job["data_dir"])
+    part = Partition.load(Path(data_dir) / f"client{pid:03d}.npz")
     return job, part, pid
 
 
