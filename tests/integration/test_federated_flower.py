@@ -55,38 +55,71 @@ def test_simulation_runs_baselines_federations_and_attack(run):
     assert len(exp.run()) == len(rows)
 
 
-def test_deployment_over_tls_with_authenticated_supernodes(run, tmp_path):
-    """The same federation as real processes over TLS (certificates of `privemo federated certs`) with
-    SuperNode authentication: it gives the simulation's result, while an intruder SuperNode with an
+def test_deployment_across_hosts_over_tls_with_authenticated_supernodes(run, tmp_path):
+    """The same federation as real processes, laid out as across hosts: the SuperLink alone
+    (``role="superlink"``) and two groups of SuperNodes (``role="supernodes"``), each reading its
+    partition files from a folder of its own, over TLS (certificates of `privemo federated certs`) with
+    SuperNode authentication. It gives the simulation's result, while an intruder SuperNode with an
     unregistered key, and one speaking plain HTTP, are refused during the run."""
     import contextlib
     import os
+    import shutil
     import signal
     import subprocess
     import sys
     import threading
+    import time
     from pathlib import Path
 
-    from privemo.learners.federated.deploy import _wait_port, deploy
+    from privemo.learners.federated.deploy import _wait_port, deploy, node_name
     from privemo.learners.federated.security import make_certificates, make_node_keys
 
     exp, rows = run
     job = exp.run_dir / "federations" / "fedavg__fold0" / "job.json"
+    parts = Path(json.loads(job.read_text())["data_dir"])
     certs = make_certificates(tmp_path / "certs", ["127.0.0.1"])
+    groups = {"hostA": [0, 1], "hostB": [2, 3]}
+    for host, pids in groups.items():  # each host: its own keys and its own clients' partition files
+        make_node_keys(tmp_path / host / "keys", [node_name(p) for p in pids])
+        (tmp_path / host / "parts").mkdir()
+        for p in pids:
+            shutil.copy(parts / f"client{p:03d}.npz", tmp_path / host / "parts")
+        for pub in (tmp_path / host / "keys").glob("*.pub"):  # the public keys go to the SuperLink host
+            (tmp_path / "link-keys").mkdir(exist_ok=True)
+            shutil.copy(pub, tmp_path / "link-keys")
     rogue_key, _ = make_node_keys(tmp_path / "rogue", ["rogue"])[0]
     port, bindir = 9150, Path(sys.executable).parent
-    tried: dict[str, tuple[int, str]] = {}
     env = {**os.environ, "PATH": f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}"}
+    tried: dict[str, tuple[int, str]] = {}
+    done: dict[str, dict] = {}
     failed: list[BaseException] = []
 
-    def intruders() -> None:
-        try:
-            _intrude()
-        except BaseException as exc:  # noqa: BLE001  (re-raised in the test)
-            failed.append(exc)
+    def guarded(fn):  # noqa: ANN001, ANN202
+        def call(*a):  # noqa: ANN002, ANN202
+            try:
+                fn(*a)
+            except BaseException as exc:  # noqa: BLE001  (re-raised in the test)
+                failed.append(exc)
+        return call
 
-    def _intrude() -> None:
+    def registered() -> None:
         _wait_port(port, 120)
+        log = tmp_path / "deployment" / "logs" / "register.log"
+        end = time.monotonic() + 120
+        while time.monotonic() < end and (not log.is_file() or log.read_text().count("registered successfully") < 4):
+            time.sleep(0.5)
+
+    @guarded
+    def nodes(host: str, k: int) -> None:
+        registered()
+        done[host] = deploy(job, tmp_path / host / "out", port=port + 10 * (k + 1), timeout=300, role="supernodes",
+                            superlink=f"127.0.0.1:{port}", tls_dir=tmp_path / "certs", auth=True,
+                            keys_dir=tmp_path / host / "keys", partitions=groups[host],
+                            data_dir=tmp_path / host / "parts", linger=3)
+
+    @guarded
+    def intruders() -> None:
+        registered()
         base = [str(bindir / "flower-supernode"), "--superlink", f"127.0.0.1:{port}", "--max-retries", "1",
                 "--node-config", "partition-id=0 num-partitions=4"]
         for name, extra in (("unregistered", ["--root-certificates", str(certs["ca.crt"]),
@@ -103,11 +136,25 @@ def test_deployment_over_tls_with_authenticated_supernodes(run, tmp_path):
                         os.killpg(proc.pid, signal.SIGKILL)
             tried[name] = (code, logf.read_text())
 
-    thread = threading.Thread(target=intruders)
-    thread.start()
-    res = deploy(job, tmp_path / "deployment", port=port, timeout=300, tls_dir=tmp_path / "certs", auth=True,
-                 keys_dir=tmp_path / "keys")
-    thread.join()
+    threads = [threading.Thread(target=nodes, args=(h, k)) for k, h in enumerate(groups)]
+    threads.append(threading.Thread(target=intruders))
+    # the clients' partition files of the job's folder are out of reach during the run (the SuperLink
+    # keeps its held-out server.npz): a node that read the job's folder would fail
+    hidden = parts.with_name(parts.name + ".hidden")
+    hidden.mkdir()
+    for f in parts.glob("client*.npz"):
+        f.rename(hidden / f.name)
+    try:
+        for t in threads:
+            t.start()
+        res = deploy(job, tmp_path / "deployment", port=port, timeout=300, role="superlink",
+                     tls_dir=tmp_path / "certs", auth=True, keys_dir=tmp_path / "link-keys")
+        for t in threads:
+            t.join()
+    finally:
+        for f in hidden.glob("client*.npz"):
+            f.rename(parts / f.name)
+        hidden.rmdir()
     if failed:
         raise failed[0]
     for name, (code, said) in tried.items():
@@ -115,8 +162,9 @@ def test_deployment_over_tls_with_authenticated_supernodes(run, tmp_path):
     assert "Failed to activate SuperNode" in tried["unregistered"][1]
     link_log = (tmp_path / "deployment" / "logs" / "superlink.log").read_text()
     assert "No SuperNode found with the given public key" in link_log and "https://127.0.0.1" in link_log
-    assert sorted(p.name for p in (tmp_path / "keys").glob("*.key")) == [f"node{i:03d}.key" for i in range(4)]
-    assert all(p.stat().st_mode & 0o077 == 0 for p in (tmp_path / "keys").glob("*.key"))  # the node's alone
+    assert {h: r["partitions"] for h, r in done.items()} == groups
+    for host in groups:
+        assert all(p.stat().st_mode & 0o077 == 0 for p in (tmp_path / host / "keys").glob("*.key"))  # the node's alone
     sim = [json.loads(line) for line in (job.parent / "rounds.jsonl").read_text().splitlines()]
     dep = [json.loads(line) for line in (tmp_path / "deployment" / "rounds.jsonl").read_text().splitlines()]
     assert len(dep) == len(sim) == 4

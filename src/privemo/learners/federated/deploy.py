@@ -91,7 +91,7 @@ def deploy(job_path: str | Path, out: str | Path | None = None, port: int = 9100
            log: Callable[[str], None] | None = None, *, role: str = "all", host: str = "127.0.0.1",
            superlink: str | None = None, tls_dir: str | Path | None = None, auth: bool = False,
            keys_dir: str | Path | None = None, partitions: list[int] | None = None,
-           data_dir: str | Path | None = None) -> dict[str, Any]:
+           data_dir: str | Path | None = None, linger: float = 60.0) -> dict[str, Any]:
     """Run the federation of ``job_path`` as separate processes; returns the server's summary (also
     in ``<out>/federation_result.json``), or, for ``role="supernodes"``, what the nodes did.
 
@@ -100,7 +100,7 @@ def deploy(job_path: str | Path, out: str | Path | None = None, port: int = 9100
       registers the node keys, starts the run and waits for its result; the SuperNodes run elsewhere.
     - ``role="supernodes"``: this host's SuperNodes (``partitions``, default all) connecting to
       ``superlink`` (host:port), each reading its own partition file from ``data_dir`` (default the
-      job's); they stop once the SuperLink has gone for a minute.
+      job's); they stop once the SuperLink has been unreachable for ``linger`` seconds.
 
     ``tls_dir`` (ca.crt, server.pem, server.key of :func:`~privemo.learners.federated.security.make_certificates`;
     SuperNodes need ca.crt only) encrypts every connection; without it the deployment is plain HTTP
@@ -125,6 +125,8 @@ def deploy(job_path: str | Path, out: str | Path | None = None, port: int = 9100
     bad = [p for p in pids if not 0 <= p < n]
     if bad or len(set(pids)) != len(pids) or not pids:
         raise ConfigError(f"partitions {pids}: each once, from 0 to {n - 1} (the job has {n} clients)")
+    if not 1.0 <= linger <= 86400.0:
+        raise ConfigError(f"linger {linger}: from 1 to 86400 seconds")
     if auth and tls_dir is None:
         raise ConfigError("SuperNode authentication needs TLS: give the certificates (--tls-dir)")
     certs = check_tls_dir(tls_dir, need_server=role != "supernodes") if tls_dir is not None else None
@@ -166,7 +168,7 @@ def deploy(job_path: str | Path, out: str | Path | None = None, port: int = 9100
     procs: list[subprocess.Popen] = []
     security = (f'root-certificates = "{_toml_path(certs["ca.crt"])}"' if certs else "insecure = true")
     tls_link = (["--ssl-ca-certfile", str(certs["ca.crt"]), "--ssl-certfile", str(certs["server.pem"]),
-                 "--ssl-keyfile", str(certs["server.key"])] if certs else ["--insecure"])
+                 "--ssl-keyfile", str(certs["server.key"])] if certs and role != "supernodes" else ["--insecure"])
     tls_node = ["--root-certificates", str(certs["ca.crt"])] if certs else ["--insecure"]
     with tempfile.TemporaryDirectory(prefix="privemo-flwr-") as tmp:
         home, app_dir = Path(tmp) / "flwr-home", Path(tmp) / "app"
@@ -214,11 +216,10 @@ def deploy(job_path: str | Path, out: str | Path | None = None, port: int = 9100
                         cfg += f' data-dir="{_toml_path(node_dir)}"'
                     start(f"supernode{pid:03d}", [str(bindir / "flower-supernode"), *tls_node, "--superlink",
                                                    superlink, "--port", str(port + 1 + i), "--node-config", cfg,
-                                                   *(["--auth-supernode-private-key", str(keys[pid][0])] if auth else []),
-                                                   *(["--max-wait-time", "60"] if role == "supernodes" else [])])
+                                                   *(["--auth-supernode-private-key", str(keys[pid][0])] if auth else [])])
                 log(f"{len(pids)} SuperNodes connecting to {superlink}")
             if role == "supernodes":
-                return _wait_nodes(procs, timeout, logs, pids)
+                return _wait_nodes(procs, timeout, logs, pids, superlink, linger)
             t0 = time.monotonic()
             log(f"flwr run: the federation runs (logs in {logs})")
             run = flwr("flwr_run", ["run", str(app_dir), "privemo-local", "--stream"], timeout)
@@ -253,10 +254,21 @@ def _loopback(host: str) -> bool:
         return False
 
 
-def _wait_nodes(procs: list[subprocess.Popen], timeout: float, logs: Path, pids: list[int]) -> dict[str, Any]:
-    """This host's SuperNodes until they stop (the SuperLink gone for their wait time) or ``timeout``."""
+def _wait_nodes(procs: list[subprocess.Popen], timeout: float, logs: Path, pids: list[int], superlink: str,
+                linger: float) -> dict[str, Any]:
+    """This host's SuperNodes until they stop, the SuperLink has been unreachable for ``linger``
+    seconds (the run is over: a SuperNode itself would keep retrying), or ``timeout``."""
+    host, port = superlink.rsplit(":", 1)
     end = time.monotonic() + timeout
+    seen, gone_since = False, None
     while time.monotonic() < end and any(p.poll() is None for p in procs):
+        with socket.socket() as s:
+            s.settimeout(2.0)
+            up = s.connect_ex((host.strip("[]"), int(port))) == 0
+        seen = seen or up
+        gone_since = None if up else (gone_since or time.monotonic())
+        if seen and gone_since is not None and time.monotonic() - gone_since >= linger:
+            break
         time.sleep(1.0)
     return {"supernodes": len(procs), "partitions": pids, "exit_codes": [p.poll() for p in procs],
             "out_dir": str(logs.parent)}
