@@ -23,7 +23,7 @@ import threading
 import time
 from pathlib import Path
 
-from _common import ROOT, machine, parser, write  # noqa: E402  (puts src/ on the path)
+from _common import machine, parser, write  # noqa: E402  (puts src/ on the path)
 
 from privemo.anonymize import create_anonymizer  # noqa: E402
 from privemo.anonymize.batch import anonymize_files  # noqa: E402

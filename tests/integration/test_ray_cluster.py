@@ -1,7 +1,7 @@
 """A two-node Ray cluster on one machine, sharing nothing but the loopback network: a head node with
 no CPUs (so no task can run there) and a second node started with its own temporary directory and
-working directory. An anonymize batch and a small `privemo run` go through it and come out the same
-as on the local executor: byte-identical media, row-identical results. The driver passes relative
+working directory. Anonymize batches (voice, and a real CREMA-D video) and a small `privemo run` go
+through it and come out the same as on the local executor: byte-identical media, row-identical results. The driver passes relative
 paths of its own working directory, which the worker node (another working directory) cannot open:
 the media travel as bytes and only the driver writes."""
 
@@ -124,6 +124,19 @@ def test_anonymize_batch_on_a_two_node_cluster_is_byte_identical(cluster, tmp_pa
     assert outs["cluster"] == outs["local"] == outs["local2"]
     # the worker node's working directory holds nothing of the job
     assert not [p for p in (root / "node-cwd").rglob("*") if p.suffix in (".flac", ".wav")]
+
+
+def test_anonymize_video_on_a_two_node_cluster_is_byte_identical(cluster, tmp_path):
+    address, _ = cluster
+    clip = sorted(shared("crema-d-sample", "VideoFlash").glob("*.flv"))[0]
+    drv = tmp_path / "driver"
+    (drv / "in").mkdir(parents=True)
+    (drv / "in" / clip.name).write_bytes(clip.read_bytes())
+    outs = {}
+    for name, extra in (("local", []), ("cluster", ["--executor", "ray", "--ray-address", address])):
+        _privemo(["anonymize", "video", "in", f"out_{name}", "--detect-every", "5", *extra], drv)
+        outs[name] = _tree(drv / f"out_{name}")
+    assert len([k for k in outs["local"] if not k.startswith(".")]) == 1 and outs["cluster"] == outs["local"]
 
 
 def test_privemo_run_on_a_two_node_cluster_gives_the_same_rows(cluster, tmp_path, synth_root):

@@ -24,7 +24,7 @@ def test_certificates_chain_to_their_ca_and_name_the_hosts(tmp_path):
     cert.verify_directly_issued_by(ca)  # raises where the signature does not hold
     san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     assert [str(ip) for ip in san.get_values_for_type(x509.IPAddress)] == ["127.0.0.1"]
-    assert san.get_values_for_type(x509.DNSName) == ["link.example.org"]
+    assert san.get_values_for_type(x509.DNSName) == ["link.example.org", "localhost"]  # loopback for flwr
     assert ca.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
     assert isinstance(cert.public_key(), ec.EllipticCurvePublicKey)
     assert (files["ca.key"].stat().st_mode & 0o077) == 0 and (files["server.key"].stat().st_mode & 0o077) == 0
@@ -62,6 +62,7 @@ def test_node_keys_are_what_flower_reads_and_are_kept(tmp_path):
     ({"role": "supernodes"}, "--superlink"),
     ({"partitions": [0, 5]}, "partitions"),
     ({"role": "elsewhere"}, "role"),
+    ({"linger": 0.0}, "linger"),
 ])
 def test_deploy_refuses_unsafe_or_wrong_settings_before_starting(tmp_path, kwargs, message):
     from privemo.learners.federated.deploy import deploy
@@ -81,3 +82,13 @@ def test_deploy_needs_the_certificate_files(tmp_path):
     (tmp_path / "certs").mkdir()
     with pytest.raises(ConfigError, match="no ca.crt, server.pem, server.key"):
         deploy(job, tmp_path / "out", tls_dir=tmp_path / "certs")
+
+
+def test_deploy_names_a_file_that_is_not_a_job(tmp_path):
+    from privemo.learners.federated.deploy import deploy
+
+    for i, text in enumerate(("{}", "[1, 2]", "not json")):
+        job = tmp_path / f"job{i}.json"
+        job.write_text(text)
+        with pytest.raises(ConfigError, match=f"job{i}.json: not a"):
+            deploy(job, tmp_path / "out")

@@ -21,6 +21,7 @@ name and renamed.
 from __future__ import annotations
 
 import os
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -30,10 +31,11 @@ from typing import Any
 import numpy as np
 
 from privemo.anonymize.base import Clip, VoiceAnonymizer
-from privemo.anonymize.batch import check_stamp, destinations
+from privemo.anonymize.batch import check_stamp, destinations, shipped, spill, write_output
 from privemo.anonymize.face import FaceAnonymizer
 from privemo.anonymize.face_batch import anonymize_image, detect_faces
-from privemo.errors import ConfigError, PrivemoError
+from privemo.errors import ConfigError, MediaError, PrivemoError
+from privemo.executors import Executor, LocalExecutor
 from privemo.media import read_video, resample, write_video
 from privemo.media._files import media_files
 from privemo.media.video import CODECS, VIDEO_SUFFIXES
@@ -249,35 +251,61 @@ class VideoStamp:
         return self.cfg
 
 
+def _video_unit(shared: tuple[FaceAnonymizer, VoiceAnonymizer, float | None, TrackerConfig, float, str],
+                item: tuple[str, str | bytes, str, str, str | None]) -> tuple[str, bytes | None, dict[str, Any], str | None]:
+    """One clip, on any worker: (source label, its media as a path or bytes, output suffix, key,
+    speaker) -> (label, the output file's bytes, its ClipStats, error)."""
+    face, voice, fps, tracker, margin, no_face = shared
+    label, media, suffix, key, speaker = item
+    with tempfile.TemporaryDirectory(prefix="privemo-unit-") as tmp:
+        src = media if isinstance(media, str) else spill(tmp, label, media)
+        out = Path(tmp) / f"out{suffix}"
+        try:
+            stats = anonymize_video(src, out, face, voice, key, speaker, fps, tracker, margin, no_face)
+            return label, out.read_bytes(), stats.as_dict(), None
+        except (PrivemoError, OSError, ValueError) as exc:
+            return label, None, {}, str(exc).replace(str(src), label).replace(str(out), label)
+
+
 def anonymize_video_files(face: FaceAnonymizer, voice: VoiceAnonymizer, src: str | Path, out: str | Path,
                           fps: float | None = None, tracker: TrackerConfig | None = None, margin: float = 0.25,
                           no_face: str = "whole", speaker_from: str = "none", skip_bad: bool = True,
-                          progress: Callable[..., None] | None = None) -> VideoBatchResult:
+                          progress: Callable[..., None] | None = None,
+                          executor: Executor | None = None) -> VideoBatchResult:
     """Anonymize a file (``out`` the output file, or a folder to put it in) or a folder (``out`` a
-    folder; layout and names kept). Both anonymizers must already be fitted where they learn."""
+    folder; layout and names kept), on ``executor`` (default: this process); each output is written
+    here as it comes back. Both anonymizers must already be fitted where they learn."""
     tracker = tracker or TrackerConfig()
+    executor = executor or LocalExecutor(1)
     src, out = Path(src), Path(out)
     files, root = video_files(src)
     out_dir, dst = destinations(src, out, files, root, output_path)
     check_stamp(out_dir, VideoStamp(face, voice, fps, tracker, margin, no_face), dst, single=src.is_file())
     result = VideoBatchResult()
-    for i, (p, d) in enumerate(zip(files, dst, strict=True)):
-        if d.is_file():
-            result.skipped += 1
-        else:
-            key = str(p.relative_to(root)) if p.is_relative_to(root) else p.name
+    todo = [(p, d) for p, d in zip(files, dst, strict=True) if not d.is_file()]
+    result.skipped = len(files) - len(todo)
+    dst_of = {str(p): d for p, d in todo}
+    done = result.skipped
+    items = ((str(p), shipped(str(p), executor), d.suffix.lower(),
+              str(p.relative_to(root)) if p.is_relative_to(root) else p.name,
+              p.parent.name if speaker_from == "parent" else None) for p, d in todo)
+    for label, data, stats, err in executor.imap(_video_unit, (face, voice, fps, tracker, margin, no_face), items):
+        done += 1
+        if err is None and data is not None:
             try:
-                stats = anonymize_video(p, d, face, voice, key, p.parent.name if speaker_from == "parent" else None,
-                                        fps, tracker, margin, no_face)
-                result.written += 1
-                result.clips.append({"file": str(p), **stats.as_dict()})
-            except (PrivemoError, OSError, ValueError) as exc:
-                result.failed.append((str(p), str(exc)))
-                if not skip_bad:
-                    raise
+                write_output(dst_of[label], data)
+            except OSError as exc:
+                err = f"{dst_of[label]}: cannot write ({exc})"
+        if err is not None:
+            result.failed.append((label, err))
+            if not skip_bad:
+                raise MediaError(label, err[len(label) + 2:] if err.startswith(label) else err)
+        else:
+            result.written += 1
+            result.clips.append({"file": label, **stats})
         if progress:
             t = result.totals()
-            progress(i + 1, len(files), f"{t['frames_per_s']} frames/s" if t["frames_per_s"] else "")
+            progress(done, len(files), f"{t['frames_per_s']} frames/s" if t["frames_per_s"] else "")
     return result
 
 

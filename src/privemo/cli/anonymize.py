@@ -327,6 +327,9 @@ def video_cmd(src: Path = typer.Argument(..., help="a video file (mp4, flv, avi,
               margin: float = typer.Option(0.25, min=0.0, max=2.0, help="each face box is enlarged by this fraction "
                                            "on every side"),
               speaker_from: str = typer.Option("none", click_type=SPEAKER_FROM, help="'parent': a file's folder names its speaker"),
+              workers: int = typer.Option(1, min=1, max=256, help="processes (local) or CPUs of a local Ray"),
+              executor: str = typer.Option("local", click_type=EXECUTOR, help=EXECUTOR_HELP),
+              ray_address: str | None = typer.Option(None, help=RAY_ADDRESS_HELP),
               stop_on_error: bool = typer.Option(False, help="stop at the first bad file")) -> None:
     """Anonymize the faces (found, tracked, pasted back softly) and the voice of videos; same timing, frame
     size and audio length. Re-running resumes: outputs already written are kept.
@@ -343,6 +346,7 @@ def video_cmd(src: Path = typer.Argument(..., help="a video file (mp4, flv, avi,
 
     with friendly_errors():
         _finite(margin=margin, fps=fps)
+        runner = _executor(executor, workers, ray_address)
         face = "face_vgan" if face == "vgan" else face
         fspec = _spec(face, face_param)
         if face == "face_vgan" and model is not None:
@@ -361,7 +365,8 @@ def video_cmd(src: Path = typer.Argument(..., help="a video file (mp4, flv, avi,
                           fit_face=not face_anon.fits_on_others)
             result = anonymize_video_files(face_anon, voice_anon, src, out, fps, tracker, margin, no_face,
                                            speaker_from, skip_bad=not stop_on_error,
-                                           progress=lambda i, n, d="": prog(f"{face} + {voice}", i, n, d))
+                                           progress=lambda i, n, d="": prog(f"{face} + {voice}", i, n, d),
+                                           executor=runner)
         for path, why in result.failed:
             console.print(f"[yellow]skipped[/] {safe_text(why if why.startswith(path) else f'{path}: {why}')}")
         console.print(json.dumps(result.totals()))

@@ -118,8 +118,10 @@ def deploy(job_path: str | Path, out: str | Path | None = None, port: int = 9100
         raise ConfigError(f"{job_path}: job file not found (run `privemo federated run` first)")
     try:
         job = json.loads(job_path.read_text())
-    except json.JSONDecodeError as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{job_path}: not a valid job file ({exc})") from None
+    if not isinstance(job, dict) or not isinstance(job.get("clients"), list) or not job["clients"]:
+        raise ConfigError(f"{job_path}: not a job file of `privemo federated run` (no list of clients)")
     n = len(job["clients"])
     pids = list(range(n)) if partitions is None else list(partitions)
     bad = [p for p in pids if not 0 <= p < n]

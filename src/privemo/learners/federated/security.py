@@ -4,7 +4,8 @@
   by a certificate authority (CA) of the deployment; SuperNodes and ``flwr`` verify it with the CA
   certificate (``--root-certificates``). :func:`make_certificates` writes ``ca.crt`` (give it to every
   host), ``ca.key`` (keep it offline), ``server.pem`` and ``server.key`` (the SuperLink's), the
-  server certificate naming every address SuperNodes will use to reach the SuperLink.
+  server certificate naming every address SuperNodes will use to reach the SuperLink (and loopback,
+  where the SuperLink host's own ``flwr`` reaches it).
 - **SuperNode authentication.** The SuperLink runs with ``--enable-supernode-auth``: only SuperNodes
   whose public key was registered (``flwr supernode register``) may connect, and each request is
   signed with the node's private key. :func:`make_node_keys` writes one EC P-384 key pair per node
@@ -58,7 +59,8 @@ def make_certificates(out_dir: str | Path, hosts: list[str], days: int = 365) ->
         raise ConfigError("certificates: name at least one --host the SuperNodes use to reach the SuperLink")
     if not 1 <= days <= 3650:
         raise ConfigError(f"--days {days}: from 1 to 3650")
-    sans = _names(hosts)
+    # the SuperLink host's own flwr (registering keys, starting the run) reaches it on loopback
+    sans = _names(list(dict.fromkeys([*hosts, "127.0.0.1", "localhost"])))
     out = Path(out_dir)
     there = [f for f in (*CERT_FILES, "ca.key") if (out / f).exists()]
     if there:
