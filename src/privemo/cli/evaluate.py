@@ -108,7 +108,11 @@ def video_cmd(config: Path = typer.Argument(..., help="audio-visual evaluation Y
               method: list[str] = typer.Option([], "--method", help="evaluate only these methods (repeatable)"),
               report_only: bool = typer.Option(False, "--report", help="only re-draw the report of a run"),
               force: bool = typer.Option(False, "--force", help="redo the finished methods whose configuration "
-                                         "changed (without it, such a resume is refused)")) -> None:
+                                         "changed (without it, such a resume is refused)"),
+              executor: str | None = typer.Option(None, help="local or ray: where the clips are anonymized "
+                                                  "(overrides the config's)"),
+              ray_address: str | None = typer.Option(None, help="with ray: a running cluster (auto, "
+                                                     "ray://host:port, host:port)")) -> None:
     """ranade's audio-visual pipeline: anonymize faces and voices of video clips, emotion from face, voice
     and late fusion, face and speaker attackers; resumes when re-run (a method whose configuration
     changed is refused, or redone with --force).
@@ -124,7 +128,7 @@ def video_cmd(config: Path = typer.Argument(..., help="audio-visual evaluation Y
         if report_only:
             result = write_video_report(config)
         else:
-            cfg = load_video_config(config)
+            cfg = with_executor(load_video_config(config), executor, ray_address)
             run_dir = out or Path("runs") / cfg.name
             with progress_bar() as prog:
                 result = VideoEvaluation(cfg, run_dir, default_root(data_root), progress=prog,

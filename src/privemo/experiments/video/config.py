@@ -4,7 +4,7 @@ pipeline on clips with sound, every (face, voice) anonymizer pair side by side."
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -94,6 +94,10 @@ class VideoEvalConfig(_Strict):
     no_face: str = "whole"
     examples: int = 2  # clips per method shown (playable) in the report
     workers: int = 2
+    # where the clips are anonymized: this process, or a Ray cluster (ray_address; none: a local Ray
+    # with `workers` CPUs); features and attackers run here
+    executor: Literal["local", "ray"] = "local"
+    ray_address: str | None = None
     methods: list[VideoMethodConfig] = Field(min_length=1)
 
     @field_validator("methods")
@@ -128,6 +132,13 @@ class VideoEvalConfig(_Strict):
         if self.fusion.tune and self.folds < 3:
             raise ValueError("fusion.tune chooses each fold's weight by cross-validation inside its training "
                              "folds: it needs folds >= 3")
+        from privemo.errors import ConfigError
+        from privemo.executors import check_executor
+
+        try:
+            check_executor(self.executor, 1, self.ray_address, where="ray_address", need_package=False)
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
         return self
 
 

@@ -40,12 +40,13 @@ import yaml
 from privemo._files import inside
 from privemo._names import file_key
 from privemo.anonymize import create_anonymizer
-from privemo.anonymize.batch import check_stamp
-from privemo.anonymize.video import TrackerConfig, VideoStamp, anonymize_video, clip_totals, fit_on_videos
+from privemo.anonymize.batch import check_stamp, shipped, write_output
+from privemo.anonymize.video import TrackerConfig, VideoStamp, _video_unit, clip_totals, fit_on_videos
 from privemo.corpora import Manifest, load
 from privemo.corpora.splits import assign_speaker_folds
-from privemo.errors import ConfigError
+from privemo.errors import ConfigError, MediaError
 from privemo.evaluators.video import Items, VideoSide
+from privemo.executors import make_executor
 from privemo.experiments.config import corpus_root
 from privemo.experiments.evaluation import Evaluation
 from privemo.experiments.store import atomic_write
@@ -91,7 +92,8 @@ class VideoEvaluation(Evaluation):
     def unit_specs(self, cfg: dict[str, Any]) -> dict[str, dict[str, Any]]:
         """A method's unit depends on the method and on every setting but the name, the worker count
         and the number of examples."""
-        shared = {k: v for k, v in cfg.items() if k not in ("name", "methods", "workers", "examples")}
+        shared = {k: v for k, v in cfg.items() if k not in ("name", "methods", "workers", "examples", "executor",
+                                                      "ray_address")}
         methods = [ORIGINAL.model_dump(), *cfg.get("methods", [])]
         return {m["name"]: {"shared": shared, "method": m}
                 for m in methods if isinstance(m, dict) and "name" in m}
@@ -174,10 +176,17 @@ class VideoEvaluation(Evaluation):
             fit_on_videos(face, voice, paths, every=5, size=getattr(face, "size", 64),
                           progress=lambda i, n: self.progress(f"{m.name}: fit", i, n))
             check_stamp(out_dir, VideoStamp(face, voice, None, tracker, cfg.margin, cfg.no_face))
-            for j, i in enumerate(todo):
-                stats = anonymize_video(paths[i], dst[i], face, voice, str(manifest.df["item_id"].iat[i]),
-                                        str(manifest.df["speaker"].iat[i]), None, tracker, cfg.margin, cfg.no_face)
-                clips.append(stats.as_dict())
+            # on the executor: this process (local), or Ray tasks handed each clip's bytes; written here
+            executor = make_executor(cfg.executor, cfg.workers if cfg.executor == "ray" else 1, cfg.ray_address)
+            dst_of = {str(paths[i]): dst[i] for i in todo}
+            items = ((str(paths[i]), shipped(str(paths[i]), executor), ".mp4", str(manifest.df["item_id"].iat[i]),
+                      str(manifest.df["speaker"].iat[i])) for i in todo)
+            shared = (face, voice, None, tracker, cfg.margin, cfg.no_face)
+            for j, (label, data, stats, err) in enumerate(executor.imap(_video_unit, shared, items)):
+                if err is not None or data is None:
+                    raise MediaError(label, err[len(label) + 2:] if err and err.startswith(label) else str(err))
+                write_output(dst_of[label], data)
+                clips.append(stats)
                 self.progress(f"{m.name}: anonymize", j + 1, len(todo), f"{clip_totals(clips)['frames_per_s']} frames/s")
         batch = clip_totals(clips) if clips else {}
         out = manifest.df.copy()
