@@ -161,7 +161,7 @@ def demo(out: Path = typer.Option(Path("runs/demo"), help="run folder"),
                             progress=lambda i, n: prog("synthetic speakers", i, n))
         _samples(root, out / "samples")
         stage(2, f"speech representations against gender and identity attackers ({cfg_path.name})")
-        run(cfg_path, out, None, None, False)
+        run(cfg_path, out, data_root=None, executor=None, ray_address=None, force=False)
         if video:
             from privemo.experiments.video.config import load_video_config
             from privemo.experiments.video.runner import VideoEvaluation

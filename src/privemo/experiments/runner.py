@@ -202,9 +202,11 @@ class Runner:
             outcomes = ex.imap(_unit_job, (self.cfg, data, folds, manifest), units)
         else:
             progress = self.progress
-            outcomes = (_unit_job((self.cfg, data, folds, manifest), u,
-                                  (lambda e, n, key=u.key: progress(f"{key} epochs", e, n)) if progress else None)
-                        for u in units)
+
+            def on_epoch(key: str) -> Callable[[int, int], None] | None:
+                return (lambda e, n: progress(f"{key} epochs", e, n)) if progress else None
+
+            outcomes = (_unit_job((self.cfg, data, folds, manifest), u, on_epoch(u.key)) for u in units)
         for unit, rows, checkpoint in outcomes:
             if checkpoint is not None:
                 atomic_write(inside(self.run_dir / "checkpoints", f"{unit.key}.pt"), checkpoint)

@@ -150,6 +150,7 @@ def deploy(job_path: str | Path, out: str | Path | None = None, port: int = 9100
     if busy:
         raise ConfigError(f"ports {busy} on 127.0.0.1 are in use: choose another --port")
     keys: dict[int, tuple[Path, Path]] = {}
+    keys_dir = Path(keys_dir) if keys_dir is not None else Path()
     if auth and role != "superlink":
         keys = {p: (k.resolve(), v.resolve())
                 for p, (k, v) in zip(pids, make_node_keys(keys_dir, [node_name(p) for p in pids]), strict=True)}
