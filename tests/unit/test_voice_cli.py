@@ -20,7 +20,7 @@ def test_evaluate_voice_end_to_end_and_resume(tmp_path):
     cfg = {"name": "t", "corpus": {"type": "synthetic", "root": str(tmp_path / "synth"),
                                    "options": {"media": "audio", "n_speakers": 6, "items": 2, "seed": 0}},
            "folds": 3, "workers": 1, "examples": 1, "rtf_clips": 2, "attackers": ["logreg"],
-           "emotion_features": "egemaps",
+           "emotion_features": "egemaps", "finetune": {"steps": 3, "speakers": 3, "clips": 2},
            "methods": [{"name": "mcadams", "anonymizer": {"type": "mcadams"}},
                        {"name": "vq4", "anonymizer": {"type": "voice_vq", "k": 4, "n_iter": 4}, "curve": "voice_vq",
                         "x": 4}]}
@@ -36,9 +36,13 @@ def test_evaluate_voice_end_to_end_and_resume(tmp_path):
         assert all(0 <= v[k] <= 1 for k in ("lazy_eer_centroid", "semi_eer_pairs", "semi_lda_eer_centroid"))
         assert 0 <= r["speaker_id"]["informed_resemblyzer"] <= 1 and r["rtf"] >= 0
         assert len(r["emotion"]["logreg_anon_confusion"]) == len(r["emotion"]["labels"])
+        assert set(r["emotion"]["logreg_anon_recall"]) == set(r["emotion"]["labels"])
+        ft = r["finetuned"]  # the attacker fine-tuned on each fold's other speakers
+        assert 0 <= ft["eer_centroid"] <= 1 and 0 <= ft["id_accuracy"] <= 1 and len(ft["per_fold"]) == 3
     assert rows["original"]["similarity"]["r2"]["mean"] == pytest.approx(1.0)
     md = (out / "report.md").read_text()
     assert "| mcadams |" in md and "voice_vq" in md and "Table 1" in md
+    assert "fine-tuned encoder" in md and "Recall per emotion" in md and "**" in md  # the strongest in bold
     info = assert_report_page(out / "report.html", min_tables=2)
     assert sum(m["tag"] == "AUDIO" for m in info["media"]) >= 2  # listening examples, embedded and playable
     assert len(list((out / "audio" / "mcadams").rglob("*.wav"))) == 6 * 6 * 2

@@ -14,7 +14,7 @@ from sklearn.ensemble import RandomForestClassifier
 from privemo.evaluators.base import fit_predict
 from privemo.evaluators.threat import ThreatModel, declare
 from privemo.features.normalize import speaker_znorm
-from privemo.metrics import confusion, per_group_uar, uar
+from privemo.metrics import confusion, per_class_recall, per_group_uar, uar
 
 EMOTION = declare("voice.emotion", ThreatModel(
     "emotion", "utility", "emotion recognition on anonymized speech (UAR): logistic regression on speaker-"
@@ -90,6 +90,7 @@ def emotion_utility(o: Side, a: Side, items: Items, seed: int, reference: bool, 
         out[f"{key}_uar"] = uar(y, p, labels)
         out[f"{key}_per_gender"] = per_group_uar(y, p, items.gender.astype(str))
         out[f"{key}_confusion"] = confusion(y, p, labels)
+        out[f"{key}_recall"] = per_class_recall(y, p, labels)
     if reference:  # original audio: trained on original = trained on "anonymized"
         out.update({k.replace("_orig_", "_anon_", 1): v for k, v in list(out.items()) if "_orig_" in k})
     return out

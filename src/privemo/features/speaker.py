@@ -35,7 +35,9 @@ def speaker_encoder() -> Any:
     return _ENCODER
 
 
-def embed(x: np.ndarray, sr: int) -> np.ndarray:
+def prepared(x: np.ndarray, sr: int) -> np.ndarray:
+    """resemblyzer's preprocessing of a 16 kHz clip (loudness, voice-activity trim); a clip the trim
+    leaves (almost) empty is kept raw, padded to a quarter second."""
     from resemblyzer import preprocess_wav
 
     wav = preprocess_wav(np.asarray(x, dtype=np.float32), source_sr=sr)
@@ -43,7 +45,11 @@ def embed(x: np.ndarray, sr: int) -> np.ndarray:
         wav = np.asarray(x, dtype=np.float32)
         if len(wav) < 16000 // 4:
             wav = np.pad(wav, (0, 16000 // 4 - len(wav)))
-    return speaker_encoder().embed_utterance(wav).astype(np.float32)
+    return np.asarray(wav, dtype=np.float32)
+
+
+def embed(x: np.ndarray, sr: int) -> np.ndarray:
+    return speaker_encoder().embed_utterance(prepared(x, sr)).astype(np.float32)
 
 
 @register("feature", "resemblyzer")
@@ -57,3 +63,19 @@ class Resemblyzer(Extractor):
 
     def compute(self, row):
         return embed(self._audio(row, self.sr), self.sr), {}
+
+
+@register("feature", "resemblyzer_mel")
+@dataclass
+class ResemblyzerMel(Extractor):
+    """The 40-band mel frames (10 ms) resemblyzer's encoder reads, after its preprocessing: what an
+    attacker fine-tuning that encoder trains on (:mod:`privemo.attacks.finetuned`)."""
+
+    name: ClassVar[str] = "resemblyzer_mel"
+    kind: ClassVar[str] = "sequence"
+    sr: Literal[16000] = 16000  # resemblyzer's rate
+
+    def compute(self, row):
+        from resemblyzer.audio import wav_to_mel_spectrogram
+
+        return wav_to_mel_spectrogram(prepared(self._audio(row, self.sr), self.sr)).astype(np.float32), {}

@@ -7,12 +7,14 @@ from privemo.metrics.scores import (
     eer,
     mean_std,
     paired_ttest,
+    per_class_recall,
     per_group_uar,
     privacy_metric,
+    recall_drops,
     uar,
 )
 
 __all__ = [
-    "accuracy", "benjamini_hochberg", "confusion", "eer", "mean_std", "paired_ttest", "per_group_uar",
-    "privacy_metric", "uar",
+    "accuracy", "benjamini_hochberg", "confusion", "eer", "mean_std", "paired_ttest", "per_class_recall",
+    "per_group_uar", "privacy_metric", "recall_drops", "uar",
 ]

@@ -35,6 +35,26 @@ def confusion(y_true: ArrayLike, y_pred: ArrayLike, labels: Sequence[Any]) -> li
     return [[int(np.sum((yt == a) & (yp == b))) for b in labels] for a in labels]
 
 
+def per_class_recall(y_true: ArrayLike, y_pred: ArrayLike, labels: Sequence[Any]) -> dict[str, float]:
+    """Recall of each class of ``labels`` (the share of its items predicted as it; NaN where absent),
+    vectorised over the confusion counts."""
+    yt, yp = np.asarray(y_true), np.asarray(y_pred)
+    if len(yt) != len(yp):
+        raise ValueError(f"y_true has {len(yt)} items, y_pred {len(yp)}")
+    cm = np.asarray(confusion(yt, yp, labels), dtype=float).reshape(len(labels), len(labels))
+    n = cm.sum(axis=1)
+    rec = np.divide(np.diag(cm), n, out=np.full(len(labels), np.nan), where=n > 0)
+    return {str(lab): float(r) for lab, r in zip(labels, rec, strict=True)}
+
+
+def recall_drops(original: dict[str, float], anonymized: dict[str, float], ratio: float = 0.7) -> list[str]:
+    """The classes whose anonymized recall is below ``ratio`` x their original recall (a class the
+    original already never recognised cannot drop)."""
+    return [c for c, r0 in original.items()
+            if r0 == r0 and r0 > 0 and anonymized.get(c, float("nan")) == anonymized.get(c, float("nan"))
+            and anonymized[c] < ratio * r0]
+
+
 def per_group_uar(y_true: ArrayLike, y_pred: ArrayLike, groups: ArrayLike) -> dict[str, float]:
     """UAR within each group (e.g. male and female speakers); missing groups are left out."""
     yt, yp, g = np.asarray(y_true), np.asarray(y_pred), np.asarray(groups, dtype=object)

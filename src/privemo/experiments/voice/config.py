@@ -33,6 +33,16 @@ class MethodConfig(_Strict):
         return component("anonymizer", v, "original, mcadams, voice_vq, noise, pseudo_speaker")
 
 
+class FineTuneConfig(_Strict):
+    """The fine-tuned attacker (:mod:`privemo.attacks.finetuned`): ``steps`` GE2E updates per fold of
+    ``speakers`` x ``clips`` random 1.6 s partials of the other folds' anonymized speech; 0 steps: off."""
+
+    steps: int = Field(100, ge=0, le=100_000)
+    speakers: int = Field(8, ge=2, le=1000)
+    clips: int = Field(4, ge=2, le=100)
+    lr: float = Field(1e-4, gt=0, le=0.1)
+
+
 class VoiceEvalConfig(_Strict):
     name: Name
     corpus: CorpusConfig
@@ -44,7 +54,11 @@ class VoiceEvalConfig(_Strict):
     # with `workers` CPUs); feature extraction and the attackers run here
     executor: Literal["local", "ray"] = "local"
     ray_address: str | None = None
-    max_items_per_speaker: int | None = None  # a subset (every speaker kept), for quick curves
+    max_items_per_speaker: int | None = Field(None, ge=1)  # a subset (every speaker kept), for quick curves
+    # which speakers: all, or one half of them (within each gender, every second speaker in sorted
+    # order: even = the 1st, 3rd, ...; odd = the 2nd, 4th, ...): choose settings on one half, report on the other
+    speakers: Literal["all", "even", "odd"] = "all"
+    finetune: FineTuneConfig = FineTuneConfig()
     emotion_features: Literal["compare", "egemaps"] = "compare"
     examples: int = Field(3, le=1000)  # listening examples per method
     rtf_clips: int = 20  # clips timed one by one on one thread for the real-time factor

@@ -24,6 +24,7 @@ from privemo._files import inside
 from privemo._names import file_key
 from privemo._procs import die_with_parent
 from privemo.anonymize import LaplaceMFCC, VoiceAnonymizer, anonymize_corpus, clip_of, create_anonymizer
+from privemo.attacks.finetuned import FineTune, finetuned_attack
 from privemo.attacks.verification import enrol_split, verification_attack
 from privemo.attacks.voice import gender_attack, similarity_table, speaker_id
 from privemo.corpora import Manifest, load
@@ -44,6 +45,8 @@ def load_voice_corpus(cfg: VoiceEvalConfig, data_root: Path) -> Manifest:
     manifest = load(cfg.corpus.type, corpus_root(cfg.corpus, data_root), **dict(cfg.corpus.options))
     manifest = manifest.labelled("emotion")
     df = manifest.df[manifest.df["media"] == "audio"]
+    if cfg.speakers != "all":
+        df = df[df["speaker"].astype(str).isin(half_of_speakers(df, cfg.speakers))]
     if cfg.max_items_per_speaker:
         rng = np.random.default_rng(cfg.seed)
         keep = [i for _, g in df.groupby("speaker", sort=True)
@@ -55,6 +58,17 @@ def load_voice_corpus(cfg: VoiceEvalConfig, data_root: Path) -> Manifest:
         raise ConfigError(f"corpus {cfg.corpus.type}: {n_spk} speakers with emotion-labelled audio; the "
                           f"evaluation needs at least {max(cfg.folds, 2)} (folds: {cfg.folds})")
     return manifest
+
+
+def half_of_speakers(df: Any, half: str) -> set[str]:
+    """Every second speaker within each gender, in sorted order (``even``: the 1st, 3rd, ...;
+    ``odd``: the 2nd, 4th, ...), so each half keeps the corpus's gender balance."""
+    gender = df["gender"].astype(object).where(df["gender"].notna(), "?").astype(str)
+    out: set[str] = set()
+    for _, g in df.assign(_g=gender).groupby("_g", sort=True):
+        names = sorted(set(g["speaker"].astype(str)))
+        out |= set(names[0 if half == "even" else 1::2])
+    return out
 
 
 def _extract_chunk(args: tuple[Manifest, list[str], str | None]) -> int:
@@ -197,12 +211,25 @@ class VoiceEvaluation(Evaluation):
                                                   items.fold_of)
         row["speaker_id"] = speaker_id(original, side, items, seed)
         row["gender"] = gender_attack(side, items, list(cfg.attackers), seed)
+        if cfg.finetune.steps > 0:
+            mels = self._mels(manifest if reference else anon, m.name)
+            self.log(f"{m.name}: the fine-tuned attacker ({cfg.finetune.steps} steps per fold)")
+            row["finetuned"] = finetuned_attack(mels, items, FineTune(**cfg.finetune.model_dump()), seed,
+                                                lambda what, i, n: self.progress(f"{m.name}: {what}", i, n))
         row["similarity"] = similarity_table(original, side, items)
         row["emotion"] = emotion_utility(original, side, items, seed, reference)
         if isinstance(anonymizer, LaplaceMFCC):
             row["dp"] = {"epsilon_per_frame": anonymizer.epsilon, "l1_sensitivity": anonymizer.sensitivity_,
                          "laplace_scale": anonymizer.scale}
         return row
+
+    def _mels(self, manifest: Manifest, label: str) -> list[np.ndarray]:
+        feats = features(manifest, ["resemblyzer_mel"], self.cache, self.cfg.workers,
+                         lambda i, n: self.progress(f"{label}: mel frames", i, n))["resemblyzer_mel"]
+        bad = [manifest.df["path"].iat[i] for i, v in enumerate(feats) if v is None]
+        if bad:
+            raise ConfigError(f"{label}: no mel frames for {len(bad)} clips, e.g. {bad[0]}")
+        return feats  # type: ignore[return-value]
 
     def _examples(self, name: str, manifest: Manifest, anon: Manifest) -> None:
         n = self.cfg.examples

@@ -1,0 +1,145 @@
+"""Issue 20: the attacker fine-tuned on anonymized speech never hears a test speaker, per-emotion
+recall against brute force, the halves of the speakers, and the default anonymizer's contract."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from privemo.attacks import finetuned as ft
+from privemo.attacks import verification as ver
+from privemo.evaluators import voice as ev
+from privemo.metrics import per_class_recall, recall_drops
+
+
+def _items(n_spk=6, per=4, folds=3):
+    spk = np.repeat([f"s{i}" for i in range(n_spk)], per)
+    gender = np.where(np.repeat(np.arange(n_spk) % 2, per) == 0, "m", "f")
+    emotion = np.tile(["happy", "sad"], n_spk * per // 2)
+    groups = np.array([f"g{i}" for i in range(len(spk))])
+    fold_of = {f"s{i}": i % folds for i in range(n_spk)}
+    return ev.Items(spk, gender, emotion, ver.enrol_split(spk, groups, 0), np.array([fold_of[s] for s in spk]),
+                    fold_of)
+
+
+def test_the_fine_tuned_attacker_never_trains_on_a_test_speaker(monkeypatch):
+    items = _items()
+    rng = np.random.default_rng(0)
+    # each clip's first mel value names it: we can see which clips a fine-tuning saw
+    mels = [np.concatenate([np.full((1, 40), i, np.float32), rng.normal(size=(170, 40)).astype(np.float32)])
+            for i in range(len(items.speaker))]
+    seen = []
+    real = ft.fine_tune
+
+    def spy(m, speakers, cfg, seed, progress=None):
+        seen.append(({int(x[0, 0]) for x in m}, set(speakers.tolist())))
+        return real(m, speakers, cfg, seed, progress)
+
+    monkeypatch.setattr(ft, "fine_tune", spy)
+    out = ft.finetuned_attack(mels, items, ft.FineTune(steps=2, speakers=3, clips=2), 0)
+    assert len(seen) == 3 and len(out["per_fold"]) == 3
+    for f, (clips, speakers) in enumerate(seen):
+        test = {s for s, k in items.fold_of.items() if k == f}
+        assert speakers and not speakers & test
+        assert {items.speaker[i] for i in clips} == speakers  # the clips are the training speakers' own
+        assert out["per_fold"][f]["train_speakers"] == sorted(speakers)
+        assert out["per_fold"][f]["loss_first"] is not None
+    assert 0 <= out["eer_centroid"] <= 1 and 0 <= out["id_accuracy"] <= 1
+    assert out["chance"] == pytest.approx(1 / 6)
+
+
+def test_ge2e_loss_agrees_with_a_loop():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(1)
+    e = torch.nn.functional.normalize(torch.from_numpy(rng.normal(size=(3, 4, 5))), dim=2)
+    w, b = torch.tensor(10.0, dtype=e.dtype), torch.tensor(-5.0, dtype=e.dtype)
+    total = 0.0
+    for j in range(3):
+        for i in range(4):
+            logits = []
+            for k in range(3):
+                others = [e[k, m] for m in range(4) if not (k == j and m == i)]
+                c = torch.stack(others).mean(0)
+                logits.append(w * torch.dot(e[j, i], c / c.norm()) + b)
+            total += float(-torch.log_softmax(torch.stack(logits), 0)[j])
+    assert float(ft.ge2e_loss(e, w, b)) == pytest.approx(total / 12, rel=1e-6)
+
+
+def test_fine_tune_settings_are_checked():
+    for bad in ({"steps": -1}, {"speakers": 1}, {"clips": 1}, {"lr": 0}, {"steps": 1.5}):
+        with pytest.raises(ValueError):
+            ft.FineTune(**bad)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.integers(0, 10_000), st.integers(1, 60), st.integers(2, 6))
+def test_per_class_recall_agrees_with_brute_force(seed, n, k):
+    rng = np.random.default_rng(seed)
+    labels = [f"c{i}" for i in range(k)]
+    y = rng.choice(labels, n)
+    p = np.where(rng.random(n) < 0.5, y, rng.choice(labels, n))
+    got = per_class_recall(y, p, labels)
+    for c in labels:
+        hits = [pi == c for yi, pi in zip(y, p, strict=True) if yi == c]
+        if hits:
+            assert got[c] == pytest.approx(sum(hits) / len(hits))
+        else:
+            assert got[c] != got[c]  # absent: NaN
+    present = [got[c] for c in labels if got[c] == got[c]]
+    from privemo.metrics import uar
+
+    assert np.mean(present) == pytest.approx(uar(y, p, labels))
+
+
+def test_recall_drops_flags_below_the_ratio_only():
+    orig = {"sad": 0.6, "happy": 0.5, "calm": 0.0, "angry": 0.8}
+    anon = {"sad": 0.01, "happy": 0.36, "calm": 0.0, "angry": 0.55}
+    assert recall_drops(orig, anon, 0.7) == ["sad", "angry"]  # 0.36 >= 0.35; calm was never recognised
+
+
+def test_halves_of_the_speakers_split_each_gender():
+    from privemo.experiments.voice.runner import half_of_speakers
+
+    spk = [f"a{i:02d}" for i in range(1, 13)]
+    df = pd.DataFrame({"speaker": spk * 2, "gender": ["m" if i % 2 else "f" for i in range(1, 13)] * 2})
+    even, odd = half_of_speakers(df, "even"), half_of_speakers(df, "odd")
+    assert not even & odd and even | odd == set(spk) and len(even) == len(odd) == 6
+    g = dict(zip(df["speaker"], df["gender"], strict=False))
+    assert sorted(g[s] for s in even) == ["f"] * 3 + ["m"] * 3
+
+
+def test_voice_config_refuses_bad_halves_and_fine_tuning():
+    from pydantic import ValidationError
+
+    from privemo.experiments.voice import VoiceEvalConfig
+
+    base = {"name": "x", "corpus": {"type": "synthetic"}, "methods": [{"name": "m", "anonymizer": {"type": "mcadams"}}]}
+    for bad in ({"speakers": "third"}, {"finetune": {"steps": -1}}, {"finetune": {"clips": 1}},
+                {"finetune": {"lr": 1.0}}, {"finetune": {"epochs": 3}}, {"max_items_per_speaker": 0}):
+        with pytest.raises(ValidationError):
+            VoiceEvalConfig.model_validate({**base, **bad})
+    assert VoiceEvalConfig.model_validate(base).finetune.steps > 0  # on unless turned off
+
+
+def test_the_default_pseudo_speaker_is_deterministic_per_key_and_keeps_length_and_rate(tmp_path):
+    from privemo.anonymize import Clip, create_anonymizer
+    from privemo.anonymize.batch import folder_manifest
+    from privemo.media import write_audio
+    from tests.unit.test_anonymize import _voice
+
+    for spk, f0 in (("a", 110.0), ("b", 210.0)):
+        for i in range(2):
+            write_audio(tmp_path / spk / f"{i}.wav", _voice(16000, 0.8, f0 * (1 + 0.05 * i), i), 16000)
+    manifest = folder_manifest(sorted(tmp_path.rglob("*.wav")), tmp_path, "parent")
+    an = create_anonymizer({"type": "pseudo_speaker"}).fit(manifest)  # the default setting
+    for sr, seconds in ((16000, 0.9), (16000, 0.31), (22050, 0.5)):
+        x = _voice(sr, seconds, 150.0, 3)
+        y1, y2 = an.transform(Clip(x, sr, "a", "key1")), an.transform(Clip(x, sr, "a", "key1"))
+        assert y1.sr == sr and len(y1.audio) == len(x)
+        np.testing.assert_array_equal(y1.audio, y2.audio)  # the same key: the same pseudo-speaker
+    x = _voice(16000, 0.9, 150.0, 3)
+    other = an.transform(Clip(x, 16000, "a", "key2")).audio
+    assert not np.allclose(other, an.transform(Clip(x, 16000, "a", "key1")).audio)  # another key: another voice
