@@ -43,6 +43,7 @@ def test_evaluate_voice_end_to_end_and_resume(tmp_path):
     md = (out / "report.md").read_text()
     assert "| mcadams |" in md and "voice_vq" in md and "Table 1" in md
     assert "fine-tuned encoder" in md and "Recall per emotion" in md and "**" in md  # the strongest in bold
+    assert "Listening checks" in md and "spectrograms of the first listening example" in (out / "report.html").read_text()
     info = assert_report_page(out / "report.html", min_tables=2)
     assert sum(m["tag"] == "AUDIO" for m in info["media"]) >= 2  # listening examples, embedded and playable
     assert len(list((out / "audio" / "mcadams").rglob("*.wav"))) == 6 * 6 * 2

@@ -143,3 +143,23 @@ def test_the_default_pseudo_speaker_is_deterministic_per_key_and_keeps_length_an
     x = _voice(16000, 0.9, 150.0, 3)
     other = an.transform(Clip(x, 16000, "a", "key2")).audio
     assert not np.allclose(other, an.transform(Clip(x, 16000, "a", "key1")).audio)  # another key: another voice
+
+
+def test_listening_stats_catch_silence_clipping_and_buzz(tmp_path):
+    from privemo.experiments.voice.report import audio_stats, listening_md
+    from privemo.media import write_audio
+
+    sr = 16000
+    t = np.arange(sr) / sr
+    speechlike = np.random.default_rng(0).normal(0, 0.1, sr) * (np.sin(2 * np.pi * 3 * t) > 0)
+    cases = {"silence": np.zeros(sr), "clipped": np.clip(3 * np.sin(2 * np.pi * 200 * t), -1, 1),
+             "buzz": 0.3 * np.sin(2 * np.pi * 100 * t), "speechlike": speechlike}
+    for name, x in cases.items():
+        write_audio(tmp_path / "examples" / name / "a.wav", x.astype(np.float32), sr)
+    st = {n: audio_stats(tmp_path / "examples" / n / "a.wav") for n in cases}
+    assert st["silence"]["silent_frames"] == 1.0 and st["silence"]["peak_dbfs"] < -100
+    assert st["clipped"]["clipped"] > 0.3 and st["speechlike"]["clipped"] == 0.0
+    assert st["buzz"]["top1pct_energy"] > 0.9 > st["speechlike"]["top1pct_energy"]
+    assert 0.4 < st["speechlike"]["silent_frames"] < 0.6 and st["speechlike"]["seconds"] == pytest.approx(1.0)
+    md = listening_md(tmp_path)
+    assert md.count("| a |") == 4 and "Listening checks" in md

@@ -249,6 +249,84 @@ def _figures(rows: list[dict[str, Any]]) -> list[tuple[str, str]]:
     return out
 
 
+def audio_stats(path: Path) -> dict[str, float]:
+    """What ``sox stat`` would say to rule out silence, clipping and buzz: duration, peak and RMS
+    level (dBFS), the share of clipped samples (|x| >= 0.999), of silent 20 ms frames (< -50 dBFS) and
+    of energy in the strongest 1% of spectral bins (a steady buzz or tone concentrates it there)."""
+    import numpy as np
+
+    from privemo.media import read_audio
+
+    x, sr = read_audio(path, sr=None)
+    x = x.astype(np.float64)
+    db = lambda v: float(20 * np.log10(max(v, 1e-10)))  # noqa: E731
+    hop = max(1, int(0.02 * sr))
+    frames = x[: len(x) // hop * hop].reshape(-1, hop) if len(x) >= hop else x[None, :]
+    frame_db = 20 * np.log10(np.maximum(np.sqrt((frames ** 2).mean(axis=1)), 1e-10))
+    power = np.abs(np.fft.rfft(x)) ** 2
+    top = np.sort(power)[::-1][: max(1, len(power) // 100)]
+    return {"seconds": len(x) / sr, "peak_dbfs": db(np.abs(x).max(initial=0.0)),
+            "rms_dbfs": db(np.sqrt((x ** 2).mean()) if len(x) else 0.0),
+            "clipped": float(np.mean(np.abs(x) >= 0.999)) if len(x) else 0.0,
+            "silent_frames": float(np.mean(frame_db < -50)),
+            "top1pct_energy": float(top.sum() / max(power.sum(), 1e-20))}
+
+
+def _examples(run_dir: Path) -> dict[str, list[Path]]:
+    folder = run_dir / "examples"
+    if not folder.is_dir():
+        return {}
+    return {d.name: sorted(f for f in d.iterdir() if f.is_file() and not f.name.startswith("."))
+            for d in sorted(folder.iterdir(), key=lambda p: (p.name != "original", p.name)) if d.is_dir()}
+
+
+def listening_md(run_dir: Path) -> str:
+    """A table of :func:`audio_stats` for every listening example, original first."""
+    ex = _examples(run_dir)
+    if not ex:
+        return ""
+    lines = ["", "## Listening checks (every example: silence, clipping, buzz)", "",
+             "| method | example | seconds | peak dBFS | RMS dBFS | clipped | silent 20 ms frames | "
+             "energy in the top 1% of bins |", "|---|---|---|---|---|---|---|---|"]
+    for method, files in ex.items():
+        for f in files:
+            try:
+                st = audio_stats(f)
+            except Exception as exc:  # a bad file is a finding of the report, not a crash of it
+                lines.append(f"| {method} | {f.stem} | unreadable: {type(exc).__name__} | | | | | |")
+                continue
+            lines.append(f"| {method} | {f.stem} | {st['seconds']:.2f} | {st['peak_dbfs']:.1f} | {st['rms_dbfs']:.1f} "
+                         f"| {100 * st['clipped']:.2f}% | {100 * st['silent_frames']:.0f}% | "
+                         f"{100 * st['top1pct_energy']:.0f}% |")
+    return "\n".join(lines) + "\n"
+
+
+def _spectrograms(run_dir: Path) -> list[tuple[str, str]]:
+    """The first example of every method as a spectrogram, original on top."""
+    ex = {m: f[0] for m, f in _examples(run_dir).items() if f}
+    if not ex:
+        return []
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from privemo.media import read_audio
+
+    fig, axes = plt.subplots(len(ex), 1, figsize=(7, 1.5 * len(ex) + 0.4), squeeze=False)
+    for ax, (method, f) in zip(axes[:, 0], ex.items(), strict=True):
+        try:
+            x, sr = read_audio(f, sr=16000)
+        except Exception:
+            ax.set_title(f"{method}: unreadable", fontsize=7)
+            continue
+        ax.specgram(x + 1e-7, NFFT=512, Fs=sr, noverlap=384, cmap="magma", vmin=-140)
+        ax.set_ylabel("Hz", fontsize=6)
+        ax.tick_params(labelsize=6)
+        ax.set_title(f"{method}: {f.stem}", fontsize=7)
+    axes[-1, 0].set_xlabel("s", fontsize=6)
+    fig.tight_layout()
+    return [("spectrograms of the first listening example", _png(fig))]
+
+
 # the attackers and judges every row of this table is measured with, in the order the page lists them
 ATTACKERS = ("voice.lazy_verification", "voice.semi_verification", "voice.semi_lda_verification", "voice.finetuned",
              "voice.naive_id", "voice.informed_id", "voice.gender", "voice.similarity", "voice.emotion")
@@ -256,6 +334,7 @@ ATTACKERS = ("voice.lazy_verification", "voice.semi_verification", "voice.semi_l
 
 def threat_model() -> str:
     """The page's threat-model section, from the attackers' own declarations."""
+    import privemo.attacks.finetuned  # noqa: F401  (declares voice.finetuned)
     from privemo.evaluators.threat import describe
 
     return describe(ATTACKERS, "The attacker hears anonymized audio; each speaker's clips are split in an enrolment "
@@ -304,11 +383,11 @@ def write_voice_report(run_dir: str | Path) -> dict[str, Any]:
         order += [m["name"] for m in run_config_data(run_dir).get("methods", []) if isinstance(m, dict) and "name" in m]
     rows.sort(key=lambda r: (r.get("curve") or "", order.index(r["method"]) if r["method"] in order else len(order),
                              r.get("x") or 0))
-    md = markdown(rows)
+    md = markdown(rows) + listening_md(run_dir)
     vs = verdicts(rows)
     full, block = with_verdict(md, vs)
     atomic_write(run_dir / "report.md", full)
-    figs = _figures(rows) if rows else []
+    figs = (_figures(rows) + _spectrograms(run_dir)) if rows else []
     lead = verdict_figure(vs, run_dir)
     atomic_write(run_dir / "report.html", page("privemo: voice anonymization", md, figs, threat_model(),
                                                run_config(run_dir), examples_html(run_dir / "examples",
