@@ -307,7 +307,6 @@ def _spectrograms(run_dir: Path) -> list[tuple[str, str]]:
     if not ex:
         return []
     import matplotlib.pyplot as plt
-    import numpy as np
 
     from privemo.media import read_audio
 
