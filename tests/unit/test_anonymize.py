@@ -21,7 +21,8 @@ METHODS = [
     {"type": "voice_vq", "k": 4, "vocoder": "world", "codebook": "speaker"},
     {"type": "noise", "epsilon": 50.0, "n_iter": 4},
     {"type": "pseudo_speaker", "codebook_k": 8, "warp_jitter": 0.05},
-    {"type": "pseudo_speaker", "codebook_k": 8, "f0_speed": 4, "synth_fft": 512, "aperiodicity": False},
+    {"type": "pseudo_speaker", "codebook_k": 8, "f0_speed": 4, "synth_fft": 512, "aperiodicity": False,
+     "tempo_jitter": 0.2},
 ]
 
 

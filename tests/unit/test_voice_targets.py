@@ -183,3 +183,20 @@ def test_the_fast_pseudo_speaker_sounds_like_the_full_one(tmp_path):
     spec = [np.log(np.abs(np.fft.rfft(v)) + 1e-6) for v in (a, b)]
     assert np.corrcoef(*spec)[0, 1] > 0.9
     assert abs(np.std(a) - np.std(b)) < 0.1 * np.std(a)
+
+
+@pytest.mark.parametrize("rate", [0.5, 0.8, 1.0, 1.25, 3.0])
+def test_retime_keeps_the_frames_and_scales_the_speech(rate):
+    from privemo.anonymize.pseudo_speaker import retime
+
+    f0 = np.r_[np.zeros(20), np.full(50, 120.0), np.zeros(10), np.full(30, 130.0), np.zeros(40)]
+    sp = np.tile(np.arange(150.0)[:, None] + 1, (1, 5))
+    ap = np.full((150, 5), 0.5)
+    g, s, a = retime(f0, sp, ap, rate, margin=0)
+    assert g.shape == f0.shape and s.shape == sp.shape and a.shape == ap.shape
+    v = np.flatnonzero(g > 0)
+    span = v[-1] - v[0] + 1
+    assert v[0] in (19, 20, 21)  # the speech starts where it started
+    assert abs(span - min(90 / rate, 130)) <= 2  # spoken rate x faster, never past the clip's end
+    assert np.all(np.isin(np.round(g[g > 0], 6), [120.0, 130.0]))  # within each voiced run F0 is its own
+    assert np.all(np.diff(s[:, 0][20:20 + int(span)]) >= -1e-9)  # time runs forward

@@ -65,6 +65,41 @@ def warp_envelope(log_sp: np.ndarray, factor: float) -> np.ndarray:
     return np.stack([np.interp(src, grid, row) for row in log_sp])
 
 
+def retime(f0: np.ndarray, sp: np.ndarray, ap: np.ndarray, rate: float,
+           margin: int = 5) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """WORLD frames with the speech (first to last voiced frame, ``margin`` frames each side) spoken
+    ``rate`` x faster, starting where it started; the frames after it follow, and the clip keeps its
+    number of frames (a slower speech eats into the trailing pause, never into itself beyond the
+    clip's end). Envelope and aperiodicity are interpolated; F0 is interpolated in log where both
+    neighbours are voiced, else taken from the nearer frame."""
+    n = len(f0)
+    voiced = np.flatnonzero(f0 > 0)
+    if len(voiced) < 2 or n < 4:
+        return f0, sp, ap
+    a, b = max(0, voiced[0] - margin), min(n - 1, voiced[-1] + margin)
+    length = b - a + 1
+    new_len = int(np.clip(round(length / rate), 2, n - a))
+    pos = np.linspace(a, b, new_len)
+    i0 = np.minimum(pos.astype(int), n - 2)
+    frac = (pos - i0)[:, None]
+    region_sp = sp[i0] * (1 - frac) + sp[i0 + 1] * frac
+    region_ap = ap[i0] * (1 - frac) + ap[i0 + 1] * frac
+    lo, hi = f0[i0], f0[i0 + 1]
+    both = (lo > 0) & (hi > 0)
+    region_f0 = np.where(frac[:, 0] < 0.5, lo, hi)
+    region_f0[both] = np.exp(np.log(lo[both]) * (1 - frac[both, 0]) + np.log(hi[both]) * frac[both, 0])
+    tail = slice(b + 1, n)
+
+    def joined(head: np.ndarray, region: np.ndarray, rest: np.ndarray) -> np.ndarray:
+        out = np.concatenate([head, region, rest])[:n]
+        if len(out) < n:  # a faster speech: the last frame (a pause) held
+            out = np.concatenate([out, np.repeat(out[-1:], n - len(out), axis=0)])
+        return np.ascontiguousarray(out)
+
+    return (joined(f0[:a], region_f0, f0[tail]), joined(sp[:a], region_sp, sp[tail]),
+            joined(ap[:a], region_ap, ap[tail]))
+
+
 def _regrid(rows: np.ndarray, bins: int) -> np.ndarray:
     """(T, n) rows over 0..Nyquist read at ``bins`` evenly spaced frequencies (linear interpolation)."""
     n = rows.shape[1]
@@ -93,6 +128,9 @@ class PseudoSpeaker(VoiceAnonymizer):
     equalise: bool = True
     f0_jitter: Annotated[float, Field(ge=0, le=5)] = 0.25  # per-clip spread (log units) of the pseudo-speaker's F0 mean
     warp_jitter: Annotated[float, Field(ge=0, le=5)] = 0.0  # per-clip spread (log units) of the pseudo-speaker's vocal-tract length
+    # per-clip spread (log units) of the speaking rate: the speech (first to last voiced frame) is
+    # re-timed by a factor drawn per clip and placed where it began; the clip keeps its length
+    tempo_jitter: Annotated[float, Field(ge=0, le=1)] = 0.0
     band_hz: Annotated[float, Field(ge=100, le=100_000)] = 5000.0  # the band where envelopes are aligned
     frame_period: Annotated[float, Field(ge=1, le=100)] = 10.0
     clips_per_speaker: PosInt = 24  # clips per speaker that fit analyses
@@ -222,6 +260,9 @@ class PseudoSpeaker(VoiceAnonymizer):
         rng = self.rng(clip.key)
         shift = float(rng.normal(0.0, self.f0_jitter)) if self.f0_jitter > 0 else 0.0
         wj = float(rng.normal(0.0, self.warp_jitter)) if self.warp_jitter > 0 else 0.0
+        tempo = float(np.exp(rng.normal(0.0, self.tempo_jitter))) if self.tempo_jitter > 0 else 1.0
+        if tempo != 1.0:
+            f0, sp, ap = retime(f0, sp, ap, tempo)
         voiced = f0 > 0
         new_f0 = np.zeros_like(f0)
         z = (np.log(f0[voiced]) - state["mu"]) / state["sd"]
