@@ -22,7 +22,7 @@ METHODS = [
     {"type": "noise", "epsilon": 50.0, "n_iter": 4},
     {"type": "pseudo_speaker", "codebook_k": 8, "warp_jitter": 0.05},
     {"type": "pseudo_speaker", "codebook_k": 8, "f0_speed": 4, "synth_fft": 512, "aperiodicity": False,
-     "tempo_jitter": 0.2},
+     "tempo_jitter": 0.2, "unvoiced_eq": True, "speaker_level": True},
 ]
 
 

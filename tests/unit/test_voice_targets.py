@@ -200,3 +200,27 @@ def test_retime_keeps_the_frames_and_scales_the_speech(rate):
     assert abs(span - min(90 / rate, 130)) <= 2  # spoken rate x faster, never past the clip's end
     assert np.all(np.isin(np.round(g[g > 0], 6), [120.0, 130.0]))  # within each voiced run F0 is its own
     assert np.all(np.diff(s[:, 0][20:20 + int(span)]) >= -1e-9)  # time runs forward
+
+
+def test_speaker_level_gives_each_speaker_one_gain(tmp_path):
+    """speaker_level: a speaker recorded 12 dB quieter comes out at the corpus level, and two clips
+    of one speaker keep their difference in level."""
+    from privemo.anonymize import Clip, create_anonymizer
+    from privemo.anonymize.batch import folder_manifest
+    from privemo.media import write_audio
+    from tests.unit.test_anonymize import _voice
+
+    for spk, f0, gain in (("a", 110.0, 1.0), ("b", 210.0, 0.25), ("c", 150.0, 0.5), ("d", 180.0, 1.0)):
+        for i in range(2):
+            write_audio(tmp_path / spk / f"{i}.wav", gain * _voice(16000, 0.8, f0 * (1 + 0.05 * i), i), 16000)
+    manifest = folder_manifest(sorted(tmp_path.rglob("*.wav")), tmp_path, "parent")
+    an = create_anonymizer({"type": "pseudo_speaker", "codebook_k": 0, "f0_jitter": 0.0, "speaker_level": True,
+                            "unvoiced_eq": True}).fit(manifest)
+    rms = lambda v: float(np.sqrt(np.mean(v ** 2)))  # noqa: E731
+    x = _voice(16000, 0.8, 200.0, 5)
+    loud_b = an.transform(Clip(0.25 * x, 16000, "b", "k")).audio
+    quiet_b = an.transform(Clip(0.125 * x, 16000, "b", "k")).audio
+    loud_a = an.transform(Clip(x, 16000, "a", "k")).audio
+    assert 20 * np.log10(rms(loud_b) / rms(quiet_b)) == pytest.approx(6.02, abs=0.5)  # kept relative
+    assert abs(20 * np.log10(rms(loud_b) / (0.25 * rms(x)))) > 3  # b's quiet recording raised
+    assert np.max(np.abs(loud_a)) <= 0.99 and len(loud_a) == len(x)

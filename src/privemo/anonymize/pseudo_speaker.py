@@ -115,7 +115,12 @@ def _profile(f0s: list[np.ndarray], sps: list[np.ndarray]) -> dict[str, Any]:
     env = np.concatenate([np.log(np.maximum(sp[f0 > 0], 1e-16)) for f0, sp in zip(f0s, sps, strict=True)])
     if len(env) == 0:
         env = np.concatenate([np.log(np.maximum(sp, 1e-16)) for sp in sps])
-    return {"mu": float(np.mean(logf0)), "sd": max(float(np.std(logf0)), 0.05), "ltas": env.mean(axis=0)}
+    uv = [np.log(np.maximum(sp[f0 == 0], 1e-16)) for f0, sp in zip(f0s, sps, strict=True)]
+    uv_env = np.concatenate(uv) if uv else np.zeros((0, env.shape[1]))
+    power = np.concatenate([sp[f0 > 0].sum(axis=1) for f0, sp in zip(f0s, sps, strict=True)]) if sps else np.zeros(0)
+    level = float(np.mean(10 * np.log10(np.maximum(power, 1e-20)))) if power.size else 0.0
+    return {"mu": float(np.mean(logf0)), "sd": max(float(np.std(logf0)), 0.05), "ltas": env.mean(axis=0),
+            "ltas_uv": uv_env.mean(axis=0) if len(uv_env) else env.mean(axis=0), "level": level}
 
 
 @register("anonymizer", "pseudo_speaker")
@@ -141,6 +146,12 @@ class PseudoSpeaker(VoiceAnonymizer):
     # synthesis (None: the analysis size, 1024 at 16 kHz; 512 halves its cost, the envelope is smooth)
     f0_speed: Annotated[int, Field(ge=1, le=12)] = 1
     synth_fft: Literal[256, 512, 1024, 2048, 4096] | None = None
+    # the unvoiced frames (consonants, pauses: the room and the microphone too) get their own
+    # equalisation, from the speaker's average unvoiced colour to the corpus's
+    unvoiced_eq: bool = False
+    # loudness relative to the speaker: every clip of a speaker gets one gain, from the speaker's
+    # average voiced level to the corpus's (a loud clip stays louder than the same speaker's quiet one)
+    speaker_level: bool = False
 
     def fit(self, manifest: Manifest, progress: Callable[[int, int], None] | None = None) -> PseudoSpeaker:
         df = manifest.df
@@ -174,6 +185,8 @@ class PseudoSpeaker(VoiceAnonymizer):
             warped = [warp_envelope(p["ltas"], self._best_warp(p["ltas"], target)) for p in profiles.values()]
             target = np.mean(warped, axis=0)
         self.target_ltas_ = target
+        self.target_uv_ = np.mean([p["ltas_uv"] for p in profiles.values()], axis=0)
+        self.target_level_ = float(np.mean([p["level"] for p in profiles.values()]))
         self.speakers_ = {spk: self._speaker_state(p) for spk, p in profiles.items()}
         ap_means = {spk: np.concatenate(v).mean(axis=0) for spk, v in band_ap.items()}
         self.target_ap_ = np.mean(list(ap_means.values()), axis=0)
@@ -181,8 +194,8 @@ class PseudoSpeaker(VoiceAnonymizer):
             self.speakers_[spk]["ap"] = mean
         self.codebook_ = None
         if self.codebook_k > 0:  # codewords pooled over every speaker's normalised frames
-            shapes = [self._cepstra(self._normalised(np.log(np.maximum(sp, 1e-16)), self.speakers_[spk]))[:, 1:]
-                      for spk, (_, sps) in analysed.items() for sp in sps]
+            shapes = [self._cepstra(self._normalised(np.log(np.maximum(sp, 1e-16)), self.speakers_[spk], f0 > 0))[:, 1:]
+                      for spk, (f0s, sps) in analysed.items() for f0, sp in zip(f0s, sps, strict=True)]
             from sklearn.cluster import KMeans
 
             data = sample_frames(shapes, 100_000, self.seed)
@@ -190,8 +203,11 @@ class PseudoSpeaker(VoiceAnonymizer):
             self.codebook_ = km.fit(data).cluster_centers_
         return self
 
-    def _normalised(self, log_sp: np.ndarray, state: dict[str, Any]) -> np.ndarray:
-        return warp_envelope(log_sp, state["warp"]) + state["eq"]
+    def _normalised(self, log_sp: np.ndarray, state: dict[str, Any], voiced: np.ndarray) -> np.ndarray:
+        out = warp_envelope(log_sp, state["warp"]) + state["eq"]
+        if self.unvoiced_eq and (~voiced).any():
+            out[~voiced] = log_sp[~voiced] + state["eq_uv"]
+        return out
 
     def _cepstra(self, log_sp: np.ndarray) -> np.ndarray:
         from scipy.fft import dct
@@ -227,7 +243,12 @@ class PseudoSpeaker(VoiceAnonymizer):
         w = self._best_warp(profile["ltas"], self.target_ltas_)
         eq = self.target_ltas_ - warp_envelope(profile["ltas"], w)
         eq = np.convolve(eq - eq.mean(), np.ones(9) / 9, mode="same") if self.equalise else np.zeros_like(eq)
-        return {"mu": profile["mu"], "sd": profile["sd"], "warp": w, "eq": eq}
+        eq_uv = np.zeros_like(eq)
+        if self.unvoiced_eq:
+            d = self.target_uv_ - profile["ltas_uv"]
+            eq_uv = np.convolve(d - d.mean(), np.ones(9) / 9, mode="same")
+        gain = self.target_level_ - profile["level"] if self.speaker_level else 0.0
+        return {"mu": profile["mu"], "sd": profile["sd"], "warp": w, "eq": eq, "eq_uv": eq_uv, "gain_db": gain}
 
     def _moved_ap(self, ap: np.ndarray, f0: np.ndarray, sr: int, state: dict[str, Any],
                   fft: int | None = None) -> np.ndarray:
@@ -267,7 +288,7 @@ class PseudoSpeaker(VoiceAnonymizer):
         new_f0 = np.zeros_like(f0)
         z = (np.log(f0[voiced]) - state["mu"]) / state["sd"]
         new_f0[voiced] = np.exp(self.target_mu_ + shift + self.target_sd_ * z)
-        log_sp = self._normalised(np.log(np.maximum(sp, 1e-16)), state)
+        log_sp = self._normalised(np.log(np.maximum(sp, 1e-16)), state, voiced)
         if self.codebook_ is not None:
             log_sp = self._quantised(log_sp)
         if wj:  # this clip's pseudo-speaker: its own vocal-tract length
@@ -280,4 +301,10 @@ class PseudoSpeaker(VoiceAnonymizer):
         elif fft != (sp.shape[1] - 1) * 2:
             ap = np.ascontiguousarray(np.clip(_regrid(ap, fft // 2 + 1), 0.0, 1.0))
         y = pyworld.synthesize(new_f0, np.ascontiguousarray(np.exp(log_sp)), ap, sr, frame_period=self.frame_period)
-        return match_peak(y, x)
+        y = match_peak(y, x)
+        if state.get("gain_db"):  # the speaker's level moved to the corpus's; never clipped
+            y = y * 10 ** (state["gain_db"] / 20)
+            peak = float(np.max(np.abs(y))) if y.size else 0.0
+            if peak > 0.99:
+                y = y * (0.99 / peak)
+        return y
