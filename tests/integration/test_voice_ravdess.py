@@ -18,6 +18,7 @@ def test_ravdess_subset_original_and_mcadams(tmp_path):
     cfg = VoiceEvalConfig.model_validate({
         "name": "it", "corpus": {"type": "ravdess", "root": str(root)}, "max_items_per_speaker": 8,
         "folds": 4, "workers": 2, "examples": 1, "rtf_clips": 4, "attackers": ["logreg"],
+        "finetune": {"steps": 20, "speakers": 6, "clips": 3},
         "methods": [{"name": "mcadams", "anonymizer": {"type": "mcadams"}}]})
     VoiceEvaluation(cfg, tmp_path / "run", root.parent).run()
     from privemo.experiments.store import read_results
@@ -33,5 +34,9 @@ def test_ravdess_subset_original_and_mcadams(tmp_path):
     assert m["verification"]["lazy_eer_centroid"] > o["verification"]["lazy_eer_centroid"]
     assert m["speaker_id"]["naive_resemblyzer"] < o["speaker_id"]["naive_resemblyzer"]
     assert 0.0 < m["rtf"] < 1.0
+    # the encoder fine-tuned on each fold's other speakers still verifies original speech
+    assert o["finetuned"]["eer_centroid"] < 0.25 and o["finetuned"]["id_accuracy"] > 0.5
+    assert m["finetuned"]["eer_centroid"] < 0.4  # and McAdams does not hide the speakers from it
+    assert set(o["emotion"]["logreg_anon_recall"]) == set(o["emotion"]["labels"])
     # emotion is recognised above chance (8 classes) from the original audio
     assert o["emotion"]["logreg_orig_uar"] > 0.25
