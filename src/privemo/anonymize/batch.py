@@ -157,6 +157,24 @@ def write_output(dst: str | Path, data: bytes) -> None:
         tmp.write_bytes(data)
 
 
+def record_unit(dst: str | Path, label: str, data: bytes | None, err: str | None,
+                failed: list[tuple[str, str]], skip_bad: bool) -> bool:
+    """The driver's side of one unit: its output written (atomically) when it has one; a failure,
+    the unit's or the write's, recorded in ``failed`` (or raised as :class:`MediaError` naming the
+    file when ``skip_bad`` is off). True when the unit did not fail."""
+    if err is None and data is not None:
+        try:
+            write_output(dst, data)
+        except OSError as exc:
+            err = f"{dst}: cannot write ({exc})"
+    if err is None:
+        return True
+    failed.append((label, err))
+    if not skip_bad:
+        raise MediaError(label, err[len(label) + 2:] if err.startswith(label) else err)
+    return False
+
+
 def run_jobs(anonymizer: VoiceAnonymizer, jobs: Sequence[Job], workers: int = 1,
              skip_bad: bool = True, progress: Callable[[int, int], None] | None = None,
              executor: Executor | None = None) -> BatchResult:
@@ -174,16 +192,7 @@ def run_jobs(anonymizer: VoiceAnonymizer, jobs: Sequence[Job], workers: int = 1,
              for src, dst, spk, key, sr in todo)
     for src, data, dt, dur, err in executor.imap(_voice_unit, anonymizer, items, chunk=4):
         done += 1
-        if err is None and data is not None:
-            try:
-                write_output(dst_of[src], data)
-            except OSError as exc:
-                err = f"{dst_of[src]}: cannot write ({exc})"
-        if err is not None:
-            result.failed.append((src, err))
-            if not skip_bad:
-                raise MediaError(src, err) if not err.startswith(src) else MediaError(src, err[len(src) + 2:])
-        else:
+        if record_unit(dst_of[src], src, data, err, result.failed, skip_bad):
             result.written += 1
             result.seconds += dt
             result.audio_seconds += dur

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from privemo.anonymize.batch import check_stamp, destinations, shipped, spill, write_output
+from privemo.anonymize.batch import check_stamp, destinations, record_unit, shipped, spill
 from privemo.anonymize.face import FaceAnonymizer
 from privemo.errors import ConfigError, MediaError, PrivemoError
 from privemo.executors import Executor, LocalExecutor
@@ -220,16 +220,7 @@ def anonymize_face_files(anonymizer: FaceAnonymizer, src: str | Path, out: str |
               str(p.relative_to(root)) if p.is_relative_to(root) else p.name) for p, d in todo)
     for label, data, n, err in executor.imap(_face_unit, (anonymizer, margin, no_face, detector), items, chunk=4):
         done += 1
-        if err is None and data is not None:
-            try:
-                write_output(dst_of[label], data)
-            except OSError as exc:
-                err = f"{dst_of[label]}: cannot write ({exc})"
-        if err is not None:
-            result.failed.append((label, err))
-            if not skip_bad:
-                raise MediaError(label, err[len(label) + 2:] if err.startswith(label) else err)
-        else:
+        if record_unit(dst_of[label], label, data, err, result.failed, skip_bad):
             if n == 0:
                 result.no_face.append(label)
             if data is not None:

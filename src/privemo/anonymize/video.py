@@ -31,10 +31,10 @@ from typing import Any
 import numpy as np
 
 from privemo.anonymize.base import Clip, VoiceAnonymizer
-from privemo.anonymize.batch import check_stamp, destinations, shipped, spill, write_output
+from privemo.anonymize.batch import check_stamp, destinations, record_unit, shipped, spill
 from privemo.anonymize.face import FaceAnonymizer
 from privemo.anonymize.face_batch import anonymize_image, detect_faces
-from privemo.errors import ConfigError, MediaError, PrivemoError
+from privemo.errors import ConfigError, PrivemoError
 from privemo.executors import Executor, LocalExecutor
 from privemo.media import read_video, resample, write_video
 from privemo.media._files import media_files
@@ -291,16 +291,7 @@ def anonymize_video_files(face: FaceAnonymizer, voice: VoiceAnonymizer, src: str
               p.parent.name if speaker_from == "parent" else None) for p, d in todo)
     for label, data, stats, err in executor.imap(_video_unit, (face, voice, fps, tracker, margin, no_face), items):
         done += 1
-        if err is None and data is not None:
-            try:
-                write_output(dst_of[label], data)
-            except OSError as exc:
-                err = f"{dst_of[label]}: cannot write ({exc})"
-        if err is not None:
-            result.failed.append((label, err))
-            if not skip_bad:
-                raise MediaError(label, err[len(label) + 2:] if err.startswith(label) else err)
-        else:
+        if record_unit(dst_of[label], label, data, err, result.failed, skip_bad):
             result.written += 1
             result.clips.append({"file": label, **stats})
         if progress:
