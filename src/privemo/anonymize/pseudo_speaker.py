@@ -25,7 +25,7 @@ is kept *relative to the speaker*:
   the clip's key), so two clips of one speaker do not share one new voice. ``tempo_jitter`` (off)
   re-times the speech per clip too, keeping the clip's length.
 - **Speed**: F0 by DIO on a 4 x decimated signal (``f0_speed``; StoneMask refines it) and the
-  synthesis on a 512-point grid (``synth_fft``), about 0.65 x McAdams's time.
+  synthesis on a 512-point grid (``synth_fft``): 0.9 x McAdams's time (``bench/bench_voice.py``).
 
 The defaults (f0 jitter 0.25, warp jitter 0.25, a 16-word codebook, unvoiced equalisation, speaker
 level, the fast analysis and synthesis) were chosen on one half of RAVDESS's actors
