@@ -93,14 +93,13 @@ def retime(f0: np.ndarray, sp: np.ndarray, ap: np.ndarray, rate: float,
     length = b - a + 1
     new_len = int(np.clip(round(length / rate), 2, n - a))
     pos = np.linspace(a, b, new_len)
+    region_sp, region_ap = _lerp(sp, pos), _lerp(ap, pos)
     i0 = np.minimum(pos.astype(int), n - 2)
-    frac = (pos - i0)[:, None]
-    region_sp = sp[i0] * (1 - frac) + sp[i0 + 1] * frac
-    region_ap = ap[i0] * (1 - frac) + ap[i0 + 1] * frac
+    frac = pos - i0
     lo, hi = f0[i0], f0[i0 + 1]
     both = (lo > 0) & (hi > 0)
-    region_f0 = np.where(frac[:, 0] < 0.5, lo, hi)
-    region_f0[both] = np.exp(np.log(lo[both]) * (1 - frac[both, 0]) + np.log(hi[both]) * frac[both, 0])
+    region_f0 = np.where(frac < 0.5, lo, hi)
+    region_f0[both] = np.exp(np.log(lo[both]) * (1 - frac[both]) + np.log(hi[both]) * frac[both])
     tail = slice(b + 1, n)
 
     def joined(head: np.ndarray, region: np.ndarray, rest: np.ndarray) -> np.ndarray:
@@ -113,13 +112,16 @@ def retime(f0: np.ndarray, sp: np.ndarray, ap: np.ndarray, rate: float,
             joined(ap[:a], region_ap, ap[tail]))
 
 
+def _lerp(a: np.ndarray, pos: np.ndarray) -> np.ndarray:
+    """``a`` read along its first axis at the fractional positions ``pos`` (linear interpolation)."""
+    i0 = np.minimum(pos.astype(int), len(a) - 2)
+    frac = (pos - i0).reshape(-1, *([1] * (a.ndim - 1)))
+    return a[i0] * (1 - frac) + a[i0 + 1] * frac
+
+
 def _regrid(rows: np.ndarray, bins: int) -> np.ndarray:
     """(T, n) rows over 0..Nyquist read at ``bins`` evenly spaced frequencies (linear interpolation)."""
-    n = rows.shape[1]
-    pos = np.linspace(0.0, n - 1, bins)
-    i0 = np.minimum(pos.astype(int), n - 2)
-    frac = pos - i0
-    return rows[:, i0] * (1 - frac) + rows[:, i0 + 1] * frac
+    return _lerp(rows.T, np.linspace(0.0, rows.shape[1] - 1, bins)).T
 
 
 def _profile(f0s: list[np.ndarray], sps: list[np.ndarray]) -> dict[str, Any]:

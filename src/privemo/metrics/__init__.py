@@ -11,10 +11,11 @@ from privemo.metrics.scores import (
     per_group_uar,
     privacy_metric,
     recall_drops,
+    recall_from_confusion,
     uar,
 )
 
 __all__ = [
     "accuracy", "benjamini_hochberg", "confusion", "eer", "mean_std", "paired_ttest", "per_class_recall",
-    "per_group_uar", "privacy_metric", "recall_drops", "uar",
+    "per_group_uar", "privacy_metric", "recall_drops", "recall_from_confusion", "uar",
 ]

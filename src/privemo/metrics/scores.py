@@ -41,7 +41,12 @@ def per_class_recall(y_true: ArrayLike, y_pred: ArrayLike, labels: Sequence[Any]
     yt, yp = np.asarray(y_true), np.asarray(y_pred)
     if len(yt) != len(yp):
         raise ValueError(f"y_true has {len(yt)} items, y_pred {len(yp)}")
-    cm = np.asarray(confusion(yt, yp, labels), dtype=float).reshape(len(labels), len(labels))
+    return recall_from_confusion(confusion(yt, yp, labels), labels)
+
+
+def recall_from_confusion(counts: Sequence[Sequence[int]], labels: Sequence[Any]) -> dict[str, float]:
+    """Recall of each class from confusion counts (rows = true label, in the order of ``labels``)."""
+    cm = np.asarray(counts, dtype=float).reshape(len(labels), len(labels))
     n = cm.sum(axis=1)
     rec = np.divide(np.diag(cm), n, out=np.full(len(labels), np.nan), where=n > 0)
     return {str(lab): float(r) for lab, r in zip(labels, rec, strict=True)}

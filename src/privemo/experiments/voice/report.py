@@ -72,13 +72,9 @@ def class_recall(r: dict[str, Any]) -> dict[str, float]:
     e = r["emotion"]
     if "logreg_anon_recall" in e:
         return dict(e["logreg_anon_recall"])
-    from privemo.metrics import per_class_recall
+    from privemo.metrics import recall_from_confusion
 
-    labels = e["labels"]
-    cm = e["logreg_anon_confusion"]
-    y = [a for i, a in enumerate(labels) for j in range(len(labels)) for _ in range(cm[i][j])]
-    p = [b for i in range(len(labels)) for j, b in enumerate(labels) for _ in range(cm[i][j])]
-    return per_class_recall(y, p, labels)
+    return recall_from_confusion(e["logreg_anon_confusion"], e["labels"])
 
 
 def class_drops(r: dict[str, Any], ref: dict[str, Any]) -> list[str]:
