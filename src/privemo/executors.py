@@ -1,7 +1,8 @@
 """Where work units run: this process, local worker processes, or a Ray cluster.
 
-Every job that fans out (``privemo run``'s units, ``anonymize voice|face`` batches, the voice
-evaluation's anonymization) hands its units to one :class:`Executor`:
+Every job that fans out (``privemo run``'s units, ``anonymize voice|face|video`` batches, the voice
+and audio-visual evaluations' anonymization, the face evaluation's crops, PPRL-VGAN's training chain
+and attack scenarios) hands its units to one :class:`Executor`:
 
 - ``local``: ``workers`` = 1 runs them in this process, more runs a process pool on this machine;
 - ``ray``: tasks on a Ray cluster (``address``: ``auto``, ``ray://host:port`` or ``host:port`` of a
@@ -19,8 +20,10 @@ the driver's memory stays flat in the number of items.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from contextlib import contextmanager
 from itertools import islice
 from typing import Any
 
@@ -69,6 +72,12 @@ class Executor:
     def describe(self) -> str:
         raise NotImplementedError
 
+    @contextmanager
+    def running(self) -> Iterator[Executor]:
+        """Keep the executor up across several ``imap`` calls (a job that maps several batches starts
+        Ray once, not once per batch)."""
+        yield self
+
 
 def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
     it = iter(items)
@@ -86,6 +95,9 @@ def _init_local(shared: Any, parent_pid: int) -> None:
 
     die_with_parent(parent_pid)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+    if "torch" in sys.modules:
+        # a forked child must not enter the parent's OpenMP thread pool (it hangs): one thread each
+        sys.modules["torch"].set_num_threads(1)
     _SHARED = shared
 
 
@@ -169,6 +181,17 @@ class RayExecutor(Executor):
         except ConnectionError as exc:
             raise ConfigError(f"executor ray: cannot reach the Ray cluster at {self.address} ({exc})") from None
         return True
+
+    @contextmanager
+    def running(self) -> Iterator[Executor]:
+        import ray
+
+        started = self._start()
+        try:
+            yield self
+        finally:
+            if started:
+                ray.shutdown()
 
     def imap(self, fn, shared, items, chunk=1):  # noqa: ANN001, ANN201
         import ray

@@ -151,3 +151,25 @@ def test_cli_anonymize_face_folder_and_autoencoder_model(tmp_path):
     assert r.exit_code != 0 and "no face found" in r.output
     r = runner.invoke(app, ["anonymize", "face", str(src), str(tmp_path / "x"), "-m", "face_blur", "-p", "sigma"])
     assert r.exit_code != 0 and "key=value" in r.output
+
+
+class _Shipping(__import__("privemo.executors", fromlist=["LocalExecutor"]).LocalExecutor):
+    """Local processes handed everything by value, as Ray's workers are."""
+
+    ships_bytes = True
+
+
+def test_crops_on_an_executor_equal_this_process(fitted):
+    """A face evaluation's crops transformed on worker processes (the fitted anonymizer sent once, the
+    crops in chunks) come back the same, in order, for every face anonymizer."""
+    from privemo.anonymize.face_batch import anonymize_crops
+
+    faces = np.concatenate([_faces(), _faces()[::-1]])
+    keys = [f"item{i}" for i in range(len(faces))]
+    for i, anonymizer in fitted.items():
+        here = anonymize_crops(anonymizer, faces, keys, chunk=5)
+        there = anonymize_crops(anonymizer, faces, keys, _Shipping(2), chunk=5)
+        assert here.shape == faces.shape and here.dtype == faces.dtype, METHODS[i]
+        np.testing.assert_array_equal(here, there, err_msg=str(METHODS[i]))
+    with pytest.raises(ValueError, match="keys"):
+        anonymize_crops(fitted[1], faces, keys[:-1])

@@ -141,6 +141,27 @@ def test_training_is_deterministic_and_resumes_exactly(tmp_path):
         Vgan(VganConfig(iterations=6, **cfg)).fit(images, np.where(ids == "p0", "q", ids), emos, checkpoint=ckpt)
 
 
+def test_training_as_a_chain_of_executor_tasks_is_the_local_training():
+    """On an executor, training runs as tasks of checkpoint_every iterations, each handed the last
+    checkpoint's bytes: the model it ends with is the one trained in one go."""
+    from dataclasses import asdict
+
+    from privemo.experiments.vgan.runner import _train_segment
+
+    images, ids, emos = _faces(3, 4)
+    config = VganConfig(size=32, batch=8, checkpoint_every=2, seed=3, iterations=5)
+    whole = Vgan(config).fit(images, ids, emos)
+    state = None
+    for until in (2, 4, 5):
+        state = _train_segment((images, ids, emos, asdict(config)), (state, until))
+    chained = Vgan(config).load(__import__("io").BytesIO(state), resume=True)
+    assert chained.iteration_ == 5 and [r["g_loss"] for r in chained.history_] == [r["g_loss"] for r in whole.history_]
+    for a, b in ((whole.encoder_, chained.encoder_), (whole.decoder_, chained.decoder_),
+                 (whole.discriminator_, chained.discriminator_)):
+        for p, q in zip(a.parameters(), b.parameters(), strict=True):
+            assert torch.equal(p, q)
+
+
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """A small model trained long enough for D2 to know the 4 people and G to draw them."""
@@ -273,6 +294,6 @@ def test_shipped_vgan_configs_are_valid():
     from privemo.experiments.vgan.config import load_vgan_config
 
     files = sorted((Path(__file__).resolve().parents[2] / "configs" / "vgan").glob("*.yaml"))
-    assert {f.name for f in files} >= {"demo.yaml", "ferg.yaml"}
+    assert {f.name for f in files} >= {"demo.yaml", "ferg.yaml", "ckplus48.yaml"}
     for f in files:
-        assert load_vgan_config(f).vgan_config().size == 64
+        assert load_vgan_config(f).vgan_config().size == (48 if f.name == "ckplus48.yaml" else 64)

@@ -114,10 +114,10 @@ def _compare_with_a_representation_run(tmp_path, voice_run):
     assert res.exit_code == 2 and "address is for the ray executor" in res.output, res.output
     res = cli.invoke(app, ["run", str(tmp_path / "voice.yaml"), "--out", str(voice_run), "--executor", "local"])
     assert res.exit_code == 0 and (voice_run / "units" / "mcadams.json").stat().st_mtime_ns == before, res.output
-    face = tmp_path / "face.yaml"
-    face.write_text("name: f\nanonymizers: [blur]\n")
-    res = cli.invoke(app, ["run", str(face), "--executor", "ray"])
-    assert res.exit_code == 2 and "face evaluation has no executor" in res.output, res.output
+    fed = tmp_path / "fed.yaml"
+    fed.write_text("name: f\nrounds: 2\n")
+    res = cli.invoke(app, ["run", str(fed), "--executor", "ray"])
+    assert res.exit_code == 2 and "federated run has no executor" in res.output, res.output
     for run in (voice_run, rep):
         res = cli.invoke(app, ["report", str(run)])
         assert res.exit_code == 0 and "report" in res.output, res.output

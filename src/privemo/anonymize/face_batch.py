@@ -229,3 +229,31 @@ def anonymize_face_files(anonymizer: FaceAnonymizer, src: str | Path, out: str |
         if progress:
             progress(done, len(files))
     return result
+
+
+CROP_CHUNK = 256  # face crops per work unit of `anonymize_crops`
+
+
+def _crops_unit(anonymizer: FaceAnonymizer, item: tuple[int, np.ndarray, list[str]]) -> tuple[int, np.ndarray]:
+    start, images, keys = item
+    return start, anonymizer.transform_batch(images, keys)
+
+
+def anonymize_crops(anonymizer: FaceAnonymizer, images: np.ndarray, keys: list[str],
+                    executor: Executor | None = None, chunk: int = CROP_CHUNK) -> np.ndarray:
+    """``anonymizer.transform_batch`` of ``images`` (with their ``keys``) in chunks of ``chunk``, on an
+    executor: the fitted anonymizer is sent to the workers once, the crops travel as arrays and come
+    back to this process. The chunks are the same on every executor (a batched network may round the
+    last bit by batch), so the result does not depend on where it ran (tested); no executor: this
+    process."""
+    if len(images) != len(keys):
+        raise ValueError(f"{len(images)} images but {len(keys)} keys")
+    items = ((s, images[s:s + chunk], list(keys[s:s + chunk])) for s in range(0, len(images), chunk))
+    out: np.ndarray | None = None
+    results = executor.imap(_crops_unit, anonymizer, items) if executor is not None else \
+        (_crops_unit(anonymizer, it) for it in items)
+    for start, res in results:
+        if out is None:
+            out = np.empty((len(images), *res.shape[1:]), dtype=res.dtype)
+        out[start:start + len(res)] = res
+    return out if out is not None else anonymizer.transform_batch(images, keys)

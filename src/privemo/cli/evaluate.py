@@ -71,7 +71,11 @@ def face_cmd(config: Path = typer.Argument(..., help="face evaluation YAML (e.g.
              part: list[str] = typer.Option([], "--part", help="only this part: narula or anonymizers (repeatable)"),
              report_only: bool = typer.Option(False, "--report", help="only re-draw the report of a run"),
              force: bool = typer.Option(False, "--force", help="redo the finished units whose configuration "
-                                        "changed (without it, such a resume is refused)")) -> None:
+                                        "changed (without it, such a resume is refused)"),
+             executor: str | None = typer.Option(None, help="local or ray: where the anonymizers transform the "
+                                                 "faces (overrides the config's)"),
+             ray_address: str | None = typer.Option(None, help="with ray: a running cluster (auto, "
+                                                    "ray://host:port, host:port)")) -> None:
     """narula-2020's adversarial face model and the face anonymizers, judged by the same attackers;
     resumes when re-run (a unit whose configuration changed is refused, or redone with --force).
 
@@ -90,7 +94,7 @@ def face_cmd(config: Path = typer.Argument(..., help="face evaluation YAML (e.g.
         if report_only:
             result = write_face_report(config)
         else:
-            cfg = load_face_config(config)
+            cfg = with_executor(load_face_config(config), executor, ray_address)
             run_dir = out or Path("runs") / cfg.name
             with progress_bar() as prog:
                 result = FaceEvaluation(cfg, run_dir, default_root(data_root), progress=prog,

@@ -36,8 +36,8 @@ def run(config: Path = typer.Argument(..., help="any privemo config YAML: an exp
         out: Path | None = typer.Option(None, help="run folder (default runs/<name>)"),
         data_root: Path | None = typer.Option(None, "--data-root", help="corpus roots are relative to this "
                                               "(default $PRIVEMO_DATA, else ../shared/data)"),
-        executor: str | None = typer.Option(None, help="local or ray (overrides an experiment's, a voice or "
-                                            "an audio-visual evaluation's config)"),
+        executor: str | None = typer.Option(None, help="local or ray (overrides the config's; every job but "
+                                            "a federated run has one)"),
         ray_address: str | None = typer.Option(None, help="with ray: a running cluster (auto, ray://host:port, "
                                                "host:port; default: a local Ray)"),
         force: bool = typer.Option(False, "--force", help="redo the finished units whose configuration "
@@ -57,9 +57,9 @@ def run(config: Path = typer.Argument(..., help="any privemo config YAML: an exp
         data, _ = read_yaml(config)
         kind = config_kind(data)
         if kind != "experiment":
-            if (executor or ray_address) and kind not in ("voice", "video"):
-                raise ConfigError(f"--executor: a {kind} evaluation has no executor setting (experiments, "
-                                  "voice and audio-visual evaluations have)")
+            if (executor or ray_address) and kind == "federated":
+                raise ConfigError("--executor: a federated run has no executor setting (its clients run on "
+                                  "Flower's simulation, or on SuperNodes with `privemo federated deploy`)")
             _run_evaluation(kind, config, out, data_root, force, executor, ray_address)
             return
         cfg = load_config(config)
@@ -81,11 +81,11 @@ def _run_evaluation(kind: str, config: Path, out: Path | None, data_root: Path |
     if kind == "voice":
         evaluate.voice_cmd(config, out, data_root, [], False, force, executor, ray_address)
     elif kind == "face":
-        evaluate.face_cmd(config, out, data_root, [], False, force)
+        evaluate.face_cmd(config, out, data_root, [], False, force, executor, ray_address)
     elif kind == "video":
         evaluate.video_cmd(config, out, data_root, [], False, force, executor, ray_address)
     elif kind == "vgan":
-        vgan.evaluate_cmd(config, out, data_root, force)
+        vgan.evaluate_cmd(config, out, data_root, force, executor, ray_address)
     else:
         federated.run_cmd(config, out, data_root, False, force)
 

@@ -17,12 +17,19 @@ DATA_ROOT = typer.Option(None, "--data-root", help="corpus roots are relative to
                          "else ../shared/data)")
 
 
-def _experiment(config: Path, out: Path | None, data_root: Path | None, prog, iterations: int | None = None):  # type: ignore[no-untyped-def]
+EXECUTOR = typer.Option(None, help="local or ray: where training and the attack scenarios run (overrides the "
+                        "config's)")
+RAY_ADDRESS = typer.Option(None, help="with ray: a running cluster (auto, ray://host:port, host:port)")
+
+
+def _experiment(config: Path, out: Path | None, data_root: Path | None, prog, iterations: int | None = None,  # type: ignore[no-untyped-def]
+                executor: str | None = None, ray_address: str | None = None):
+    from privemo.cli.evaluate import with_executor
     from privemo.experiments.config import data_root as default_root
     from privemo.experiments.vgan.config import load_vgan_config
     from privemo.experiments.vgan.runner import VganExperiment
 
-    cfg = load_vgan_config(config)
+    cfg = with_executor(load_vgan_config(config), executor, ray_address)
     if iterations is not None:
         cfg.model.iterations = iterations
     return VganExperiment(cfg, out or Path("runs") / cfg.name, default_root(data_root), progress=prog,
@@ -32,13 +39,14 @@ def _experiment(config: Path, out: Path | None, data_root: Path | None, prog, it
 @app.command("train")
 def train_cmd(config: Path = CONFIG, out: Path | None = OUT, data_root: Path | None = DATA_ROOT,
               iterations: int | None = typer.Option(None, min=1, max=10_000_000, help="train this many iterations (overrides the config; "
-                                                    "a finished run can be continued for longer)")) -> None:
+                                                    "a finished run can be continued for longer)"),
+              executor: str | None = EXECUTOR, ray_address: str | None = RAY_ADDRESS) -> None:
     """Train the model (resumes from the run folder's checkpoint); writes <run>/model.pt.
 
     Example: privemo vgan train configs/vgan/demo.yaml
     """
     with friendly_errors(), progress_bar() as prog:
-        exp = _experiment(config, out, data_root, prog, iterations)
+        exp = _experiment(config, out, data_root, prog, iterations, executor, ray_address)
         model = exp.train()
         console.print(f"model: {exp.model_path} ({model.iteration_} iterations, {model.seconds_ / 60:.1f} min of training; "
                       f"identities {', '.join(model.identities_)})")
@@ -47,7 +55,8 @@ def train_cmd(config: Path = CONFIG, out: Path | None = OUT, data_root: Path | N
 @app.command("evaluate")
 def evaluate_cmd(config: Path = CONFIG, out: Path | None = OUT, data_root: Path | None = DATA_ROOT,
                  force: bool = typer.Option(False, "--force", help="redo the finished units whose configuration "
-                                            "changed (without it, such a resume is refused)")) -> None:
+                                            "changed (without it, such a resume is refused)"),
+                 executor: str | None = EXECUTOR, ray_address: str | None = RAY_ADDRESS) -> None:
     """Train if needed, then the attack scenarios I-III, dlib identification, identity replacement rates
     and the figures, into <run>/report.md and report.html; resumes when re-run (a unit whose
     configuration changed, e.g. the attackers' epochs, is refused, or redone with --force).
@@ -56,7 +65,7 @@ def evaluate_cmd(config: Path = CONFIG, out: Path | None = OUT, data_root: Path 
     """
     with friendly_errors():
         with progress_bar() as prog:
-            result = _experiment(config, out, data_root, prog).evaluate(force)
+            result = _experiment(config, out, data_root, prog, None, executor, ray_address).evaluate(force)
         console.print(Path(result["report"]).read_text(), markup=False, highlight=False)
         console.print(f"report: {Path(result['report']).with_suffix('.html')}")
 

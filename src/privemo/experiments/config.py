@@ -67,6 +67,17 @@ def check_color(v: str) -> str:
     return v
 
 
+def check_executor_setting(executor: str, workers: int, address: str | None) -> None:
+    """A config's executor keys (``executor``, ``workers``, ``ray_address``), checked at parse time
+    (a ValueError for pydantic, naming the key)."""
+    from privemo.executors import check_executor
+
+    try:
+        check_executor(executor, workers, address, where="ray_address", need_package=False)
+    except ConfigError as exc:
+        raise ValueError(str(exc)) from None
+
+
 def unique_methods(methods: list[Any]) -> list[Any]:
     """An anonymization evaluation's methods: unique names, and never ``original`` (always the reference)."""
     names = [m.name for m in methods]

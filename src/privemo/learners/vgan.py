@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 import torch
@@ -244,7 +244,7 @@ class Vgan:
     def save(self, path: str | Path, training: bool = True) -> None:
         _save_atomic(self.state(training), Path(path))
 
-    def load(self, path: str | Path, resume: bool = False) -> Vgan:
+    def load(self, path: str | Path | IO[bytes], resume: bool = False) -> Vgan:
         """Load a model written by ``save``; with ``resume`` the saved config must equal this one
         except for ``iterations`` (a run may be continued for longer)."""
         try:

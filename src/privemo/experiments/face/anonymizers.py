@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from privemo.anonymize.face import FaceAnonymizer
+from privemo.anonymize.face_batch import anonymize_crops
 from privemo.attacks.face import (
     gender_available,
     gender_pretrained,
@@ -36,6 +37,7 @@ from privemo.attacks.face import (
 from privemo.corpora.splits import group_folds
 from privemo.evaluators.cnn import TrainConfig, classifier, fit_classifier, predict
 from privemo.evaluators.face import fer_available, fer_predict
+from privemo.executors import Executor
 from privemo.experiments.face.config import AnonymizerTableConfig
 from privemo.experiments.face.data import FaceSet, encode, to_tensor
 from privemo.features.face import face_descriptors
@@ -54,8 +56,9 @@ class AnonymizerTable:
     (descriptors of the originals, scenario-I identifiers trained on originals)."""
 
     def __init__(self, data: FaceSet, cfg: AnonymizerTableConfig, seed: int, channels: tuple[int, ...],
-                 log: Log | None = None) -> None:
+                 log: Log | None = None, executor: Executor | None = None) -> None:
         self.data, self.cfg, self.seed, self.channels = data, cfg, seed, channels
+        self.executor = executor  # where the crops are transformed (None: this process)
         self.log = log or (lambda m: None)
         self.id_fold = group_folds(data.group, cfg.folds, seed, strata=data.subject)
         self.subj_fold = group_folds(data.subject, cfg.folds, seed + 1)
@@ -101,7 +104,7 @@ class AnonymizerTable:
         if anonymizer.learns:
             fit_idx = np.intersect1d(self.originals, np.flatnonzero(folds != fold))
             anonymizer.fit(self.data.images[fit_idx], subjects=list(self.data.subject[fit_idx]))
-        return anonymizer.transform_batch(self.data.images, list(self.data.item_id))
+        return anonymize_crops(anonymizer, self.data.images, list(self.data.item_id), self.executor)
 
     def anonymize_cross(self, anonymizer: FaceAnonymizer) -> np.ndarray:
         """Every image anonymized by an instance fitted on the originals of the other subject folds."""
@@ -110,7 +113,7 @@ class AnonymizerTable:
             fit_idx = np.intersect1d(self.originals, np.flatnonzero(self.subj_fold != g))
             anonymizer.fit(self.data.images[fit_idx], subjects=list(self.data.subject[fit_idx]))
             ix = np.flatnonzero(self.subj_fold == g)
-            out[ix] = anonymizer.transform_batch(self.data.images[ix], list(self.data.item_id[ix]))
+            out[ix] = anonymize_crops(anonymizer, self.data.images[ix], list(self.data.item_id[ix]), self.executor)
         return out
 
     def method(self, name: str, anonymizer: FaceAnonymizer) -> dict[str, Any]:

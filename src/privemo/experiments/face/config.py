@@ -6,13 +6,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from privemo.experiments.config import (
     CorpusConfig,
     Name,
     _Strict,
     check_color,
+    check_executor_setting,
     component,
     read_yaml,
     unique_methods,
@@ -104,6 +105,11 @@ class FaceEvalConfig(_Strict):
     # a setting chosen on one half is reported on the other, untouched one; "all": every subject
     subjects: Literal["all", "even", "odd"] = "all"
     seed: int = 0
+    # where the face anonymizers transform the crops: this process (workers 1), local processes, or a Ray
+    # cluster (ray_address; none: a local Ray with `workers` CPUs); fitting, attackers and judges run here
+    executor: Literal["local", "ray"] = "local"
+    workers: int = Field(1, ge=1, le=256)
+    ray_address: str | None = None
     narula: NarulaConfig | None = Field(default_factory=NarulaConfig)
     anonymizers: AnonymizerTableConfig | None = None
 
@@ -115,6 +121,11 @@ class FaceEvalConfig(_Strict):
         if v < 16 or v % 8:
             raise ValueError("size must be a multiple of 8, at least 16")
         return v
+
+    @model_validator(mode="after")
+    def _executor(self) -> FaceEvalConfig:
+        check_executor_setting(self.executor, self.workers, self.ray_address)
+        return self
 
 
 def load_face_config(path: str | Path) -> FaceEvalConfig:

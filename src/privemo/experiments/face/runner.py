@@ -18,6 +18,7 @@ import yaml
 from privemo._files import inside
 from privemo.anonymize.face import FaceAnonymizer, create_face_anonymizer
 from privemo.errors import ConfigError
+from privemo.executors import make_executor
 from privemo.experiments.config import corpus_root
 from privemo.experiments.evaluation import Evaluation
 from privemo.experiments.face.config import FaceEvalConfig, FaceMethodConfig
@@ -45,7 +46,8 @@ class FaceEvaluation(Evaluation):
     def unit_specs(self, cfg: dict[str, Any]) -> dict[str, dict[str, Any]]:
         """narula's units depend on its settings, an anonymizer's on the table's settings and its method;
         both on the shared face settings (corpus, crops, augmentation, seed)."""
-        shared = {k: v for k, v in cfg.items() if k not in ("name", "narula", "anonymizers")}
+        shared = {k: v for k, v in cfg.items() if k not in ("name", "narula", "anonymizers", "executor", "workers",
+                                                          "ray_address")}
         specs: dict[str, dict[str, Any]] = {}
         narula = cfg.get("narula")
         if isinstance(narula, dict):
@@ -93,19 +95,24 @@ class FaceEvaluation(Evaluation):
         assert acfg is not None
         data = augmented(faces, acfg.augment, cfg.seed)
         channels = tuple(cfg.narula.channels) if cfg.narula else (16, 32, 64)
-        table = AnonymizerTable(data, acfg, cfg.seed, channels, self.log)
         methods = [FaceMethodConfig(name="original", anonymizer={"type": "face_original"}), *acfg.methods]
-        for m in methods:
-            key = f"anonymizer__{m.name}"
-            if key in done:
-                continue
-            anonymizer = create_face_anonymizer({"seed": cfg.seed, **m.anonymizer})
-            self.log(f"{m.name}: {anonymizer.config()}")
-            t0 = time.perf_counter()
-            row = table.method(m.name, anonymizer)
-            self._examples(m.name, anonymizer, data)
-            self.log(f"{m.name}: done in {time.perf_counter() - t0:.0f} s")
-            self.store.write_unit(key, [{"part": "anonymizer", **row}], self._specs.get(key))
+        todo = [m for m in methods if f"anonymizer__{m.name}" not in done]
+        if not todo:
+            return
+        # the crops are transformed on the executor (the fitted anonymizer sent once); the rest runs here
+        executor = make_executor(cfg.executor, cfg.workers, cfg.ray_address)
+        self.log(f"face anonymizers transform on {executor.describe()}")
+        table = AnonymizerTable(data, acfg, cfg.seed, channels, self.log, executor)
+        with executor.running():
+            for m in todo:
+                key = f"anonymizer__{m.name}"
+                anonymizer = create_face_anonymizer({"seed": cfg.seed, **m.anonymizer})
+                self.log(f"{m.name}: {anonymizer.config()}")
+                t0 = time.perf_counter()
+                row = table.method(m.name, anonymizer)
+                self._examples(m.name, anonymizer, data)
+                self.log(f"{m.name}: done in {time.perf_counter() - t0:.0f} s")
+                self.store.write_unit(key, [{"part": "anonymizer", **row}], self._specs.get(key))
 
     def _examples(self, name: str, anonymizer: FaceAnonymizer, data: FaceSet, n: int = 6) -> None:
         """A strip of ``n`` faces (one per subject where possible), as this method leaves them."""

@@ -4,11 +4,19 @@ crops, chen-2018's 85/15 split per subject and expression, the model recipe, and
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
-from privemo.experiments.config import CorpusConfig, Name, _Strict, check_color, read_yaml, validate_mapping
+from privemo.experiments.config import (
+    CorpusConfig,
+    Name,
+    _Strict,
+    check_color,
+    check_executor_setting,
+    read_yaml,
+    validate_mapping,
+)
 
 LATENT_ATTACKERS = ("svm", "cnn1d", "mlp")
 
@@ -66,6 +74,12 @@ class VganEvalConfig(_Strict):
     test_fraction: float = 0.15
     split: str = "subject_expression"  # hold out per subject x expression (chen-2018), or per subject only
     seed: int = 0
+    # where training and the attack scenarios run: this process, or a Ray cluster (ray_address; none: a
+    # local Ray with `workers` CPUs). On Ray, training runs as a chain of tasks of `checkpoint_every`
+    # iterations (the checkpoint travels as bytes; the driver writes it) and the scenarios fan out
+    executor: Literal["local", "ray"] = "local"
+    workers: int = Field(1, ge=1, le=256)
+    ray_address: str | None = None
     left_out: LeftOutConfig | None = None
     model: VganModelConfig = Field(default_factory=VganModelConfig)
     attacks: VganAttackConfig = Field(default_factory=VganAttackConfig)
@@ -86,6 +100,11 @@ class VganEvalConfig(_Strict):
             raise ValueError("split must be subject_expression (chen-2018) or subject (for corpora with one "
                              "image per subject and expression, such as Yale)")
         return v
+
+    @model_validator(mode="after")
+    def _executor(self) -> VganEvalConfig:
+        check_executor_setting(self.executor, self.workers, self.ray_address)
+        return self
 
     @field_validator("test_fraction")
     @classmethod

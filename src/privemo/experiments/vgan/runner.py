@@ -14,8 +14,11 @@ expression synthesis shows them only as ground truth).
 
 from __future__ import annotations
 
+import io
+import tempfile
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,14 +26,16 @@ import numpy as np
 import torch
 import yaml
 
+from privemo._files import atomic_path
 from privemo.corpora.splits import stratified_holdout
 from privemo.errors import ConfigError
+from privemo.executors import Executor, make_executor
 from privemo.experiments.config import corpus_root
 from privemo.experiments.evaluation import Evaluation
 from privemo.experiments.face.data import FaceSet, load_faces
 from privemo.experiments.store import atomic_write, run_config_data
 from privemo.experiments.vgan.config import VganEvalConfig
-from privemo.learners.vgan import Vgan
+from privemo.learners.vgan import Vgan, VganConfig
 
 # the settings that choose the faces and their split (a run folder keeps one)
 DATA_KEYS = ("corpus", "emotions", "size", "color", "detect", "test_fraction", "split", "seed", "left_out")
@@ -150,14 +155,48 @@ class VganExperiment(Evaluation):
                          f"KL {row['kl']:.2f})")
 
         try:
-            model = Vgan(vcfg).fit(d.train.images, d.train.subject, d.train.emotion, self.run_dir / "checkpoint.pt",
-                                   prog)
+            if self.cfg.executor == "ray":
+                model = self._train_on_executor(d, vcfg, prog)
+            else:
+                model = Vgan(vcfg).fit(d.train.images, d.train.subject, d.train.emotion,
+                                       self.run_dir / "checkpoint.pt", prog)
         except ValueError as exc:  # a checkpoint of another config or data, a bad model file
             raise ConfigError(str(exc)) from exc
         model.save(self.model_path, training=False)
         self.log(f"trained {model.iteration_} iterations in {model.seconds_:.0f} s of training "
                  f"({time.perf_counter() - t0:.0f} s this session)")
         return model
+
+    def executor(self) -> Executor:
+        return make_executor(self.cfg.executor, self.cfg.workers, self.cfg.ray_address)
+
+    def _train_on_executor(self, d: VganData, vcfg: VganConfig, prog: Callable[[int, int, dict[str, float]], None]
+                           ) -> Vgan:
+        """Training as a chain of tasks of ``checkpoint_every`` iterations on the executor: each task
+        gets the checkpoint's bytes and the training faces, returns the next checkpoint's bytes, which
+        this process writes (so resume works as locally, and no worker needs the run folder).
+        Resuming from a checkpoint continues training exactly (tested), so the model is the one the
+        local executor trains."""
+        ckpt = self.run_dir / "checkpoint.pt"
+        state: bytes | None = None
+        if ckpt.is_file():
+            Vgan(vcfg).load(ckpt, resume=True)  # another recipe: named before any task starts
+            state = ckpt.read_bytes()
+        shared = (d.train.images, d.train.subject, d.train.emotion, asdict(vcfg))
+        executor = self.executor()
+        self.log(f"training on {executor.describe()}, {vcfg.checkpoint_every} iterations per task")
+        done = Vgan(vcfg).load(io.BytesIO(state), resume=True).iteration_ if state else 0
+        with executor.running():
+            while done < vcfg.iterations:
+                until = min(vcfg.iterations, (done // vcfg.checkpoint_every + 1) * vcfg.checkpoint_every)
+                state = next(iter(executor.imap(_train_segment, shared, [(state, until)])))
+                with atomic_path(ckpt) as tmp:
+                    tmp.write_bytes(state)
+                model = Vgan(vcfg).load(ckpt, resume=True)
+                done = model.iteration_
+                if model.history_:
+                    prog(done, vcfg.iterations, model.history_[-1])
+        return Vgan(vcfg).load(ckpt, resume=True)
 
     # ----- evaluation -----------------------------------------------------------------------------
     def evaluate(self, force: bool = False) -> dict[str, Any]:
@@ -179,11 +218,18 @@ class VganExperiment(Evaluation):
                 "threads": torch.get_num_threads()}], specs["training"])
         judge = scenarios.Judge(model, d, self.cfg.attacks, self.cfg.seed, self.log,
                                 lambda label, i, n: self.progress(label, i, n))
-        for unit in UNITS:
-            if unit in done:
-                continue
-            if unit == "pretrained" and not (self.cfg.attacks.pretrained and scenarios.dlib_available()):
-                continue
+        todo = [u for u in UNITS if u not in done and not (
+            u == "pretrained" and not (self.cfg.attacks.pretrained and scenarios.dlib_available()))]
+        if self.cfg.executor == "ray" and todo:
+            # every scenario a task: the model's bytes and the faces go to the workers once
+            executor = self.executor()
+            self.log(f"scenarios {', '.join(todo)} on {executor.describe()}")
+            shared = (_model_bytes(model), d, self.cfg.attacks, self.cfg.seed)
+            for j, (unit, rows, secs) in enumerate(executor.imap(_scenario_unit, shared, todo)):
+                self.log(f"{unit}: done in {secs:.0f} s")
+                self.store.write_unit(unit, [{"unit": unit, **r} for r in rows], specs[unit])
+                self.progress("PPRL-VGAN scenarios", j + 1, len(todo))
+        for unit in todo if self.cfg.executor != "ray" else []:
             t0 = time.perf_counter()
             rows = getattr(judge, unit)()
             self.log(f"{unit}: done in {time.perf_counter() - t0:.0f} s")
@@ -198,3 +244,34 @@ class VganExperiment(Evaluation):
 
         model = model or self.train()
         return draw_figures(model, self.data(), self.run_dir / "figures", self.cfg.seed)
+
+
+# -- work units on the executor (module level: the workers import them) ----------------------------
+def _train_segment(shared: tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, Any]],
+                   item: tuple[bytes | None, int]) -> bytes:
+    """Train from the checkpoint ``state`` (None: from scratch) up to iteration ``until``; the new
+    checkpoint's bytes."""
+    images, subjects, emotions, config = shared
+    state, until = item
+    with tempfile.TemporaryDirectory(prefix="privemo-vgan-") as tmp:
+        ckpt = Path(tmp) / "checkpoint.pt"
+        if state is not None:
+            ckpt.write_bytes(state)
+        Vgan(VganConfig(**{**config, "iterations": until})).fit(images, subjects, emotions, ckpt)
+        return ckpt.read_bytes()
+
+
+def _model_bytes(model: Vgan) -> bytes:
+    buf = io.BytesIO()
+    torch.save(model.state(training=False), buf)
+    return buf.getvalue()
+
+
+def _scenario_unit(shared: tuple[bytes, VganData, Any, int], unit: str) -> tuple[str, list[dict[str, Any]], float]:
+    from privemo.experiments.vgan import scenarios
+
+    blob, data, attacks, seed = shared
+    t0 = time.perf_counter()
+    judge = scenarios.Judge(Vgan().load(io.BytesIO(blob)), data, attacks, seed, lambda m: None,
+                            lambda label, i, n: None)
+    return unit, getattr(judge, unit)(), time.perf_counter() - t0

@@ -132,13 +132,9 @@ class VideoEvalConfig(_Strict):
         if self.fusion.tune and self.folds < 3:
             raise ValueError("fusion.tune chooses each fold's weight by cross-validation inside its training "
                              "folds: it needs folds >= 3")
-        from privemo.errors import ConfigError
-        from privemo.executors import check_executor
+        from privemo.experiments.config import check_executor_setting
 
-        try:
-            check_executor(self.executor, 1, self.ray_address, where="ray_address", need_package=False)
-        except ConfigError as exc:
-            raise ValueError(str(exc)) from None
+        check_executor_setting(self.executor, 1, self.ray_address)
         return self
 
 

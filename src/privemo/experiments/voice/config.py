@@ -71,13 +71,9 @@ class VoiceEvalConfig(_Strict):
 
     @model_validator(mode="after")
     def _executor(self) -> VoiceEvalConfig:
-        from privemo.errors import ConfigError
-        from privemo.executors import check_executor
+        from privemo.experiments.config import check_executor_setting
 
-        try:
-            check_executor(self.executor, self.workers, self.ray_address, where="ray_address", need_package=False)
-        except ConfigError as exc:
-            raise ValueError(str(exc)) from None
+        check_executor_setting(self.executor, self.workers, self.ray_address)
         return self
 
 
