@@ -138,3 +138,53 @@ def test_narula_unit_reports_every_column(protocol):
         assert 0.0 <= row[c]["acc"] <= 1.0
     assert row["id_chance"] == (0.25 if protocol == "paper" else 0.5)
     assert row["hybrid_seconds_per_iteration"] > 0
+
+
+@pytest.mark.parametrize("reinit", [False, True])
+def test_reinit_identity_draws_a_fresh_identity_stack_before_each_retraining(reinit):
+    torch.manual_seed(0)
+    x = torch.rand(40, 1, 16, 16)
+    ye, yi = np.arange(40) % 3, np.arange(40) % 4
+    model = Hybrid(1, 16, 3, 4, channels=(4, 8), hidden=(8,))
+    left: list[list[torch.Tensor]] = []  # Wi as each adversarial step left it
+    start: list[list[torch.Tensor]] = []  # Wi as each identity re-training began
+
+    def on_step(name: str, m: Hybrid) -> None:
+        if name.startswith("adv") and name.endswith("after"):
+            left.append(_snapshot(m.identity))
+        if name.startswith("id") and name.endswith("before"):
+            start.append(_snapshot(m.identity))
+
+    Algorithm1(T=2, init_epochs=1, id_epochs=1, reinit_identity=reinit,
+               train=TrainConfig(batch=16, seed=0)).fit(model, x, ye, yi, on_step=on_step)
+    fresh = [any(not torch.equal(a, b) for a, b in zip(p, q, strict=True)) for p, q in zip(left, start, strict=True)]
+    assert fresh == [reinit, reinit]
+
+
+def test_validation_keeps_the_best_iteration_and_its_weights():
+    torch.manual_seed(0)
+    x = torch.rand(48, 1, 16, 16)
+    ye, yi = np.arange(48) % 3, np.arange(48) % 4
+    valid = (x[36:], ye[36:], yi[36:])
+    model = Hybrid(1, 16, 3, 4, channels=(4, 8), hidden=(8,))
+    kept: dict[int, dict[str, torch.Tensor]] = {}
+
+    def on_step(name: str, m: Hybrid) -> None:
+        if name.startswith("id") and name.endswith("after"):
+            kept[int(name[2:].split(":")[0])] = {k: v.clone() for k, v in m.state_dict().items()}
+
+    algo = Algorithm1(T=3, init_epochs=1, id_epochs=1, train=TrainConfig(batch=16, seed=0))
+    algo.fit(model, x[:36], ye[:36], yi[:36], on_step=on_step, valid=valid)
+    rows = [h for h in algo.history if h["step"].startswith("id")]
+    scores = [r["valid_emotion"] - r["valid_identity"] for r in rows]
+    assert algo.chosen == 1 + int(np.argmax(scores))  # the first of the best, by the recorded scores
+    assert all(torch.equal(v, kept[algo.chosen][k]) for k, v in model.state_dict().items())
+
+
+def test_narula_unit_with_the_levers_records_its_choice():
+    data = _tiny_set(4, 12)
+    folds = protocol_folds(data, "paper", 2, 0)
+    cfg = NarulaConfig(channels=[4, 8], hidden=[8], epochs=1, T=2, init_epochs=1, id_epochs=1,
+                       reinit_identity=True, select="validation", valid_folds=3)
+    row = narula_unit(data, "paper", 0, folds, cfg, 0)
+    assert row["hybrid_iteration"] in (1, 2) and 0 < row["n_valid"] < row["n_train"]

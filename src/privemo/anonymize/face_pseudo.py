@@ -23,8 +23,9 @@ video paths paste it back with a soft edge). Deterministic per ``seed`` and key.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Annotated, Any, ClassVar, Literal
 
 import numpy as np
@@ -53,6 +54,13 @@ def _apply(shape: np.ndarray, s: float, rot: np.ndarray, t: np.ndarray) -> np.nd
     return s * shape @ rot.T + t
 
 
+@lru_cache(maxsize=8)
+def _grid(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float64)
+    ys.flags.writeable = xs.flags.writeable = False
+    return ys, xs
+
+
 def piecewise_affine(image: np.ndarray, src: np.ndarray, dst: np.ndarray, triangles: np.ndarray,
                      out_size: tuple[int, int]) -> np.ndarray:
     """``image`` warped so that its points ``src`` land on ``dst`` (pixels, (x, y)), triangle by triangle;
@@ -60,15 +68,16 @@ def piecewise_affine(image: np.ndarray, src: np.ndarray, dst: np.ndarray, triang
     cv2 = _cv2()
     h, w = out_size
     label = np.zeros((h, w), np.int32)
-    for i, tri in enumerate(triangles):
-        cv2.fillConvexPoly(label, np.rint(dst[tri]).astype(np.int32), i + 1)
+    corners = np.rint(dst[triangles]).astype(np.int32)  # (T, 3, 2)
+    for i in range(len(corners)):
+        cv2.fillConvexPoly(label, corners[i], i + 1)
     d = np.concatenate([dst[triangles], np.ones((len(triangles), 3, 1))], axis=2)  # (T, 3, 3) rows [x y 1]
     try:
         inv = np.linalg.inv(d)  # (T, 3, 3)
     except np.linalg.LinAlgError:  # a collapsed triangle (covers no pixel): least squares
         inv = np.linalg.pinv(d)
     affine = np.einsum("tij,tjk->tki", inv, src[triangles])  # (T, 2, 3): src = A @ [x y 1]
-    ys, xs = np.mgrid[0:h, 0:w].astype(np.float64)
+    ys, xs = _grid(h, w)
     lab = label - 1
     inside = lab >= 0
     a = affine[np.clip(lab, 0, None)]
@@ -76,6 +85,19 @@ def piecewise_affine(image: np.ndarray, src: np.ndarray, dst: np.ndarray, triang
     my = np.where(inside, a[..., 1, 0] * xs + a[..., 1, 1] * ys + a[..., 1, 2], ys)
     return cv2.remap(image, mx.astype(np.float32), my.astype(np.float32), cv2.INTER_LINEAR,
                      borderMode=cv2.BORDER_REPLICATE)
+
+
+def _nearest_first(dist: np.ndarray, n: int) -> Iterator[int]:
+    """Indices in the order of ``np.argsort(dist, kind="stable")``; only the ``n`` nearest (and any tie
+    at the cut) are sorted unless the caller reads past them, when the rest follows in order."""
+    if n >= len(dist):
+        yield from np.argsort(dist, kind="stable").tolist()
+        return
+    cut = dist[np.argpartition(dist, n)[:n]].max()
+    head = np.flatnonzero(dist <= cut)  # ascending indices, so a stable sort breaks ties as argsort does
+    yield from head[np.argsort(dist[head], kind="stable")].tolist()
+    rest = np.flatnonzero(dist > cut)
+    yield from rest[np.argsort(dist[rest], kind="stable")].tolist()
 
 
 @register("anonymizer", "pseudo_face")
@@ -234,7 +256,7 @@ class PseudoFace(FaceAnonymizer):
     def _pseudo_identity(self, code: np.ndarray, key: str) -> np.ndarray:
         """The average texture of k pool faces of k different subjects nearest in expression."""
         dist = ((self.codes_ - code) ** 2).sum(1) if len(code) else np.zeros(len(self.codes_))
-        order = np.argsort(dist, kind="stable")
+        order = _nearest_first(dist, 8 * self.k * self.candidates)
         seen: dict[str, int] = {}
         for i in order:  # each subject's face nearest in expression
             seen.setdefault(str(self.subjects_[i]), int(i))

@@ -10,6 +10,10 @@ Algorithm 1 (α, β, T):
   2. for t = 1..T: freeze Wi, min over Wc, We of  Le − β Li  (``adv_epochs``);
      freeze Wc and We, min over Wi of  Li  until convergence (at most ``id_epochs``).
 
+Beyond the paper (both off by default): ``reinit_identity`` re-initialises Wi before each of its
+re-trainings, and ``fit(..., valid=...)`` keeps the iteration that does best on held-out faces of the
+training subjects (emotion head accuracy minus identity head accuracy), instead of the last.
+
 Eq. 2 as printed (``adversary_loss: negative_ce``) diverged in our runs: on Yale the identity loss
 reached 120 within the first adversarial epoch and the conv base collapsed to a constant (every
 probe at chance, emotion too). The default, ``confusion``, replaces −β Li by β times the cross-entropy
@@ -70,14 +74,25 @@ class Algorithm1:
     # the bounded form whose optimum is the same identity-blind base (an identity head at chance)
     adversary_loss: str = "confusion"
     adv_lr: float | None = None  # learning rate of the adversarial steps (default: train.lr)
+    # beyond the paper: re-initialise the identity stack Wi before each of its re-trainings (the
+    # adversary the next step fights is a fresh one trained to convergence, not the last one's
+    # confused weights); fit(..., valid=...) keeps the iteration that does best on validation faces
+    reinit_identity: bool = False
     train: TrainConfig = field(default_factory=TrainConfig)
     history: list[dict[str, Any]] = field(default_factory=list)
+    chosen: int | None = None  # the iteration kept by fit(..., valid=...) (None: the last)
 
     def fit(self, model: Hybrid, x: torch.Tensor, y_emotion: np.ndarray, y_id: np.ndarray,
-            log: Log | None = None, on_step: Callable[[str, Hybrid], None] | None = None) -> Hybrid:
-        """Train ``model`` in place. ``on_step(name, model)`` is called before and after each step."""
+            log: Log | None = None, on_step: Callable[[str, Hybrid], None] | None = None,
+            valid: tuple[torch.Tensor, np.ndarray, np.ndarray] | None = None) -> Hybrid:
+        """Train ``model`` in place. ``on_step(name, model)`` is called before and after each step.
+        With ``valid`` (images, emotions, identities of held-out faces of the training subjects), each
+        iteration's model is scored there after its identity re-training, by its own emotion head's
+        accuracy minus its (converged) identity head's, and the best iteration is kept."""
         ye = torch.as_tensor(y_emotion, dtype=torch.long)
         yi = torch.as_tensor(y_id, dtype=torch.long)
+        best: tuple[float, int, dict[str, torch.Tensor]] | None = None
+        self.chosen = None
         gen = torch.Generator().manual_seed(self.train.seed)
         hook = on_step or (lambda name, m: None)
         self.history = []
@@ -133,6 +148,28 @@ class Algorithm1:
         run("init", [model], self.init_epochs, lambda le, li, _: le + self.alpha * li)
         for t in range(1, self.T + 1):
             run(f"adv{t}", [model.conv, model.emotion], self.adv_epochs, adversarial, lr=self.adv_lr)
+            if self.reinit_identity:
+                for m in model.identity.modules():
+                    if m is not model.identity and hasattr(m, "reset_parameters"):
+                        m.reset_parameters()  # drawn from torch's generator, seeded by the caller
             run(f"id{t}", [model.identity], self.id_epochs, lambda le, li, _: li, until_converged=True)
+            if valid is not None:
+                emo_acc, id_acc = _accuracies(model, *valid)
+                self.history[-1].update(valid_emotion=round(emo_acc, 4), valid_identity=round(id_acc, 4))
+                if best is None or emo_acc - id_acc > best[0]:
+                    best = (emo_acc - id_acc, t, {k: v.detach().clone() for k, v in model.state_dict().items()})
+        if best is not None:
+            model.load_state_dict(best[2])
+            self.chosen = best[1]
         set_trainable(model, True)
         return model
+
+
+def _accuracies(model: Hybrid, x: torch.Tensor, y_emotion: np.ndarray, y_id: np.ndarray) -> tuple[float, float]:
+    """The model's own emotion and identity heads' accuracies on (held-out) faces."""
+    model.eval()
+    with torch.no_grad():
+        outs = [model(x[i:i + 512]) for i in range(0, len(x), 512)]
+    e = torch.cat([o[0] for o in outs]).argmax(1).numpy()
+    i = torch.cat([o[1] for o in outs]).argmax(1).numpy()
+    return float(np.mean(e == np.asarray(y_emotion))), float(np.mean(i == np.asarray(y_id)))

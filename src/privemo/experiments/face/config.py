@@ -42,6 +42,12 @@ class NarulaConfig(_Strict):
     adversary_loss: str = "confusion"  # or "negative_ce" (eq. 2 as printed; diverges, see learners/narula.py)
     adv_lr: float = 1e-3  # learning rate of the adversarial steps
     leaky: float = 0.1  # LeakyReLU slope of every conv base (0: ReLU as in the paper; collapses, see README)
+    # beyond the paper: a fresh identity stack before each of its re-trainings, and the iteration kept
+    # by validation (`select: validation`: 1/valid_folds of the training faces' recording groups held
+    # out, every training subject on both sides) instead of the last
+    reinit_identity: bool = False
+    select: Literal["last", "validation"] = "last"
+    valid_folds: int = Field(5, ge=2, le=20)
 
     @field_validator("protocols")
     @classmethod

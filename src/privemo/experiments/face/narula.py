@@ -5,6 +5,9 @@ Two protocols over the same augmented images; augmented copies of one original n
 * ``paper`` (narula-2020 §4.2): random folds over the originals, dealt per subject so that every
   subject and emotion is in training; all five models train on the training images and are tested on
   the test images. Identity chance = 1 / subjects.
+With ``select: validation`` the Hybrid trains on the training side less one group fold of it, which
+chooses its iteration; the probes still train on the whole training side.
+
 * ``subject``: subject-independent folds. Emotion and Hybrid2Emotion are tested on unseen subjects.
   Identity is probed on the unseen subjects (who the adversary never saw): each X2Face model keeps
   its convolutional base frozen and trains a fresh identity head on half of each test subject's
@@ -88,9 +91,17 @@ def narula_unit(data: FaceSet, protocol: str, fold: int, fold_of: np.ndarray, cf
     model_seed(3)
     hybrid = Hybrid(in_ch, size, len(emotions), n_id, channels, hidden, cfg.leaky)
     algo = Algorithm1(alpha=cfg.alpha, beta=cfg.beta, T=cfg.T, init_epochs=cfg.init_epochs, adv_epochs=cfg.adv_epochs,
-                      id_epochs=cfg.id_epochs, adversary_loss=cfg.adversary_loss, adv_lr=cfg.adv_lr, train=tc)
+                      id_epochs=cfg.id_epochs, adversary_loss=cfg.adversary_loss, adv_lr=cfg.adv_lr,
+                      reinit_identity=cfg.reinit_identity, train=tc)
     t0 = time.perf_counter()
-    algo.fit(hybrid, x[train], ye[train], yi[train])
+    fit_on, valid = train, None
+    if cfg.select == "validation":  # held-out recording groups of the training subjects choose the iteration
+        part = group_folds(data.group[train], cfg.valid_folds, seed + 77 + fold, strata=data.subject[train])
+        fit_on, held = train[part != 0], train[part == 0]
+        valid = (x[held], ye[held], yi[held])
+        row["n_valid"] = len(held)
+    algo.fit(hybrid, x[fit_on], ye[fit_on], yi[fit_on], valid=valid)
+    row["hybrid_iteration"] = algo.chosen if algo.chosen is not None else cfg.T
     row["hybrid_seconds"] = time.perf_counter() - t0
     row["hybrid_seconds_per_iteration"] = (sum(h["seconds"] for h in algo.history if h["step"] != "init")
                                            / max(cfg.T, 1))

@@ -27,6 +27,9 @@ from privemo.experiments.face.narula import narula_unit, protocol_folds
 from privemo.experiments.store import atomic_write
 from privemo.media import write_image
 
+# narula options added after runs were recorded, with the values those runs had
+NARULA_LATER = {"reinit_identity": False, "select": "last", "valid_folds": 5}
+
 
 class FaceEvaluation(Evaluation):
     cfg: FaceEvalConfig
@@ -50,7 +53,8 @@ class FaceEvaluation(Evaluation):
                                                           "ray_address")}
         specs: dict[str, dict[str, Any]] = {}
         narula = cfg.get("narula")
-        if isinstance(narula, dict):
+        if isinstance(narula, dict):  # options added later count only when set (older units stay valid)
+            narula = {k: v for k, v in narula.items() if k not in NARULA_LATER or v != NARULA_LATER[k]}
             for protocol, k in (narula.get("protocols") or {}).items():
                 for f in range(int(k) if isinstance(k, int) else 0):
                     specs[f"narula__{protocol}__fold{f}"] = {"shared": shared, "narula": narula}
