@@ -67,10 +67,13 @@ compare-ravdess: setup  ## voice anonymizers, Gen / Priv and DP-SGD of RAVDESS o
 	$(VENV)/bin/privemo run configs/ravdess_jaiswal_dp.yaml
 	$(VENV)/bin/privemo compare runs/ravdess_voice runs/ravdess_jaiswal_dp --out runs/ravdess_compared
 
-face: setup  ## every face method on Yale (with narula-2020's table) and on CK+48's held-out half, then both on one page -> runs/face_compared/report.html
+face: setup  ## every face method on Yale (with narula-2020's table) and on CK+48 (anonymizers and narula on its held-out half, PPRL-VGAN), then all on one page -> runs/face_compared/report.html
 	$(VENV)/bin/privemo evaluate face configs/face/yale.yaml
 	$(VENV)/bin/privemo evaluate face configs/face/ckplus48.yaml
-	$(VENV)/bin/privemo compare runs/face_yale runs/face_ckplus48 --out runs/face_compared
+	$(VENV)/bin/privemo evaluate face configs/face/ckplus48_narula_paper.yaml
+	$(VENV)/bin/privemo evaluate face configs/face/ckplus48_narula_levers.yaml
+	$(VENV)/bin/privemo vgan evaluate configs/vgan/ckplus48.yaml
+	$(VENV)/bin/privemo compare runs/face_yale runs/face_ckplus48 runs/face_ckplus48_narula_paper runs/face_ckplus48_narula_levers runs/vgan_ckplus48 --out runs/face_compared
 
 vgan: setup  ## PPRL-VGAN trained (about 25 min) and attacked on the built-in demo faces -> runs/vgan_demo/report.html
 	$(VENV)/bin/privemo vgan evaluate configs/vgan/demo.yaml

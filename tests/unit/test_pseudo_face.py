@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from privemo.anonymize.face_pseudo import PseudoFace, piecewise_affine
 from privemo.errors import ConfigError
@@ -132,3 +134,17 @@ def test_face_splits_and_halves_keep_recording_groups_whole():
     half = data.originals_of(["s1", "s3"])
     assert sorted(set(half.subject.tolist())) == ["s1", "s3"] and len(half) == 12
     assert np.array_equal(half.source, np.arange(12)) and np.array_equal(half.group, np.repeat([0, 3, 6, 9], 3))
+
+
+@settings(max_examples=60, deadline=None)
+@given(dist=st.lists(st.integers(0, 6).map(float), min_size=1, max_size=40), n=st.integers(1, 45),
+       read=st.integers(1, 45))
+def test_nearest_first_is_the_stable_argsort_however_far_it_is_read(dist, n, read):
+    """The partial sort behind k-Same-Select gives exactly np.argsort(kind="stable"), ties included,
+    whether the caller stops inside the sorted head or reads past it."""
+    from itertools import islice
+
+    from privemo.anonymize.face_pseudo import _nearest_first
+
+    d = np.array(dist)
+    assert list(islice(_nearest_first(d, n), read)) == np.argsort(d, kind="stable").tolist()[:read]

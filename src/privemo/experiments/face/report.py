@@ -33,6 +33,7 @@ def narula_tables(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                                  "seconds_per_iteration": float(np.mean([r["hybrid_seconds_per_iteration"] for r in rs]))}
         for c in COLUMNS:
             entry[c] = [r[c]["acc"] for r in rs]
+        entry["chosen"] = [r["hybrid_iteration"] for r in rs if r.get("n_valid")]  # select: validation
         out.append(entry)
     return out
 
@@ -103,6 +104,11 @@ def markdown(narula: list[dict[str, Any]], anon: list[dict[str, Any]], config: d
         if config.get("corpus", {}).get("type") == "yale":
             lines.append("| narula-2020 (Yale, paper protocol) | 10 | " + " | ".join(f"{PAPER_YALE[c]:.2f}"
                                                                               for c in COLUMNS) + " | 6.7 | |")
+        for t in tables:
+            if t["chosen"]:
+                lines.append(f"\n{t['protocol']}: the Hybrid's iteration chosen on validation faces of the training "
+                             f"subjects, per fold: {', '.join(str(c) for c in t['chosen'])} (of "
+                             f"{config.get('narula', {}).get('T', '?')})")
         lines += ["", "Protocols: `paper` = random folds over originals, every subject and emotion in training "
                   "(narula-2020 §4.2); `subject` = subject-independent, identity probed on unseen subjects "
                   "(half of each one's originals to train the probe, half to test).", ""]

@@ -179,8 +179,12 @@ class VganExperiment(Evaluation):
         local executor trains."""
         ckpt = self.run_dir / "checkpoint.pt"
         state: bytes | None = None
-        if ckpt.is_file():
-            Vgan(vcfg).load(ckpt, resume=True)  # another recipe: named before any task starts
+        if ckpt.is_file():  # another recipe or other data: named here, before any task starts
+            held = Vgan(vcfg).load(ckpt, resume=True)
+            if (held.identities_, held.expressions_) != (sorted(set(map(str, d.train.subject))),
+                                                         sorted(set(map(str, d.train.emotion)))):
+                raise ValueError(f"{ckpt}: a checkpoint of other data (identities or expressions differ); "
+                                 "remove it or choose another run folder")
             state = ckpt.read_bytes()
         shared = (d.train.images, d.train.subject, d.train.emotion, asdict(vcfg))
         executor = self.executor()
