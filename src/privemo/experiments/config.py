@@ -67,6 +67,10 @@ def check_color(v: str) -> str:
     return v
 
 
+# a config's executor settings: where work runs, never what it computes (no unit depends on them)
+EXECUTOR_KEYS = ("executor", "workers", "ray_address")
+
+
 def check_executor_setting(executor: str, workers: int, address: str | None) -> None:
     """A config's executor keys (``executor``, ``workers``, ``ray_address``), checked at parse time
     (a ValueError for pydantic, naming the key)."""

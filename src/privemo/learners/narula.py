@@ -150,8 +150,9 @@ class Algorithm1:
             run(f"adv{t}", [model.conv, model.emotion], self.adv_epochs, adversarial, lr=self.adv_lr)
             if self.reinit_identity:
                 for m in model.identity.modules():
-                    if m is not model.identity and hasattr(m, "reset_parameters"):
-                        m.reset_parameters()  # drawn from torch's generator, seeded by the caller
+                    reset = getattr(m, "reset_parameters", None)
+                    if m is not model.identity and callable(reset):
+                        reset()  # drawn from torch's generator, seeded by the caller
             run(f"id{t}", [model.identity], self.id_epochs, lambda le, li, _: li, until_converged=True)
             if valid is not None:
                 emo_acc, id_acc = _accuracies(model, *valid)

@@ -177,11 +177,7 @@ class Vgan:
         channels = 3 if arr.ndim == 4 and arr.shape[-1] == 3 else 1
         ckpt = Path(checkpoint) if checkpoint is not None else None
         if ckpt is not None and ckpt.exists():
-            self.load(ckpt, resume=True)
-            if (self.identities_, self.expressions_, self.channels_) != (
-                    [str(v) for v in id_classes], [str(v) for v in e_classes], channels):
-                raise ValueError(f"{ckpt}: a checkpoint of other data (identities, expressions or channels differ); "
-                                 "remove it or choose another run folder")
+            self.load(ckpt, resume=True).check_data(images, identities, expressions, ckpt)
         else:
             self.build(channels, [str(v) for v in id_classes], [str(v) for v in e_classes])
         x = to_model_range(arr, c.size, channels)
@@ -223,6 +219,19 @@ class Vgan:
             if ckpt is not None and (self.iteration_ % c.checkpoint_every == 0 or self.iteration_ == c.iterations):
                 self.save(ckpt)
         self._train_mode(False)
+        return self
+
+    def check_data(self, images: np.ndarray, identities: np.ndarray, expressions: np.ndarray,
+                   source: str | Path) -> Vgan:
+        """A ValueError naming ``source`` (a checkpoint) unless this model was trained on data with
+        these identity and expression classes and this number of channels."""
+        arr = np.asarray(images)
+        channels = 3 if arr.ndim == 4 and arr.shape[-1] == 3 else 1
+        classes = ([str(v) for v in sorted(set(np.asarray(identities).tolist()))],
+                   [str(v) for v in sorted(set(np.asarray(expressions).tolist()))], channels)
+        if (self.identities_, self.expressions_, self.channels_) != classes:
+            raise ValueError(f"{source}: a checkpoint of other data (identities, expressions or channels differ); "
+                             "remove it or choose another run folder")
         return self
 
     def _train_mode(self, on: bool) -> None:

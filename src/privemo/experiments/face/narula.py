@@ -5,14 +5,14 @@ Two protocols over the same augmented images; augmented copies of one original n
 * ``paper`` (narula-2020 §4.2): random folds over the originals, dealt per subject so that every
   subject and emotion is in training; all five models train on the training images and are tested on
   the test images. Identity chance = 1 / subjects.
-With ``select: validation`` the Hybrid trains on the training side less one group fold of it, which
-chooses its iteration; the probes still train on the whole training side.
-
 * ``subject``: subject-independent folds. Emotion and Hybrid2Emotion are tested on unseen subjects.
   Identity is probed on the unseen subjects (who the adversary never saw): each X2Face model keeps
   its convolutional base frozen and trains a fresh identity head on half of each test subject's
   originals (with their copies), tested on the other half; ``Face`` is a base trained for identity on
   the training subjects, probed the same way. Identity chance = 1 / test subjects.
+
+With ``select: validation`` the Hybrid trains on the training side less one group fold of it, which
+chooses its iteration; the probes still train on the whole training side.
 
 Threat model of the identity columns: the attacker holds the convolutional base (the representation
 that leaves the device, scenario III) and labelled images of the people to identify.

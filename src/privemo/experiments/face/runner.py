@@ -19,7 +19,7 @@ from privemo._files import inside
 from privemo.anonymize.face import FaceAnonymizer, create_face_anonymizer
 from privemo.errors import ConfigError
 from privemo.executors import make_executor
-from privemo.experiments.config import corpus_root
+from privemo.experiments.config import EXECUTOR_KEYS, corpus_root
 from privemo.experiments.evaluation import Evaluation
 from privemo.experiments.face.config import FaceEvalConfig, FaceMethodConfig
 from privemo.experiments.face.data import FaceSet, augmented, load_faces
@@ -49,8 +49,7 @@ class FaceEvaluation(Evaluation):
     def unit_specs(self, cfg: dict[str, Any]) -> dict[str, dict[str, Any]]:
         """narula's units depend on its settings, an anonymizer's on the table's settings and its method;
         both on the shared face settings (corpus, crops, augmentation, seed)."""
-        shared = {k: v for k, v in cfg.items() if k not in ("name", "narula", "anonymizers", "executor", "workers",
-                                                          "ray_address")}
+        shared = {k: v for k, v in cfg.items() if k not in ("name", "narula", "anonymizers", *EXECUTOR_KEYS)}
         specs: dict[str, dict[str, Any]] = {}
         narula = cfg.get("narula")
         if isinstance(narula, dict):  # options added later count only when set (older units stay valid)

@@ -179,28 +179,25 @@ class VganExperiment(Evaluation):
         local executor trains."""
         ckpt = self.run_dir / "checkpoint.pt"
         state: bytes | None = None
+        model: Vgan | None = None
         if ckpt.is_file():  # another recipe or other data: named here, before any task starts
-            held = Vgan(vcfg).load(ckpt, resume=True)
-            if (held.identities_, held.expressions_) != (sorted(set(map(str, d.train.subject))),
-                                                         sorted(set(map(str, d.train.emotion)))):
-                raise ValueError(f"{ckpt}: a checkpoint of other data (identities or expressions differ); "
-                                 "remove it or choose another run folder")
+            model = Vgan(vcfg).load(ckpt, resume=True).check_data(d.train.images, d.train.subject,
+                                                                   d.train.emotion, ckpt)
             state = ckpt.read_bytes()
         shared = (d.train.images, d.train.subject, d.train.emotion, asdict(vcfg))
         executor = self.executor()
         self.log(f"training on {executor.describe()}, {vcfg.checkpoint_every} iterations per task")
-        done = Vgan(vcfg).load(io.BytesIO(state), resume=True).iteration_ if state else 0
         with executor.running():
-            while done < vcfg.iterations:
+            while model is None or model.iteration_ < vcfg.iterations:
+                done = model.iteration_ if model is not None else 0
                 until = min(vcfg.iterations, (done // vcfg.checkpoint_every + 1) * vcfg.checkpoint_every)
                 state = next(iter(executor.imap(_train_segment, shared, [(state, until)])))
                 with atomic_path(ckpt) as tmp:
                     tmp.write_bytes(state)
                 model = Vgan(vcfg).load(ckpt, resume=True)
-                done = model.iteration_
                 if model.history_:
-                    prog(done, vcfg.iterations, model.history_[-1])
-        return Vgan(vcfg).load(ckpt, resume=True)
+                    prog(model.iteration_, vcfg.iterations, model.history_[-1])
+        return model
 
     # ----- evaluation -----------------------------------------------------------------------------
     def evaluate(self, force: bool = False) -> dict[str, Any]:
@@ -220,8 +217,6 @@ class VganExperiment(Evaluation):
                 "images_per_s": model.iteration_ * model.config.batch * (1 + model.config.g_steps) / max(model.seconds_, 1e-9),
                 "train_images": n_img, "final": model.history_[-1] if model.history_ else {},
                 "threads": torch.get_num_threads()}], specs["training"])
-        judge = scenarios.Judge(model, d, self.cfg.attacks, self.cfg.seed, self.log,
-                                lambda label, i, n: self.progress(label, i, n))
         todo = [u for u in UNITS if u not in done and not (
             u == "pretrained" and not (self.cfg.attacks.pretrained and scenarios.dlib_available()))]
         if self.cfg.executor == "ray" and todo:
@@ -233,11 +228,14 @@ class VganExperiment(Evaluation):
                 self.log(f"{unit}: done in {secs:.0f} s")
                 self.store.write_unit(unit, [{"unit": unit, **r} for r in rows], specs[unit])
                 self.progress("PPRL-VGAN scenarios", j + 1, len(todo))
-        for unit in todo if self.cfg.executor != "ray" else []:
-            t0 = time.perf_counter()
-            rows = getattr(judge, unit)()
-            self.log(f"{unit}: done in {time.perf_counter() - t0:.0f} s")
-            self.store.write_unit(unit, [{"unit": unit, **r} for r in rows], specs[unit])
+        elif todo:
+            judge = scenarios.Judge(model, d, self.cfg.attacks, self.cfg.seed, self.log,
+                                    lambda label, i, n: self.progress(label, i, n))
+            for unit in todo:
+                t0 = time.perf_counter()
+                rows = getattr(judge, unit)()
+                self.log(f"{unit}: done in {time.perf_counter() - t0:.0f} s")
+                self.store.write_unit(unit, [{"unit": unit, **r} for r in rows], specs[unit])
         self.figures(model)
         from privemo.experiments.vgan.report import write_vgan_report
 

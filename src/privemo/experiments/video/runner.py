@@ -47,7 +47,7 @@ from privemo.corpora.splits import assign_speaker_folds
 from privemo.errors import ConfigError, MediaError
 from privemo.evaluators.video import Items, VideoSide
 from privemo.executors import make_executor
-from privemo.experiments.config import corpus_root
+from privemo.experiments.config import EXECUTOR_KEYS, corpus_root
 from privemo.experiments.evaluation import Evaluation
 from privemo.experiments.store import atomic_write
 from privemo.experiments.video.config import VideoEvalConfig, VideoMethodConfig
@@ -92,8 +92,7 @@ class VideoEvaluation(Evaluation):
     def unit_specs(self, cfg: dict[str, Any]) -> dict[str, dict[str, Any]]:
         """A method's unit depends on the method and on every setting but the name, the worker count
         and the number of examples."""
-        shared = {k: v for k, v in cfg.items() if k not in ("name", "methods", "workers", "examples", "executor",
-                                                      "ray_address")}
+        shared = {k: v for k, v in cfg.items() if k not in ("name", "methods", "examples", *EXECUTOR_KEYS)}
         methods = [ORIGINAL.model_dump(), *cfg.get("methods", [])]
         return {m["name"]: {"shared": shared, "method": m}
                 for m in methods if isinstance(m, dict) and "name" in m}

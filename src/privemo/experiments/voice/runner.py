@@ -32,7 +32,7 @@ from privemo.corpora.splits import assign_speaker_folds
 from privemo.errors import ConfigError
 from privemo.evaluators.voice import Items, Side, emotion_utility, speaker_normalised
 from privemo.executors import make_executor
-from privemo.experiments.config import corpus_root
+from privemo.experiments.config import EXECUTOR_KEYS, corpus_root
 from privemo.experiments.evaluation import Evaluation
 from privemo.experiments.store import atomic_write
 from privemo.experiments.voice.config import MethodConfig, VoiceEvalConfig
@@ -125,8 +125,7 @@ class VoiceEvaluation(Evaluation):
     def unit_specs(self, cfg: dict[str, Any]) -> dict[str, dict[str, Any]]:
         """A method's unit depends on the method and on every setting but the name, the worker count
         and the number of listening examples."""
-        shared = {k: v for k, v in cfg.items() if k not in ("name", "methods", "workers", "examples", "executor",
-                                                      "ray_address")}
+        shared = {k: v for k, v in cfg.items() if k not in ("name", "methods", "examples", *EXECUTOR_KEYS)}
         methods = [{"name": "original", "anonymizer": {"type": "original"}}, *cfg.get("methods", [])]
         return {m["name"]: {"shared": shared, "method": m} for m in methods if isinstance(m, dict) and "name" in m}
 
