@@ -297,3 +297,29 @@ def test_shipped_vgan_configs_are_valid():
     assert {f.name for f in files} >= {"demo.yaml", "ferg.yaml", "ckplus48.yaml"}
     for f in files:
         assert load_vgan_config(f).vgan_config().size == (48 if f.name == "ckplus48.yaml" else 64)
+
+
+def test_dlib_probes_draw_distinct_codes_per_image_and_only_their_unit_depends_on_it():
+    from types import SimpleNamespace
+
+    from privemo.experiments.vgan.config import VganAttackConfig
+    from privemo.experiments.vgan.runner import VganExperiment
+    from privemo.experiments.vgan.scenarios import Judge
+
+    judge = Judge.__new__(Judge)
+    judge.d, judge.k, judge.seed = SimpleNamespace(test=list(range(5))), 7, 0
+    judge.cfg = VganAttackConfig(pretrained_codes=3)
+    rows = judge.pretrained_rows()
+    assert len(rows) == 15 and all(len(set(rows[i * 3:(i + 1) * 3] // 7)) == 1 for i in range(5))
+    assert list(rows // 7) == [i for i in range(5) for _ in range(3)]  # each image's own rows
+    assert all(len(set(rows[i * 3:(i + 1) * 3] % 7)) == 3 for i in range(5))  # distinct codes
+    assert list(rows) == list(judge.pretrained_rows())  # seeded
+    judge.cfg = VganAttackConfig()  # 0: every code
+    assert list(judge.pretrained_rows()) == list(range(35))
+    runner = VganExperiment.__new__(VganExperiment)
+    runner._trained = None
+    base = {"attacks": {"epochs": 20}, "model": {}}
+    drawn = {"attacks": {"epochs": 20, "pretrained_codes": 8}, "model": {}}
+    a, b = runner.unit_specs(base), runner.unit_specs(drawn)
+    assert [u for u in a if a[u] != b[u]] == ["pretrained"]
+    assert runner.unit_specs({**base, "attacks": {"epochs": 20, "pretrained_codes": 0}}) == a

@@ -225,3 +225,82 @@ def test_tuned_fusion_never_sees_the_test_fold(tmp_path):
     for f, v in val.items():  # each fold's weight is chosen on its training folds' clips only
         assert v["clips"].any() and not (v["clips"] & (fold == f)).any()
     assert {w for _, w in seen} == {(0,), (1,), (2,), (0, 1), (0, 2), (1, 2)}  # k outer + k(k-1)/2 inner models
+
+
+def test_streamed_writing_equals_the_array_and_names_bad_frames(tmp_path):
+    rng = np.random.default_rng(1)
+    frames = rng.integers(0, 255, (12, 48, 64, 3)).astype(np.uint8)
+    audio = (0.2 * np.sin(np.arange(8000) / 16000 * 2 * np.pi * 300)).astype(np.float32)
+    write_video(tmp_path / "a.mp4", frames, 25, audio, 16000)
+    write_video(tmp_path / "b.mp4", iter(list(frames)), 25, lambda: audio, 16000)  # frames and track as they come
+    a, b = read_video(tmp_path / "a.mp4", sr=None), read_video(tmp_path / "b.mp4", sr=None)
+    assert np.array_equal(a.frames, b.frames) and np.array_equal(a.audio, b.audio)
+    bad = [frames[0], frames[1][:40]]
+    with pytest.raises(MediaError, match="c.mp4.*different sizes"):
+        write_video(tmp_path / "c.mp4", iter(bad), 25)
+    assert not (tmp_path / "c.mp4").exists()
+
+    def broken():  # the maker's own error comes through as it was, and nothing is left behind
+        yield frames[0]
+        raise ValueError("the face model failed")
+    with pytest.raises(ValueError, match="face model failed"):
+        write_video(tmp_path / "d.mp4", broken(), 25)
+    with pytest.raises(MediaError, match="unknown x264 preset 'fastest'"):
+        write_video(tmp_path / "e.mp4", frames, 25, preset="fastest")
+    assert not list(tmp_path.glob("[cde]*")) and not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_fast_colour_paths_stay_within_a_few_levels(tmp_path):
+    y, x = np.mgrid[0:48, 0:64]
+    frames = np.stack([np.stack([(x * 4 + i) % 256, (y * 5) % 256, ((x + y) * 2) % 256], -1)
+                       for i in range(8)]).astype(np.uint8)  # smooth colour ramps
+    write_video(tmp_path / "exact.mp4", frames, 25, bit_rate=8_000_000)
+    write_video(tmp_path / "fast.mp4", frames, 25, bit_rate=8_000_000, preset="ultrafast", threads=1)
+    exact = read_video(tmp_path / "exact.mp4", with_audio=False).frames.astype(int)
+    fast = read_video(tmp_path / "fast.mp4", with_audio=False).frames.astype(int)
+    fast_in = read_video(tmp_path / "exact.mp4", with_audio=False, fast=True).frames.astype(int)
+    assert np.abs(exact - frames).mean() < 4 and np.abs(fast - frames).mean() < 4
+    assert np.abs(fast_in - exact).mean() < 2
+
+
+def test_ahead_keeps_order_passes_errors_and_stops_with_its_reader():
+    from privemo.anonymize.video import ahead
+
+    assert list(ahead(iter(range(50)), depth=3)) == list(range(50))
+
+    def failing():
+        yield 1
+        raise KeyError("made on the other thread")
+    with pytest.raises(KeyError, match="other thread"):
+        list(ahead(failing()))
+    made = []
+
+    def endless():
+        i = 0
+        while True:
+            made.append(i)
+            yield i
+            i += 1
+    reader = ahead(endless(), depth=2)
+    assert next(reader) == 0
+    reader.close()  # the thread is stopped and joined: nothing more is made
+    n = len(made)
+    import time
+    time.sleep(0.3)
+    assert len(made) == n <= 5
+
+
+def test_detection_as_frames_decode_equals_detection_afterwards():
+    from privemo.anonymize.video import FrameDetector, detect_frames
+
+    rng = np.random.default_rng(2)
+    frames = rng.integers(0, 255, (9, 40, 60, 3)).astype(np.uint8)
+    frames[:, 10:30, 20:40] = 200
+    cfg = TrackerConfig(detect_every=4)
+    with FrameDetector(cfg) as det:
+        for i, f in enumerate(frames):
+            det.add(i, f)
+        streamed = det.result(frames)
+    assert sorted(streamed) == [0, 4, 8] and streamed == detect_frames(frames, cfg)
+    with FrameDetector(TrackerConfig(detect_every=3)) as det:  # none handed over: the last frame too
+        assert sorted(det.result(frames[:8])) == [0, 3, 6, 7]

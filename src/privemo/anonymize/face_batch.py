@@ -65,24 +65,34 @@ def anonymize_image(anonymizer: FaceAnonymizer, img: np.ndarray, key: str = "", 
         if no_face == "whole":
             return anonymizer.transform(img, key), 0
         return img.copy(), 0
-    out = img.astype(np.float32)
     h, w = img.shape[:2]
+    rects = []
     for i, (top, left, bottom, right) in enumerate(boxes):
         side = int(round(max(bottom - top, right - left) * (1 + 2 * margin)))
         cy, cx = (top + bottom) // 2, (left + right) // 2
         t, lft = max(0, cy - side // 2), max(0, cx - side // 2)
         b, r = min(h, t + side), min(w, lft + side)
-        if b - t < 2 or r - lft < 2:
-            continue
+        if b - t >= 2 and r - lft >= 2:
+            rects.append((i, side, t, lft, b, r))
+    result = img.copy()
+    if not rects:
+        return result, len(boxes)
+    # only the pixels under some face change: blend in float there (the rest stays as it was)
+    y0, x0 = min(q[2] for q in rects), min(q[3] for q in rects)
+    y1, x1 = max(q[4] for q in rects), max(q[5] for q in rects)
+    out = img[y0:y1, x0:x1].astype(np.float32)
+    for i, side, t, lft, b, r in rects:
         region = img[t:b, lft:r]
         anon = anonymizer.transform(region, f"{key}#{i}").astype(np.float32)
         alpha = np.outer(_ramp(b - t, 0.08 * side), _ramp(r - lft, 0.08 * side))
         if img.ndim == 3:
             alpha = alpha[..., None]
-        out[t:b, lft:r] = alpha * anon + (1 - alpha) * out[t:b, lft:r]
+        part = out[t - y0:b - y0, lft - x0:r - x0]
+        out[t - y0:b - y0, lft - x0:r - x0] = alpha * anon + (1 - alpha) * part
     info = np.iinfo(img.dtype) if np.issubdtype(img.dtype, np.integer) else None
     out = np.clip(np.rint(out), info.min, info.max) if info else out
-    return out.astype(img.dtype), len(boxes)
+    result[y0:y1, x0:x1] = out.astype(img.dtype)
+    return result, len(boxes)
 
 
 def image_files(path: Path) -> tuple[list[Path], Path]:

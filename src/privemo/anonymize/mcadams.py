@@ -14,33 +14,47 @@ from typing import Annotated, ClassVar
 
 import numpy as np
 from pydantic import Field
-from scipy.linalg import solve_toeplitz
 from scipy.signal import lfilter
 
 from privemo.anonymize.base import VoiceAnonymizer, match_peak
 from privemo.registry import register
 
 
-def lpc(frame: np.ndarray, order: int) -> np.ndarray:
-    """LPC polynomial [1, a1, ..., a_order] by the autocorrelation method."""
-    n = len(frame)
-    spec = np.fft.rfft(frame, 2 * n)
-    r = np.fft.irfft(np.abs(spec) ** 2)[: order + 1]
-    r[0] *= 1.0 + 1e-9  # white-noise correction keeps the system solvable on silence
-    if r[0] <= 0:
-        return np.r_[1.0, np.zeros(order)]
-    a = solve_toeplitz(r[:order], -r[1: order + 1])
-    return np.r_[1.0, a]
+def lpc(frames: np.ndarray, order: int) -> np.ndarray:
+    """(N, order + 1) LPC polynomials [1, a1, ..., a_order] of (N, W) frames by the autocorrelation
+    method (Levinson-Durbin, every frame at once)."""
+    n = frames.shape[1]
+    spec = np.fft.rfft(frames, 2 * n, axis=1)
+    r = np.fft.irfft(np.abs(spec) ** 2, axis=1)[:, : order + 1]
+    r[:, 0] *= 1.0 + 1e-9  # white-noise correction keeps the system solvable on silence
+    a = np.zeros((len(frames), order + 1))
+    a[:, 0] = 1.0
+    ok = r[:, 0] > 0
+    err = np.where(ok, r[:, 0], 1.0)
+    for i in range(1, order + 1):
+        k = -(a[:, :i] * r[:, i:0:-1]).sum(axis=1) / err
+        k = np.where(ok & (err > 0), k, 0.0)
+        a[:, 1:i + 1] = a[:, 1:i + 1] + k[:, None] * a[:, i - 1::-1][:, :i]
+        err = err * (1.0 - k * k)
+    return a
 
 
 def warp_poles(a: np.ndarray, alpha: float) -> np.ndarray:
-    """The LPC polynomial whose complex poles have angles phi ** alpha (radii kept)."""
-    poles = np.roots(a)
-    upper = np.imag(poles) > 0
-    angles = np.clip(np.angle(poles[upper]) ** alpha, 0.0, np.pi)
-    moved = np.abs(poles[upper]) * np.exp(1j * angles)
-    new = np.concatenate([poles[~upper & (np.imag(poles) == 0)], moved, np.conj(moved)])
-    return np.real(np.poly(new))
+    """(N, order + 1) LPC polynomials whose complex poles have angles phi ** alpha (radii kept; real
+    poles and conjugate pairs stay real and paired)."""
+    order = a.shape[1] - 1
+    companion = np.zeros((len(a), order, order))
+    companion[:, 0, :] = -a[:, 1:]
+    companion[:, np.arange(1, order), np.arange(order - 1)] = 1.0
+    poles = np.linalg.eigvals(companion)
+    angle = np.abs(np.angle(poles))
+    moved = np.abs(poles) * np.exp(1j * np.sign(poles.imag) * np.clip(angle ** alpha, 0.0, np.pi))
+    new = np.where(poles.imag == 0, poles, moved)
+    out = np.zeros((len(a), order + 1), dtype=complex)
+    out[:, 0] = 1.0
+    for j in range(order):  # multiply out prod (1 - p z^-1), every frame at once
+        out[:, 1:j + 2] = out[:, 1:j + 2] - new[:, j:j + 1] * out[:, 0:j + 1]
+    return out.real
 
 
 def mcadams_transform(x: np.ndarray, sr: int, alpha: float, win_ms: float = 20.0, hop_ms: float = 10.0,
@@ -52,13 +66,16 @@ def mcadams_transform(x: np.ndarray, sr: int, alpha: float, win_ms: float = 20.0
         x = np.pad(x, (0, win - len(x)))
     hann = np.hanning(win)
     w = np.sqrt(hann / (hann.sum() / hop))  # analysis x synthesis = Hann, summing to one
+    starts = np.arange(0, max(len(x) - win, 0) + 1, hop)
+    frames = x[starts[:, None] + np.arange(win)] * w
+    a = lpc(frames, order)
+    warped = warp_poles(a, alpha)
+    # the LPC residual (an FIR filter per frame: a sum of shifted copies), then the warped all-pole filter
+    padded = np.pad(frames, ((0, 0), (order, 0)))
+    residual = sum(a[:, k:k + 1] * padded[:, order - k: order - k + win] for k in range(order + 1))
     out = np.zeros(len(x))
-    for start in range(0, max(len(x) - win, 0) + 1, hop):
-        frame = x[start: start + win] * w
-        a = lpc(frame, order)
-        residual = lfilter(a, [1.0], frame)
-        rebuilt = lfilter([1.0], warp_poles(a, alpha), residual) * w
-        out[start: start + win] += rebuilt
+    for i, start in enumerate(starts):
+        out[start: start + win] += lfilter([1.0], warped[i], residual[i]) * w
     return out
 
 

@@ -21,12 +21,15 @@ name and renamed.
 from __future__ import annotations
 
 import os
+import queue
 import tempfile
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -38,9 +41,11 @@ from privemo.errors import ConfigError, PrivemoError
 from privemo.executors import Executor, LocalExecutor
 from privemo.media import read_video, resample, write_video
 from privemo.media._files import media_files
-from privemo.media.video import CODECS, VIDEO_SUFFIXES
+from privemo.media.video import CODECS, VIDEO_SUFFIXES, read_audio_track
 
 Box = tuple[int, int, int, int]  # top, left, bottom, right
+T = TypeVar("T")
+DETECT_THREADS = 2  # threads a front-end that runs in parallel (mediapipe) detects on
 
 
 @dataclass
@@ -48,7 +53,7 @@ class TrackerConfig:
     """How faces are found and followed through a clip."""
 
     detect_every: int = 1  # run the detector on every k-th frame; boxes in between are interpolated
-    detect_width: int = 320  # frames wider than this are scaled down for detection (speed)
+    detect_width: int = 320  # frames wider than this are scaled down for dlib's detection (speed; mediapipe scales itself)
     upsample: int = 1  # dlib's detector upsampling (1 finds faces down to about 40 px at detect_width)
     detector: str = "dlib"  # the face front-end (a registered face_detector: dlib, mediapipe)
     max_gap: int = 12  # frames without a detection that a track bridges (or holds at its ends)
@@ -63,20 +68,56 @@ def _iou(a: Box, b: Box) -> float:
     return inter / area if area > 0 else 0.0
 
 
+class FrameDetector:
+    """The face front-end run on every ``detect_every``-th frame (and the last) as frames are handed
+    to it, on ``DETECT_THREADS`` threads where the front-end runs in parallel (mediapipe); each
+    frame's boxes alone, so the same on any thread. Use as a context manager."""
+
+    def __init__(self, cfg: TrackerConfig) -> None:
+        from privemo.features.frontend import get_frontend
+
+        spec = {"type": "dlib", "upsample": cfg.upsample} if cfg.detector == "dlib" else {"type": cfg.detector}
+        self.cfg, self.frontend = cfg, get_frontend(spec)
+        self.pool = ThreadPoolExecutor(DETECT_THREADS if self.frontend.threads_parallel else 1)
+        self.jobs: dict[int, Future[list[Box]]] = {}
+
+    def __enter__(self) -> FrameDetector:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for job in self.jobs.values():
+            job.cancel()
+        self.pool.shutdown(wait=True)
+
+    def _detect(self, frame: np.ndarray) -> list[Box]:
+        import cv2
+
+        h, w = frame.shape[:2]
+        scale = 1.0 if self.frontend.fixed_input else min(1.0, self.cfg.detect_width / w)
+        img = frame if scale == 1.0 else cv2.resize(frame, (round(w * scale), round(h * scale)),
+                                                    interpolation=cv2.INTER_AREA)
+        return [(int(t / scale), int(lf / scale), min(h, int(np.ceil(b / scale))), min(w, int(np.ceil(r / scale))))
+                for t, lf, b, r in detect_faces(img, self.cfg.upsample, self.cfg.detector)]
+
+    def add(self, i: int, frame: np.ndarray) -> None:
+        """Frame ``i`` has been decoded (started now if the detector runs on it)."""
+        if i % max(1, self.cfg.detect_every) == 0 and i not in self.jobs:
+            self.jobs[i] = self.pool.submit(self._detect, frame)
+
+    def result(self, frames: np.ndarray) -> dict[int, list[Box]]:
+        """Boxes of every detected frame of the clip ``frames`` (those not yet handed over, and the last)."""
+        n = len(frames)
+        for i in range(0, n, max(1, self.cfg.detect_every)):
+            self.add(i, frames[i])
+        if n and n - 1 not in self.jobs:
+            self.jobs[n - 1] = self.pool.submit(self._detect, frames[n - 1])
+        return {i: self.jobs[i].result() for i in sorted(self.jobs)}
+
+
 def detect_frames(frames: np.ndarray, cfg: TrackerConfig) -> dict[int, list[Box]]:
     """Detector boxes (in full-frame pixels) on every ``detect_every``-th frame (and the last)."""
-    import cv2
-
-    n, h, w = frames.shape[:3]
-    scale = min(1.0, cfg.detect_width / w)
-    keys = sorted(set(range(0, n, max(1, cfg.detect_every))) | {n - 1})
-    out: dict[int, list[Box]] = {}
-    for f in keys:
-        img = frames[f] if scale == 1.0 else cv2.resize(frames[f], (round(w * scale), round(h * scale)),
-                                                        interpolation=cv2.INTER_AREA)
-        out[f] = [(int(t / scale), int(lf / scale), min(h, int(np.ceil(b / scale))), min(w, int(np.ceil(r / scale))))
-                  for t, lf, b, r in detect_faces(img, cfg.upsample, cfg.detector)]
-    return out
+    with FrameDetector(cfg) as detector:
+        return detector.result(frames)
 
 
 def track(detections: dict[int, list[Box]], n_frames: int, cfg: TrackerConfig) -> list[list[Box]]:
@@ -135,11 +176,40 @@ class ClipStats:
     decode_s: float = 0.0
     detect_s: float = 0.0
     face_s: float = 0.0
-    voice_s: float = 0.0
+    voice_s: float = 0.0  # runs beside detection and the faces, on a thread of its own
     encode_s: float = 0.0
+    wall_s: float = 0.0  # the whole clip, start to written file (less than the stages' sum)
 
     def as_dict(self) -> dict[str, Any]:
         return {k: round(v, 4) if isinstance(v, float) else v for k, v in asdict(self).items()}
+
+
+def find_faces(frames: np.ndarray, tracker: TrackerConfig, stats: ClipStats | None = None,
+               detector: FrameDetector | None = None) -> list[list[Box]]:
+    """Per frame, the boxes of the tracked faces (detection, then tracking); ``detector``: one
+    already given some of the frames as they decoded."""
+    stats = stats if stats is not None else ClipStats()
+    t0 = time.perf_counter()
+    if detector is None:
+        dets = detect_frames(frames, tracker)
+    else:
+        dets = detector.result(frames)
+    boxes = track(dets, len(frames), tracker)
+    stats.detect_s += time.perf_counter() - t0
+    stats.detector_runs = len(dets)
+    stats.detected_frames = sum(1 for b in dets.values() if b)
+    return boxes
+
+
+def _anonymized(frames: np.ndarray, boxes: list[list[Box]], face: FaceAnonymizer, key: str, margin: float,
+                no_face: str, stats: ClipStats) -> Iterator[np.ndarray]:
+    for frame, fb in zip(frames, boxes, strict=True):
+        t0 = time.perf_counter()
+        out, _ = anonymize_image(face, frame, key, margin, no_face, boxes=fb)
+        stats.face_frames += bool(fb)
+        stats.whole_frames += (not fb) and no_face == "whole"
+        stats.face_s += time.perf_counter() - t0
+        yield out
 
 
 def anonymize_frames(frames: np.ndarray, face: FaceAnonymizer, key: str, tracker: TrackerConfig,
@@ -147,21 +217,50 @@ def anonymize_frames(frames: np.ndarray, face: FaceAnonymizer, key: str, tracker
                      boxes: list[list[Box]] | None = None) -> np.ndarray:
     """Every frame with its tracked faces anonymized (same shape and dtype)."""
     stats = stats if stats is not None else ClipStats()
-    if boxes is None:
-        t0 = time.perf_counter()
-        dets = detect_frames(frames, tracker)
-        boxes = track(dets, len(frames), tracker)
-        stats.detect_s += time.perf_counter() - t0
-        stats.detector_runs = len(dets)
-        stats.detected_frames = sum(1 for b in dets.values() if b)
-    t0 = time.perf_counter()
+    boxes = find_faces(frames, tracker, stats) if boxes is None else boxes
     out = np.empty_like(frames)
-    for i, (frame, fb) in enumerate(zip(frames, boxes, strict=True)):
-        out[i], _ = anonymize_image(face, frame, key, margin, no_face, boxes=fb)
-        stats.face_frames += bool(fb)
-        stats.whole_frames += (not fb) and no_face == "whole"
-    stats.face_s += time.perf_counter() - t0
+    for i, img in enumerate(_anonymized(frames, boxes, face, key, margin, no_face, stats)):
+        out[i] = img
     return out
+
+
+def ahead(items: Iterator[T], depth: int = 8) -> Iterator[T]:
+    """``items`` made on a thread of their own, up to ``depth`` ahead of the reader (in order; an
+    error there is raised here; a reader that stops early stops the thread)."""
+    q: queue.Queue[tuple[str, Any]] = queue.Queue(depth)
+    stop = threading.Event()
+
+    def put(item: tuple[str, Any]) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def make() -> None:
+        try:
+            for item in items:
+                if not put(("item", item)):
+                    return
+            put(("end", None))
+        except BaseException as exc:  # handed to the reader
+            put(("error", exc))
+
+    worker = threading.Thread(target=make, daemon=True)
+    worker.start()
+    try:
+        while True:
+            kind, value = q.get()
+            if kind == "end":
+                return
+            if kind == "error":
+                raise value
+            yield value
+    finally:
+        stop.set()
+        worker.join()
 
 
 def anonymize_track(audio: np.ndarray, sr: int, voice: VoiceAnonymizer, key: str, speaker: str | None = None,
@@ -176,27 +275,49 @@ def anonymize_track(audio: np.ndarray, sr: int, voice: VoiceAnonymizer, key: str
 
 def anonymize_video(src: str | Path, dst: str | Path, face: FaceAnonymizer, voice: VoiceAnonymizer, key: str = "",
                     speaker: str | None = None, fps: float | None = None, tracker: TrackerConfig | None = None,
-                    margin: float = 0.25, no_face: str = "whole") -> ClipStats:
-    """Anonymize one clip into ``dst`` (written atomically); the fitted anonymizers are used as they are."""
+                    margin: float = 0.25, no_face: str = "whole", preset: str | None = "ultrafast") -> ClipStats:
+    """Anonymize one clip into ``dst`` (written atomically); the fitted anonymizers are used as they are.
+    ``preset``: x264's (for mp4 / mkv / mov outputs), with OpenCV's colour conversions on the way in
+    and out (see :func:`read_video` and :func:`write_video`); ``None``: FFmpeg's and x264's defaults."""
     if no_face not in ("whole", "keep"):
         raise ConfigError(f"no_face must be whole or keep for video, got {no_face!r}")
     tracker = tracker or TrackerConfig()
     stats = ClipStats()
-    t0 = time.perf_counter()
-    clip = read_video(src, fps=fps, sr=None)
-    stats.decode_s = time.perf_counter() - t0
-    stats.frames, stats.fps, stats.duration_s = len(clip.frames), clip.fps, clip.duration
-    stats.height, stats.width = clip.frames.shape[1:3]
-    frames = anonymize_frames(clip.frames, face, key, tracker, margin, no_face, stats)
-    audio = None
-    if clip.audio is not None and clip.sr and len(clip.audio):
+    start = time.perf_counter()
+    src = Path(src)
+
+    def voice_track() -> tuple[np.ndarray, int] | None:
+        audio, sr = read_audio_track(src)
+        if audio is None or not sr or not len(audio):
+            return None
         t0 = time.perf_counter()
-        audio = anonymize_track(clip.audio, clip.sr, voice, key, speaker)
-        stats.voice_s = time.perf_counter() - t0
-        stats.audio = True
-    t0 = time.perf_counter()
-    write_video(dst, frames[..., :3] if frames.ndim == 4 else frames, clip.fps, audio, clip.sr)
-    stats.encode_s = time.perf_counter() - t0
+        out = anonymize_track(audio, sr, voice, key, speaker)
+        stats.voice_s, stats.audio = time.perf_counter() - t0, True
+        return out, sr
+
+    # overlapping streams, the output the same as one after the other: the audio track decoded and
+    # anonymized on a thread of its own (it does not depend on the frames); the face front-end started
+    # on each frame as it decodes (mediapipe on two threads); then each frame anonymized on a thread
+    # while the one before it is encoded here (numpy, OpenCV, torch, the front-ends, the decoder and
+    # the encoder release the interpreter lock in their inner loops)
+    with ThreadPoolExecutor(1) as pool, FrameDetector(tracker) as detector:
+        audio_job = pool.submit(voice_track)
+        t0 = time.perf_counter()
+        clip = read_video(src, fps=fps, sr=None, with_audio=False, on_frame=None if fps else detector.add,
+                          fast=preset is not None)
+        stats.decode_s = time.perf_counter() - t0
+        stats.frames, stats.fps, stats.duration_s = len(clip.frames), clip.fps, clip.duration
+        stats.height, stats.width = clip.frames.shape[1:3]
+        boxes = find_faces(clip.frames, tracker, stats, detector)
+        frames = clip.frames[..., :3] if clip.frames.ndim == 4 else clip.frames
+        voiced = audio_job.result()  # its error, if any, comes here: before the output is begun
+        t0 = time.perf_counter()
+        write_video(dst, ahead(_anonymized(frames, boxes, face, key, margin, no_face, stats)), clip.fps,
+                    None if voiced is None else voiced[0], None if voiced is None else voiced[1], preset=preset,
+                    threads=1)  # the faces are made on another thread meanwhile
+    # the encoder's own share: its wall time less the faces made meanwhile (they overlap)
+    stats.encode_s = max(0.0, time.perf_counter() - t0 - stats.face_s)
+    stats.wall_s = time.perf_counter() - start
     return stats
 
 
@@ -216,11 +337,15 @@ class VideoBatchResult:
     skipped: int = 0  # already there (resume)
     failed: list[tuple[str, str]] = field(default_factory=list)
     clips: list[dict[str, Any]] = field(default_factory=list)  # ClipStats of each clip written
+    elapsed_s: float = 0.0  # the batch's own wall time (several workers: less than the clips' sum)
 
     def totals(self) -> dict[str, Any]:
         t = clip_totals(self.clips)
+        media = t["media_s"]
         return {"written": self.written, "skipped": self.skipped, "failed": len(self.failed),
                 **{k: t[k] for k in ("frames", "media_s", "seconds", "frames_per_s", "rtf", "detect_s")},
+                "elapsed_s": round(self.elapsed_s, 2),
+                "elapsed_rtf": round(self.elapsed_s / media, 3) if media and self.elapsed_s else None,
                 "frames_without_face": t["frames"] - t["face_frames"]}
 
 
@@ -232,7 +357,8 @@ def clip_totals(clips: list[dict[str, Any]]) -> dict[str, Any]:
     frames = sum(c["frames"] for c in clips)
     media = sum(c["duration_s"] for c in clips)
     stages = {k: sum(c[k] for c in clips) for k in STAGES}
-    total = sum(stages.values())
+    # wall time (the voice overlaps the faces); stats written before wall_s existed: the stages' sum
+    total = sum(c.get("wall_s") or sum(c[k] for k in STAGES) for c in clips)
     return {"clips": len(clips), "frames": frames, "media_s": round(media, 2), "seconds": round(total, 2),
             "frames_per_s": round(frames / total, 2) if total else None, "rtf": round(total / media, 3) if media else None,
             **{k: round(v, 2) for k, v in stages.items()},
@@ -289,7 +415,9 @@ def anonymize_video_files(face: FaceAnonymizer, voice: VoiceAnonymizer, src: str
     items = ((str(p), shipped(str(p), executor), d.suffix.lower(),
               str(p.relative_to(root)) if p.is_relative_to(root) else p.name,
               p.parent.name if speaker_from == "parent" else None) for p, d in todo)
+    start = time.perf_counter()
     for label, data, stats, err in executor.imap(_video_unit, (face, voice, fps, tracker, margin, no_face), items):
+        result.elapsed_s = time.perf_counter() - start
         done += 1
         if record_unit(dst_of[label], label, data, err, result.failed, skip_bad):
             result.written += 1

@@ -13,6 +13,9 @@ box) and answers ``None`` where MediaPipe's mesh finds no face in the box.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from functools import lru_cache
 from typing import Annotated, Any, ClassVar, Literal
@@ -45,6 +48,10 @@ class FaceFrontEnd:
 
     name: ClassVar[str] = ""
     n_landmarks: ClassVar[int] = 0
+    # calls from several threads at once run in parallel (the model releases the interpreter lock)
+    threads_parallel: ClassVar[bool] = False
+    # the detector scales its input to a fixed size itself (a smaller copy first saves nothing)
+    fixed_input: ClassVar[bool] = False
 
     def config(self) -> dict[str, Any]:
         return {"type": self.name, **{f.name: getattr(self, f.name) for f in fields(self)}}
@@ -97,8 +104,28 @@ class DlibFrontEnd(FaceFrontEnd):
         return np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float32)
 
 
-@lru_cache(maxsize=4)
-def _mediapipe(what: str, model: int, confidence: float) -> Any:
+_POOL: dict[tuple[str, int, float], list[Any]] = {}
+_POOL_LOCK = threading.Lock()
+
+
+@contextmanager
+def _mediapipe(what: str, model: int, confidence: float) -> Iterator[Any]:
+    """A MediaPipe graph of this kind to use alone: graphs are not safe to share between threads, so
+    each thread takes a free one from a pool (made on first need: about a second) and gives it back."""
+    key = (what, model, confidence)
+    with _POOL_LOCK:
+        free = _POOL.setdefault(key, [])
+        graph = free.pop() if free else None
+    if graph is None:
+        graph = _new_graph(what, model, confidence)
+    try:
+        yield graph
+    finally:
+        with _POOL_LOCK:
+            _POOL[key].append(graph)
+
+
+def _new_graph(what: str, model: int, confidence: float) -> Any:
     try:
         from mediapipe.python.solutions import face_detection, face_mesh
     except ImportError as exc:
@@ -119,13 +146,16 @@ class MediapipeFrontEnd(FaceFrontEnd):
 
     name: ClassVar[str] = "mediapipe"
     n_landmarks: ClassVar[int] = 468
+    threads_parallel: ClassVar[bool] = True  # one graph per thread (see _mediapipe)
+    fixed_input: ClassVar[bool] = True  # BlazeFace sees 128 x 128 (short) or 192 x 192 (full)
     model: Literal["short", "full"] = "short"
     min_confidence: Annotated[float, Field(ge=0.0, le=1.0)] = 0.5
     mesh_margin: Annotated[float, Field(ge=0.0, le=1.0)] = 0.25
     mesh_size: Annotated[int, Field(ge=64, le=1024)] = 192
 
     def _detect(self, rgb):
-        res = _mediapipe("detect", int(self.model == "full"), self.min_confidence).process(rgb)
+        with _mediapipe("detect", int(self.model == "full"), self.min_confidence) as graph:
+            res = graph.process(rgb)
         h, w = rgb.shape[:2]
         out = []
         for det in res.detections or []:
@@ -144,7 +174,8 @@ class MediapipeFrontEnd(FaceFrontEnd):
         m = np.array([[scale, 0, -x0 * scale], [0, scale, -y0 * scale]], dtype=np.float64)
         patch = cv2.warpAffine(rgb, m, (self.mesh_size, self.mesh_size), flags=cv2.INTER_LINEAR,
                                borderMode=cv2.BORDER_REPLICATE)
-        res = _mediapipe("mesh", 0, self.min_confidence).process(np.ascontiguousarray(patch))
+        with _mediapipe("mesh", 0, self.min_confidence) as graph:
+            res = graph.process(np.ascontiguousarray(patch))
         if not res.multi_face_landmarks:
             return None
         pts = np.array([(p.x, p.y) for p in res.multi_face_landmarks[0].landmark], dtype=np.float64)

@@ -115,7 +115,12 @@ class VganExperiment(Evaluation):
         if self._trained is not None:
             model["iterations"] = self._trained
         training = {"data": data, "model": model}
-        return {"training": training, **{u: {**training, "attacks": cfg.get("attacks")} for u in UNITS}}
+        attacks = dict(cfg.get("attacks") or {})
+        codes = attacks.pop("pretrained_codes", 0)
+        specs = {u: {**training, "attacks": attacks} for u in UNITS}  # the others never read it
+        if codes:  # at its default it stays out, so older pretrained units stay valid
+            specs["pretrained"] = {**training, "attacks": {**attacks, "pretrained_codes": codes}}
+        return {"training": training, **specs}
 
     def _write_config(self) -> None:
         self.run_dir.mkdir(parents=True, exist_ok=True)

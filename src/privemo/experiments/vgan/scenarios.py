@@ -13,7 +13,8 @@
   the authors' code attacked these) and ``mean`` (the mean of q(f | I): an attacker who runs the
   encoder network itself and drops its noise).
 * ``pretrained``: dlib's ResNet descriptor (never trained on the corpus), gallery = the original
-  training images, probes = the original test images (reference) and their synthesised versions.
+  training images, probes = the original test images (reference) and their synthesised versions
+  (under every identity code, or ``pretrained_codes`` codes drawn per image).
 * ``replacement``: how often the model's own D2 and the scenario-I identifier name the TARGET
   identity of a replaced face (identity replacement works when far above chance).
 """
@@ -151,11 +152,22 @@ class Judge:
         g_ids = np.asarray(self.d.train.subject)
         t_ids = np.asarray(self.d.test.subject)
         ref = identify_pretrained(gallery, g_ids, face_descriptors(self.d.test.images), t_ids)
-        synth = identify_pretrained(gallery, g_ids, face_descriptors(self.synth_test()), np.repeat(t_ids, self.k))
+        rows = self.pretrained_rows()
+        synth = identify_pretrained(gallery, g_ids, face_descriptors(self.synth_test()[rows]), t_ids[rows // self.k])
         return [{"scenario": "unconstrained", "attacker": "dlib", **self._base(),
                  "identification": {"acc": ref["acc"], "uar": ref["uar"], "eer": ref["eer"]}},
-                {"scenario": "I", "attacker": "dlib", **self._base(), "n_test": len(t_ids) * self.k,
+                {"scenario": "I", "attacker": "dlib", **self._base(), "n_test": len(rows),
+                 "codes_per_image": len(rows) // max(len(t_ids), 1),
                  "identification": {"acc": synth["acc"], "uar": synth["uar"], "eer": synth["eer"]}}]
+
+    def pretrained_rows(self) -> np.ndarray:
+        """The rows of :meth:`synth_test` dlib describes: every one, or ``pretrained_codes`` identity
+        codes drawn per test image (without repeats, seeded)."""
+        n, per = len(self.d.test), self.cfg.pretrained_codes
+        if per <= 0 or per >= self.k:
+            return np.arange(n * self.k)
+        rng = np.random.default_rng(self.seed + 13)
+        return np.concatenate([i * self.k + np.sort(rng.permutation(self.k)[:per]) for i in range(n)])
 
     def replacement(self) -> list[dict[str, Any]]:
         codes = np.tile(np.arange(self.k), len(self.d.test))
