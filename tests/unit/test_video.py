@@ -304,3 +304,17 @@ def test_detection_as_frames_decode_equals_detection_afterwards():
     assert sorted(streamed) == [0, 4, 8] and streamed == detect_frames(frames, cfg)
     with FrameDetector(TrackerConfig(detect_every=3)) as det:  # none handed over: the last frame too
         assert sorted(det.result(frames[:8])) == [0, 3, 6, 7]
+
+
+def test_the_switch_interval_is_restored_after_clips_even_overlapping_ones():
+    import sys
+
+    from privemo.anonymize.video import _quick_switching
+
+    before = sys.getswitchinterval()
+    with _quick_switching():
+        assert sys.getswitchinterval() < before
+        with _quick_switching():
+            pass
+        assert sys.getswitchinterval() < before  # another clip still in progress
+    assert sys.getswitchinterval() == before
