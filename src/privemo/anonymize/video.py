@@ -13,6 +13,12 @@ own rate). The output keeps the frame count and rate (so the duration), the fram
 track of the same length. The clip's key (its relative path) seeds every random draw, so a
 PPRL-VGAN replacement identity stays the same through a clip.
 
+Speed: within a clip the work overlaps (the result is the same as done one step after another):
+the audio track is decoded and anonymized on a thread of its own; the front-end starts on each frame
+as it is decoded (mediapipe on two threads, a graph each); each frame's faces are made on a thread
+while the frame before is encoded; the encoder is x264 ``ultrafast`` on one thread with OpenCV's
+colour conversions (``preset=None``: FFmpeg's and x264's defaults).
+
 A folder is processed file by file into the same layout; a clip whose output exists is not redone
 (resume), a stamp records both anonymizers' configuration, and each output is written to a temporary
 name and renamed.

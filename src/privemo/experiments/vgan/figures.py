@@ -37,6 +37,14 @@ def _one_per_subject(subjects: np.ndarray, n: int, rng: np.random.Generator) -> 
     return np.array(pick[:n], dtype=int)
 
 
+MAX_CODES = 16  # identity codes a replacement or synthesis figure shows
+
+
+def shown_codes(k: int) -> np.ndarray:
+    """The identity codes the figures show: all of them, or MAX_CODES evenly spaced."""
+    return np.arange(k) if k <= MAX_CODES else np.unique(np.linspace(0, k - 1, MAX_CODES).round().astype(int))
+
+
 def draw_figures(model: Vgan, data: Any, out_dir: Path, seed: int = 0, rows: int = 6) -> list[Path]:
     rng = np.random.default_rng(seed)
     test = data.test
@@ -50,21 +58,27 @@ def draw_figures(model: Vgan, data: Any, out_dir: Path, seed: int = 0, rows: int
     def fit(images: np.ndarray) -> np.ndarray:  # model outputs at the data's size / channels
         return from_model(images, test.images[0])
 
-    # identity replacement: each row an input face, then one output per identity code (Fig. 3)
+    # identity replacement: each row an input face, then one output per identity code (Fig. 3; at
+    # most MAX_CODES codes, evenly spaced, so that a corpus of many people stays readable)
+    k = model.n_identities
+    codes = shown_codes(k)
     pick = _one_per_subject(test.subject, rows, rng)
     grid = model.replace_all(test.images[pick])
-    save("replacement", tile([[test.images[i], *fit(grid[r])] for r, i in enumerate(pick)]))
-    # synthesis without an input image, f ~ N(0, I): a column per identity code (Fig. 4)
-    k = model.n_identities
-    synth = model.synthesize(np.tile(np.arange(k), 4), seed=seed)
-    save("synthesis", tile([list(fit(synth[r * k:(r + 1) * k])) for r in range(4)]))
-    # expression morphing (eq. 7): two faces of one subject with different expressions (Fig. 6)
+    save("replacement", tile([[test.images[i], *fit(grid[r][codes])] for r, i in enumerate(pick)]))
+    # synthesis without an input image, f ~ N(0, I): a column per identity code shown (Fig. 4)
+    synth = model.synthesize(np.tile(codes, 4), seed=seed)
+    n = len(codes)
+    save("synthesis", tile([list(fit(synth[r * n:(r + 1) * n])) for r in range(4)]))
+    # expression morphing (eq. 7): two faces of one subject with different expressions (Fig. 6),
+    # for the first three test subjects that have two
     morph_rows = []
-    for s in sorted(set(test.subject.tolist()))[:3]:
+    for s in sorted(set(test.subject.tolist())):
         idx = np.flatnonzero(test.subject == s)
         emos = test.emotion[idx]
         if len(set(emos.tolist())) < 2:
             continue
+        if len(morph_rows) == 3:
+            break
         a = idx[0]
         b = idx[np.flatnonzero(emos != emos[0])[0]]
         code = model.identities_.index(s) if s in model.identities_ else 0

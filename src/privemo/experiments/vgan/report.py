@@ -15,8 +15,9 @@ PAPER = {  # chen-2018 Table 2: identification FERG / MUG, expression FERG / MUG
     "I": (17.01, 12.80, 93.02, 82.33), "II": (28.30, 22.08, 95.00, 85.14), "III": (22.42, 20.62, 100.00, 87.58),
 }
 FIGURES = {
-    "replacement": "Identity replacement: each row an input test face, then its synthesised version under every identity code",
-    "synthesis": "Synthesis without an input image: f ~ N(0, I), one column per identity code",
+    "replacement": "Identity replacement: each row an input test face, then its synthesised version under every identity code "
+                   "(at most 16, evenly spaced)",
+    "synthesis": "Synthesis without an input image: f ~ N(0, I), one column per identity code (at most 16, evenly spaced)",
     "left_out": "Left-out expression: faces of other subjects (top), decoded with the left-out subject's code (middle), "
                 "the left-out subject's real faces of that expression, never seen in training (bottom)",
     "morphing": "Expression morphing (eq. 7): first and last are real faces of one subject; between, "
