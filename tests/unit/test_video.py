@@ -98,6 +98,8 @@ def test_folder_resume_stamp_and_bad_file(synth_root, tmp_path):
     face, voice = create_face_anonymizer("face_pixelate"), create_anonymizer("mcadams")
     res = anonymize_video_files(face, voice, src, tmp_path / "out")
     assert res.written == 2 and len(res.failed) == 1 and "broken.mp4" in res.failed[0][0]
+    t = res.totals()  # the batch's own wall time beside the clips' (one worker: at least their sum)
+    assert t["elapsed_s"] >= sum(c["wall_s"] for c in res.clips) - 0.01 and t["elapsed_rtf"] >= t["rtf"] - 0.01
     assert not (tmp_path / "out" / "broken.mp4").exists()
     assert not [p for p in (tmp_path / "out").rglob(".*") if p.name != ".privemo-anonymizer.json"]  # no temp files
     again = anonymize_video_files(face, voice, src, tmp_path / "out")
