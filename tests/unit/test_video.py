@@ -320,3 +320,18 @@ def test_the_switch_interval_is_restored_after_clips_even_overlapping_ones():
             pass
         assert sys.getswitchinterval() < before  # another clip still in progress
     assert sys.getswitchinterval() == before
+
+
+def test_cli_encoder_preset_is_checked_before_work_and_used(synth_root, tmp_path):
+    src = load("synthetic", synth_root, media="video", n_speakers=6, items=4, videos=1, seed=3)["path"].iloc[0]
+    r = cli.invoke(app, ["anonymize", "video", str(src), str(tmp_path / "a.mp4"), "--preset", "fastest"])
+    assert r.exit_code != 0 and "fastest" in r.output and not (tmp_path / "a.mp4").exists()
+    for preset in ("ffmpeg", "veryfast"):
+        out = tmp_path / f"{preset}.mp4"
+        r = cli.invoke(app, ["anonymize", "video", str(src), str(out), "--preset", preset])
+        assert r.exit_code == 0, r.output
+        assert read_video(out, with_audio=False).frames.shape == read_video(src, with_audio=False).frames.shape
+    with pytest.raises(ConfigError, match="unknown x264 preset"):
+        anonymize_video_files(create_face_anonymizer("face_pixelate"), create_anonymizer("mcadams"), src,
+                              tmp_path / "b.mp4", preset="nope")
+    assert not (tmp_path / "b.mp4").exists()

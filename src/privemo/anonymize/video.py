@@ -49,10 +49,11 @@ from privemo.errors import ConfigError, PrivemoError
 from privemo.executors import Executor, LocalExecutor
 from privemo.media import read_video, resample, write_video
 from privemo.media._files import media_files
-from privemo.media.video import CODECS, VIDEO_SUFFIXES, read_audio_track
+from privemo.media.video import CODECS, VIDEO_SUFFIXES, X264_PRESETS, read_audio_track
 
 Box = tuple[int, int, int, int]  # top, left, bottom, right
 T = TypeVar("T")
+FAST_PRESET = "ultrafast"  # the encoder's default: x264's fastest, with OpenCV's colour conversions
 DETECT_THREADS = 2  # threads a front-end that runs in parallel (mediapipe) detects on
 
 
@@ -305,7 +306,7 @@ def _quick_switching(interval: float = 0.0005) -> Iterator[None]:
 
 def anonymize_video(src: str | Path, dst: str | Path, face: FaceAnonymizer, voice: VoiceAnonymizer, key: str = "",
                     speaker: str | None = None, fps: float | None = None, tracker: TrackerConfig | None = None,
-                    margin: float = 0.25, no_face: str = "whole", preset: str | None = "ultrafast") -> ClipStats:
+                    margin: float = 0.25, no_face: str = "whole", preset: str | None = FAST_PRESET) -> ClipStats:
     """Anonymize one clip into ``dst`` (written atomically); the fitted anonymizers are used as they are.
     ``preset``: x264's (for mp4 / mkv / mov outputs), with OpenCV's colour conversions on the way in
     and out (see :func:`read_video` and :func:`write_video`); ``None``: FFmpeg's and x264's defaults."""
@@ -407,17 +408,17 @@ class VideoStamp:
         return self.cfg
 
 
-def _video_unit(shared: tuple[FaceAnonymizer, VoiceAnonymizer, float | None, TrackerConfig, float, str],
+def _video_unit(shared: tuple[FaceAnonymizer, VoiceAnonymizer, float | None, TrackerConfig, float, str, str | None],
                 item: tuple[str, str | bytes, str, str, str | None]) -> tuple[str, bytes | None, dict[str, Any], str | None]:
     """One clip, on any worker: (source label, its media as a path or bytes, output suffix, key,
     speaker) -> (label, the output file's bytes, its ClipStats, error)."""
-    face, voice, fps, tracker, margin, no_face = shared
+    face, voice, fps, tracker, margin, no_face, preset = shared
     label, media, suffix, key, speaker = item
     with tempfile.TemporaryDirectory(prefix="privemo-unit-") as tmp:
         src = media if isinstance(media, str) else spill(tmp, label, media)
         out = Path(tmp) / f"out{suffix}"
         try:
-            stats = anonymize_video(src, out, face, voice, key, speaker, fps, tracker, margin, no_face)
+            stats = anonymize_video(src, out, face, voice, key, speaker, fps, tracker, margin, no_face, preset)
             return label, out.read_bytes(), stats.as_dict(), None
         except (PrivemoError, OSError, ValueError) as exc:
             return label, None, {}, str(exc).replace(str(src), label).replace(str(out), label)
@@ -427,10 +428,11 @@ def anonymize_video_files(face: FaceAnonymizer, voice: VoiceAnonymizer, src: str
                           fps: float | None = None, tracker: TrackerConfig | None = None, margin: float = 0.25,
                           no_face: str = "whole", speaker_from: str = "none", skip_bad: bool = True,
                           progress: Callable[..., None] | None = None,
-                          executor: Executor | None = None) -> VideoBatchResult:
+                          executor: Executor | None = None, preset: str | None = FAST_PRESET) -> VideoBatchResult:
     """Anonymize a file (``out`` the output file, or a folder to put it in) or a folder (``out`` a
     folder; layout and names kept), on ``executor`` (default: this process); each output is written
-    here as it comes back. Both anonymizers must already be fitted where they learn."""
+    here as it comes back. Both anonymizers must already be fitted where they learn. ``preset``: the
+    encoder's (see :func:`anonymize_video`)."""
     tracker = tracker or TrackerConfig()
     executor = executor or LocalExecutor(1)
     src, out = Path(src), Path(out)
@@ -446,7 +448,10 @@ def anonymize_video_files(face: FaceAnonymizer, voice: VoiceAnonymizer, src: str
               str(p.relative_to(root)) if p.is_relative_to(root) else p.name,
               p.parent.name if speaker_from == "parent" else None) for p, d in todo)
     start = time.perf_counter()
-    for label, data, stats, err in executor.imap(_video_unit, (face, voice, fps, tracker, margin, no_face), items):
+    if preset is not None and preset not in X264_PRESETS:  # before any work
+        raise ConfigError(f"unknown x264 preset {preset!r}; known: {', '.join(X264_PRESETS)}")
+    shared = (face, voice, fps, tracker, margin, no_face, preset)
+    for label, data, stats, err in executor.imap(_video_unit, shared, items):
         result.elapsed_s = time.perf_counter() - start
         done += 1
         if record_unit(dst_of[label], label, data, err, result.failed, skip_bad):

@@ -41,7 +41,14 @@ from privemo._files import inside
 from privemo._names import file_key
 from privemo.anonymize import create_anonymizer
 from privemo.anonymize.batch import check_stamp, shipped, write_output
-from privemo.anonymize.video import TrackerConfig, VideoStamp, _video_unit, clip_totals, fit_on_videos
+from privemo.anonymize.video import (
+    FAST_PRESET,
+    TrackerConfig,
+    VideoStamp,
+    _video_unit,
+    clip_totals,
+    fit_on_videos,
+)
 from privemo.corpora import Manifest, load
 from privemo.corpora.splits import assign_speaker_folds
 from privemo.errors import ConfigError, MediaError
@@ -180,7 +187,7 @@ class VideoEvaluation(Evaluation):
             dst_of = {str(paths[i]): dst[i] for i in todo}
             items = ((str(paths[i]), shipped(str(paths[i]), executor), ".mp4", str(manifest.df["item_id"].iat[i]),
                       str(manifest.df["speaker"].iat[i])) for i in todo)
-            shared = (face, voice, None, tracker, cfg.margin, cfg.no_face)
+            shared = (face, voice, None, tracker, cfg.margin, cfg.no_face, FAST_PRESET)
             for j, (label, data, stats, err) in enumerate(executor.imap(_video_unit, shared, items)):
                 if err is not None or data is None:
                     raise MediaError(label, err[len(label) + 2:] if err and err.startswith(label) else str(err))
