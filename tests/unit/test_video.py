@@ -334,4 +334,7 @@ def test_cli_encoder_preset_is_checked_before_work_and_used(synth_root, tmp_path
     with pytest.raises(ConfigError, match="unknown x264 preset"):
         anonymize_video_files(create_face_anonymizer("face_pixelate"), create_anonymizer("mcadams"), src,
                               tmp_path / "b.mp4", preset="nope")
+    with pytest.raises(ConfigError, match="unknown x264 preset"):
+        anonymize_video(src, tmp_path / "b.mp4", create_face_anonymizer("face_pixelate"), create_anonymizer("mcadams"),
+                        preset="nope")
     assert not (tmp_path / "b.mp4").exists()

@@ -312,6 +312,8 @@ def anonymize_video(src: str | Path, dst: str | Path, face: FaceAnonymizer, voic
     and out (see :func:`read_video` and :func:`write_video`); ``None``: FFmpeg's and x264's defaults."""
     if no_face not in ("whole", "keep"):
         raise ConfigError(f"no_face must be whole or keep for video, got {no_face!r}")
+    if preset is not None and preset not in X264_PRESETS:
+        raise ConfigError(f"unknown x264 preset {preset!r}; known: {', '.join(X264_PRESETS)}")
     tracker = tracker or TrackerConfig()
     stats = ClipStats()
     start = time.perf_counter()
