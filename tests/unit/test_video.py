@@ -263,6 +263,16 @@ def test_fast_colour_paths_stay_within_a_few_levels(tmp_path):
     fast_in = read_video(tmp_path / "exact.mp4", with_audio=False, fast=True).frames.astype(int)
     assert np.abs(exact - frames).mean() < 4 and np.abs(fast - frames).mean() < 4
     assert np.abs(fast_in - exact).mean() < 2
+    import privemo.media.video as mv  # without OpenCV (no face extra) the fast path keeps FFmpeg's conversions
+    real = mv._opencv
+    try:
+        mv._opencv = lambda: None
+        write_video(tmp_path / "plain.mp4", frames, 25, bit_rate=8_000_000, preset="ultrafast")
+        plain_in = read_video(tmp_path / "exact.mp4", with_audio=False, fast=True).frames.astype(int)
+    finally:
+        mv._opencv = real
+    assert np.array_equal(plain_in, exact)
+    assert np.abs(read_video(tmp_path / "plain.mp4", with_audio=False).frames.astype(int) - frames).mean() < 4
 
 
 def test_ahead_keeps_order_passes_errors_and_stops_with_its_reader():
