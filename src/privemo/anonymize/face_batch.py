@@ -47,8 +47,12 @@ def detect_faces(img: np.ndarray, upsample: int = 1, detector: str = "dlib") -> 
     ``face_detector``: dlib's HOG frontal detector, with ``upsample``, or mediapipe's BlazeFace)."""
     from privemo.features.frontend import get_frontend
 
-    spec = {"type": "dlib", "upsample": upsample} if detector == "dlib" else {"type": detector}
-    return get_frontend(spec).detect(img)
+    return get_frontend(frontend_spec(detector, upsample)).detect(img)
+
+
+def frontend_spec(detector: str = "dlib", upsample: int = 1) -> dict[str, Any]:
+    """The face front-end a detector name means (dlib with its ``upsample``)."""
+    return {"type": "dlib", "upsample": upsample} if detector == "dlib" else {"type": detector}
 
 
 def _ramp(n: int, edge: float) -> np.ndarray:

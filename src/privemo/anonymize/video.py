@@ -44,12 +44,12 @@ import numpy as np
 from privemo.anonymize.base import Clip, VoiceAnonymizer
 from privemo.anonymize.batch import check_stamp, destinations, record_unit, shipped, spill
 from privemo.anonymize.face import FaceAnonymizer
-from privemo.anonymize.face_batch import anonymize_image, detect_faces
+from privemo.anonymize.face_batch import anonymize_image, frontend_spec
 from privemo.errors import ConfigError, PrivemoError
 from privemo.executors import Executor, LocalExecutor
 from privemo.media import read_video, resample, write_video
 from privemo.media._files import media_files
-from privemo.media.video import CODECS, VIDEO_SUFFIXES, X264_PRESETS, read_audio_track
+from privemo.media.video import CODECS, VIDEO_SUFFIXES, preset_problem, read_audio_track
 
 Box = tuple[int, int, int, int]  # top, left, bottom, right
 T = TypeVar("T")
@@ -85,8 +85,7 @@ class FrameDetector:
     def __init__(self, cfg: TrackerConfig) -> None:
         from privemo.features.frontend import get_frontend
 
-        spec = {"type": "dlib", "upsample": cfg.upsample} if cfg.detector == "dlib" else {"type": cfg.detector}
-        self.cfg, self.frontend = cfg, get_frontend(spec)
+        self.cfg, self.frontend = cfg, get_frontend(frontend_spec(cfg.detector, cfg.upsample))
         self.pool = ThreadPoolExecutor(DETECT_THREADS if self.frontend.threads_parallel else 1)
         self.jobs: dict[int, Future[list[Box]]] = {}
 
@@ -106,7 +105,7 @@ class FrameDetector:
         img = frame if scale == 1.0 else cv2.resize(frame, (round(w * scale), round(h * scale)),
                                                     interpolation=cv2.INTER_AREA)
         return [(int(t / scale), int(lf / scale), min(h, int(np.ceil(b / scale))), min(w, int(np.ceil(r / scale))))
-                for t, lf, b, r in detect_faces(img, self.cfg.upsample, self.cfg.detector)]
+                for t, lf, b, r in self.frontend.detect(img)]
 
     def add(self, i: int, frame: np.ndarray) -> None:
         """Frame ``i`` has been decoded (started now if the detector runs on it)."""
@@ -185,7 +184,7 @@ class ClipStats:
     decode_s: float = 0.0
     detect_s: float = 0.0
     face_s: float = 0.0
-    voice_s: float = 0.0  # runs beside detection and the faces, on a thread of its own
+    voice_s: float = 0.0  # runs beside decoding and detection, on a thread of its own
     encode_s: float = 0.0
     wall_s: float = 0.0  # the whole clip, start to written file (less than the stages' sum)
 
@@ -290,7 +289,7 @@ _SWITCHING_LOCK = threading.Lock()
 def _quick_switching(interval: float = 0.0005) -> Iterator[None]:
     """The interpreter hands its lock between threads every ``interval`` s (default 5 ms) while a clip
     is in progress: the encoder, which takes the lock back after each frame, then waits less for the
-    thread making faces (CREMA-D, pixelate: RTF 0.254 -> 0.231). Restored when the last clip ends."""
+    thread making faces. Restored when the last clip ends."""
     with _SWITCHING_LOCK:
         _SWITCHING.append(sys.getswitchinterval())
         sys.setswitchinterval(min(interval, _SWITCHING[0]))
@@ -312,8 +311,8 @@ def anonymize_video(src: str | Path, dst: str | Path, face: FaceAnonymizer, voic
     and out (see :func:`read_video` and :func:`write_video`); ``None``: FFmpeg's and x264's defaults."""
     if no_face not in ("whole", "keep"):
         raise ConfigError(f"no_face must be whole or keep for video, got {no_face!r}")
-    if preset is not None and preset not in X264_PRESETS:
-        raise ConfigError(f"unknown x264 preset {preset!r}; known: {', '.join(X264_PRESETS)}")
+    if preset_problem(preset):
+        raise ConfigError(preset_problem(preset))
     tracker = tracker or TrackerConfig()
     stats = ClipStats()
     start = time.perf_counter()
@@ -450,8 +449,8 @@ def anonymize_video_files(face: FaceAnonymizer, voice: VoiceAnonymizer, src: str
               str(p.relative_to(root)) if p.is_relative_to(root) else p.name,
               p.parent.name if speaker_from == "parent" else None) for p, d in todo)
     start = time.perf_counter()
-    if preset is not None and preset not in X264_PRESETS:  # before any work
-        raise ConfigError(f"unknown x264 preset {preset!r}; known: {', '.join(X264_PRESETS)}")
+    if preset_problem(preset):  # before any work
+        raise ConfigError(preset_problem(preset))
     shared = (face, voice, fps, tracker, margin, no_face, preset)
     for label, data, stats, err in executor.imap(_video_unit, shared, items):
         result.elapsed_s = time.perf_counter() - start

@@ -334,8 +334,8 @@ def video_cmd(src: Path = typer.Argument(..., help="a video file (mp4, flv, avi,
               ray_address: str | None = typer.Option(None, help=RAY_ADDRESS_HELP),
               preset: str = typer.Option("ultrafast", click_type=X264_PRESET, help="x264's speed / size trade-off "
                                          "for mp4, mkv and mov outputs (ultrafast, with OpenCV's colour conversions: "
-                                         "the fast path; 'ffmpeg': FFmpeg's and x264's defaults, about 2.4 x slower "
-                                         "on real clips, slightly smaller files)"),
+                                         "the fast path; 'ffmpeg': FFmpeg's and x264's defaults, slower: "
+                                         "bench/bench_video.py)"),
               stop_on_error: bool = typer.Option(False, help="stop at the first bad file")) -> None:
     """Anonymize the faces (found, tracked, pasted back softly) and the voice of videos; same timing, frame
     size and audio length. Re-running resumes: outputs already written are kept.

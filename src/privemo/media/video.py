@@ -44,8 +44,8 @@ def read_video(path: str | Path, fps: float | None = None, sr: int | None = 1600
     target rate. Raises :class:`MediaError` for a missing, unreadable or frameless file.
     ``on_frame(i, frame)`` is called with each decoded frame as it comes (the stream's own frames,
     before any change of rate), so that work on the frames can start while the rest decode.
-    ``fast``: YUV 4:2:0 frames are turned into RGB by OpenCV (about 4 x faster than FFmpeg's
-    conversion here; its pixels differ from FFmpeg's by about one level on average).
+    ``fast``: YUV 4:2:0 frames are turned into RGB by OpenCV (faster than FFmpeg's conversion; its
+    pixels differ from FFmpeg's by about one level on average).
     """
     import av
 
@@ -133,12 +133,11 @@ def write_video(path: str | Path, frames: np.ndarray | Iterable[np.ndarray], fps
     for avi, FLV1 + MP3 for flv, VP8 + Opus for webm, which every browser plays); ``codec`` overrides
     the video codec. ``fps`` may be fractional (29.97). Odd frame sizes are padded by one pixel
     (yuv420p needs even sizes); audio is resampled where the audio codec needs another rate.
-    ``preset`` chooses the fast path: x264's speed / compression trade-off (``ultrafast`` encodes
-    a CREMA-D clip 6 x faster than x264's default ``medium`` at the same bit rate, 42.9 against
-    44.0 dB PSNR; other codecs ignore it) and OpenCV's RGB -> YUV conversion (the same BT.601
-    studio range as FFmpeg's, within one level; 6 x faster). ``None``: FFmpeg's defaults throughout.
-    ``threads``: the video encoder's threads (0: its own choice; 1 where the caller keeps the other
-    cores busy: x264 then spends a quarter less CPU on a short clip).
+    ``preset`` chooses the fast path: x264's speed / compression trade-off (other codecs ignore it)
+    and OpenCV's RGB -> YUV conversion (the same BT.601 studio range as FFmpeg's, within one level);
+    ``bench/bench_video.py`` times it against FFmpeg's defaults. ``None``: FFmpeg's defaults
+    throughout. ``threads``: the video encoder's threads (0: its own choice; 1 where the caller keeps
+    the other cores busy).
 
     ``frames`` may also be an iterable of (H, W[, 3]) frames, each encoded as it comes (a pipeline
     can make the next frame while this one is encoded), and ``audio`` a function that returns the
@@ -148,8 +147,8 @@ def write_video(path: str | Path, frames: np.ndarray | Iterable[np.ndarray], fps
 
     cv = _opencv() if preset is not None else None
     path = Path(path)
-    if preset is not None and preset not in X264_PRESETS:
-        raise MediaError(path, f"unknown x264 preset {preset!r}; known: {', '.join(X264_PRESETS)}")
+    if preset_problem(preset):
+        raise MediaError(path, str(preset_problem(preset)))
     vcodec, acodec, rates = CODECS.get(path.suffix.lower(), ("mpeg4", "aac", None))
     vcodec = codec or vcodec
     if not (np.isfinite(fps) and 0 < fps <= MAX_FPS):
@@ -200,7 +199,7 @@ def write_video(path: str | Path, frames: np.ndarray | Iterable[np.ndarray], fps
             for img in itertools.chain([first], _upstream_iter(stream)):
                 if cv is None:  # FFmpeg's own RGB -> YUV conversion
                     vf = av.VideoFrame.from_ndarray(rgb(img), format="rgb24")
-                else:  # OpenCV's: 6 x faster, the same BT.601 studio range (within one level)
+                else:  # OpenCV's: faster, the same BT.601 studio range (within one level)
                     vf = av.VideoFrame.from_ndarray(cv.cvtColor(rgb(img), cv.COLOR_RGB2YUV_I420), format="yuv420p")
                 for pkt in vs.encode(vf):
                     container.mux(pkt)
@@ -208,7 +207,7 @@ def write_video(path: str | Path, frames: np.ndarray | Iterable[np.ndarray], fps
                 container.mux(pkt)
             if astream is not None and audio is not None:
                 track = np.asarray(_upstream_call(audio) if callable(audio) else audio, dtype=np.float32)
-                if not np.all(np.isfinite(track)):
+                if callable(audio) and not np.all(np.isfinite(track)):  # an array was checked above
                     raise MediaError(path, "audio needs finite samples")
                 if out_sr != sr:
                     track = resample(track, int(sr or 0), out_sr)
@@ -226,6 +225,13 @@ def write_video(path: str | Path, frames: np.ndarray | Iterable[np.ndarray], fps
         raise
     except Exception as exc:
         raise MediaError(path, f"cannot write video: {exc}") from exc
+
+
+def preset_problem(preset: str | None) -> str | None:
+    """What is wrong with an x264 preset name (None: nothing; None as the preset means the defaults)."""
+    if preset is None or preset in X264_PRESETS:
+        return None
+    return f"unknown x264 preset {preset!r}; known: {', '.join(X264_PRESETS)}"
 
 
 def _opencv() -> Any:
