@@ -98,7 +98,7 @@ def test_a_changed_strategy_parameter_is_refused_on_resume_or_redone_with_force(
         return [{"unit": key, "mu": self.cfg.variant("prox").strategy["proximal_mu"]}]
 
     monkeypatch.setattr(runner_mod, "load_corpus_data", lambda *a, **k: _corpus())
-    monkeypatch.setattr(runner_mod.FederatedExperiment, "_unit", fake_unit)
+    monkeypatch.setattr(runner_mod.FederatedExperiment, "_rows", fake_unit)
 
     def cfg(mu):
         return parse_federated_config({**CFG, "loso": False, "variants": [

@@ -40,7 +40,7 @@ def run_cmd(config: Path = typer.Argument(..., help="federated experiment YAML")
         with progress_bar() as prog:
             exp = FederatedExperiment(cfg, out, data_root, progress=prog, verbose=verbose,
                                       log=lambda m: console.print(m, markup=False, highlight=False))
-            exp.run(force)
+            exp.run(force=force)
         _print(write_federated_report(exp.run_dir))
 
 

@@ -1,20 +1,42 @@
-"""What the method-by-method evaluations (voice, face, PPRL-VGAN, audio-visual) share: their config,
+"""The one run loop every job shares (voice, face, audio-visual, PPRL-VGAN, federated): its config,
 run folder, data root, feature cache, progress callback ``(label, done, total[, detail])``, log, the
-run folder's results store, and the resume guard (a finished unit is reused only while its recorded
-configuration is the one asked for)."""
+run folder's results store, the resume guard (a finished unit is reused only while its recorded
+configuration is the one asked for), and the loop itself (:meth:`Evaluation.run`).
+
+A job says only what is its own: its units in order (:meth:`Evaluation.plan`), what they share
+(:meth:`Evaluation.session`, entered only when a unit is left to do), one unit's rows
+(:meth:`Evaluation.unit`) and its report (:meth:`Evaluation.report`).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from privemo.experiments.store import ResultStore, reusable_units, run_config_data
+import yaml
+
+from privemo.errors import ConfigError
+from privemo.experiments.store import ResultStore, atomic_write, reusable_units, run_config_data
 from privemo.features import FeatureCache
+
+
+@dataclass(frozen=True)
+class Planned:
+    """One unit of a run: its key in the store, and the name a selection (``--method``, ``--part``)
+    picks it by (None: it always runs, as the reference every other unit is judged against)."""
+
+    key: str
+    choice: str | None = None
 
 
 class Evaluation:
     cfg: Any
+    #: the command-line option that selects units (its choices are :meth:`choices`)
+    select_option = "--method"
 
     def __init__(self, cfg: Any, run_dir: str | Path, data_root: Path, cache: FeatureCache | None = None,
                  progress: Callable[..., None] | None = None, log: Callable[[str], None] | None = None) -> None:
@@ -24,10 +46,66 @@ class Evaluation:
         self.log = log or (lambda msg: None)
         self.store = ResultStore(self.run_dir)
         self.store.clean()  # an interrupted run's temporary files (never a finished unit)
+        self.specs: dict[str, dict[str, Any]] = {}
+        self.todo: list[str] = []
 
+    # ---- what a job says about itself -----------------------------------------------------------
     def unit_specs(self, cfg: dict[str, Any]) -> dict[str, dict[str, Any]]:
         """Each unit's full configuration, from a config mapping (``model_dump()`` of this kind)."""
         raise NotImplementedError
+
+    def plan(self) -> list[Planned]:
+        """Every unit of this config, in the order they run (from the config alone: no data read)."""
+        raise NotImplementedError
+
+    def choices(self) -> list[str]:
+        """The names a selection may give (an always-run unit's own key among them)."""
+        return sorted({p.choice or p.key for p in self.plan()})
+
+    @contextmanager
+    def session(self) -> Iterator[Any]:
+        """What the units to do share (the corpus, the reference side, an executor), entered once."""
+        yield None
+
+    def unit(self, key: str, shared: Any) -> list[dict[str, Any]]:
+        """The rows of the unit ``key``."""
+        raise NotImplementedError
+
+    def report(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def config_text(self) -> str:
+        """What ``config.yaml`` records (refusing, where the job has such settings, a folder of other data)."""
+        return yaml.safe_dump(self.cfg.model_dump(), sort_keys=False)
+
+    # ---- the loop ---------------------------------------------------------------------------------
+    def run(self, only: list[str] | None = None, force: bool = False) -> dict[str, Any]:
+        """Every planned unit not finished yet (of the selected ones, with ``only``), then the report.
+        A finished unit whose configuration changed is refused naming the key, or with ``force``
+        redone; a selection naming no unit is refused before any work."""
+        only = list(only or [])
+        plan = self.plan()
+        unknown = sorted(set(only) - set(self.choices()))
+        if unknown:
+            raise ConfigError(f"{self.select_option}: {unknown} not in the config's "
+                              f"{self.select_option.strip('-')}s ({', '.join(self.choices())})")
+        done, self.specs = self.reusable(force)  # before config.yaml is replaced
+        text = self.config_text()
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write(self.run_dir / "config.yaml", text)
+        todo = [p.key for p in plan if p.key not in done and (not only or p.choice is None or p.choice in only)]
+        self.todo = todo  # what this run does, for a session that prepares work for all of it at once
+        if len(done) and todo:
+            self.log(f"resuming: {len(set(done) & {p.key for p in plan})} of {len(plan)} units already done")
+        if todo:
+            with self.session() as shared:
+                for j, key in enumerate(todo):
+                    t0 = time.perf_counter()
+                    rows = self.unit(key, shared)
+                    self.store.write_unit(key, rows, self.specs.get(key))
+                    self.log(f"{key}: done in {time.perf_counter() - t0:.0f} s")
+                    self.progress("units", j + 1, len(todo))
+        return self.report()
 
     def reusable(self, force: bool = False) -> tuple[set[str], dict[str, dict[str, Any]]]:
         """The finished units that still mean what the config asks for, and every unit's configuration
@@ -40,10 +118,12 @@ class Evaluation:
         if not self.store.done():
             return set(), specs
         old_cfg = run_config_data(self.run_dir)
-        old_specs = self.unit_specs(old_cfg) if old_cfg else {}
+        try:
+            old_specs = self.unit_specs(old_cfg) if old_cfg else {}
+        except (ConfigError, KeyError, TypeError, ValueError, AttributeError):
+            old_specs = {}  # a config file this job cannot read: judged by the units' own records
         return reusable_units(self.store, specs, old_specs, force, self.drop_unit, self.log), specs
 
     def drop_unit(self, key: str) -> None:
         """Forget a finished unit and what it wrote, so that it is redone."""
         self.store.drop(key)
-

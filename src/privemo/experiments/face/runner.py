@@ -8,23 +8,22 @@ The run folder holds ``config.yaml``, ``units/*.json``, ``results.jsonl`` (rows 
 
 from __future__ import annotations
 
-import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 import numpy as np
 import torch
-import yaml
 
 from privemo._files import inside
 from privemo.anonymize.face import FaceAnonymizer, create_face_anonymizer
 from privemo.errors import ConfigError
 from privemo.executors import make_executor
 from privemo.experiments.config import EXECUTOR_KEYS, corpus_root
-from privemo.experiments.evaluation import Evaluation
+from privemo.experiments.evaluation import Evaluation, Planned
 from privemo.experiments.face.config import FaceEvalConfig, FaceMethodConfig
 from privemo.experiments.face.data import FaceSet, augmented, load_faces
 from privemo.experiments.face.narula import narula_unit, protocol_folds
-from privemo.experiments.store import atomic_write
 from privemo.media import write_image
 
 # narula options added after runs were recorded, with the values those runs had
@@ -66,56 +65,74 @@ class FaceEvaluation(Evaluation):
                     specs[f"anonymizer__{m['name']}"] = {"shared": shared, "table": settings, "method": m}
         return specs
 
-    def run(self, parts: list[str] | None = None, force: bool = False) -> dict[str, Any]:
+    select_option = "--part"
+
+    def plan(self) -> list[Planned]:
         cfg = self.cfg
-        done, self._specs = self.reusable(force)  # before config.yaml is replaced
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        atomic_write(self.run_dir / "config.yaml", yaml.safe_dump(cfg.model_dump(), sort_keys=False))
+        units = [] if cfg.narula is None else [
+            Planned(f"narula__{protocol}__fold{f}", "narula") for protocol, k in cfg.narula.protocols.items()
+            for f in range(k)]
+        if cfg.anonymizers is not None:
+            units += [Planned(f"anonymizer__{name}", "anonymizers")
+                      for name in ("original", *(m.name for m in cfg.anonymizers.methods))]
+        return units
+
+    def choices(self) -> list[str]:
+        return ["anonymizers", "narula"]
+
+    @contextmanager
+    def session(self) -> Iterator[dict[str, Any]]:
+        """The faces; narula's augmented data and folds, and the anonymizer table with its executor,
+        made when a unit first needs them."""
+        cfg = self.cfg
         torch.manual_seed(cfg.seed)
         faces = self.faces()
         self.log(f"{cfg.corpus.type}: {len(faces)} faces, {len(set(faces.subject.tolist()))} subjects, "
                  f"emotions {sorted(set(faces.emotion.tolist()))}; detector found {faces.found.mean():.0%}")
-        if cfg.narula is not None and (not parts or "narula" in parts):
-            data = augmented(faces, cfg.augment, cfg.seed)
-            for protocol, k in cfg.narula.protocols.items():
-                folds = protocol_folds(data, protocol, k, cfg.seed)
-                for f in range(k):
-                    key = f"narula__{protocol}__fold{f}"
-                    if key in done:
-                        continue
-                    row = narula_unit(data, protocol, f, folds, cfg.narula, cfg.seed, self.log)
-                    self.store.write_unit(key, [{"part": "narula", **row}], self._specs.get(key))
-        if cfg.anonymizers is not None and (not parts or "anonymizers" in parts):
-            self._anonymizers(faces, done)
-        from privemo.experiments.face.report import write_face_report
+        with ExitStack() as stack:
+            yield {"faces": faces, "stack": stack}
 
-        return write_face_report(self.run_dir)
+    def unit(self, key: str, shared: dict[str, Any]) -> list[dict[str, Any]]:
+        cfg = self.cfg
+        part, rest = key.split("__", 1)
+        if part == "narula":
+            assert cfg.narula is not None
+            protocol, fold = rest.rsplit("__fold", 1)
+            if "narula" not in shared:
+                shared["narula"] = augmented(shared["faces"], cfg.augment, cfg.seed)
+            data = shared["narula"]
+            if protocol not in shared:
+                shared[protocol] = protocol_folds(data, protocol, cfg.narula.protocols[protocol], cfg.seed)
+            row = narula_unit(data, protocol, int(fold), shared[protocol], cfg.narula, cfg.seed, self.log)
+            return [{"part": "narula", **row}]
+        if "table" not in shared:
+            shared["table"] = self._table(shared["faces"], shared["stack"])
+        table = shared["table"]
+        methods = {m.name: m for m in (cfg.anonymizers.methods if cfg.anonymizers else [])}
+        m = methods.get(rest) or FaceMethodConfig(name="original", anonymizer={"type": "face_original"})
+        anonymizer = create_face_anonymizer({"seed": cfg.seed, **m.anonymizer})
+        self.log(f"{m.name}: {anonymizer.config()}")
+        row = table.method(m.name, anonymizer)
+        self._examples(m.name, anonymizer, table.data)
+        return [{"part": "anonymizer", **row}]
 
-    def _anonymizers(self, faces: FaceSet, done: set[str]) -> None:
+    def _table(self, faces: FaceSet, stack: ExitStack) -> Any:
+        """The anonymizer table: its crops are transformed on the executor (the fitted anonymizer sent
+        once); the rest runs here."""
         from privemo.experiments.face.anonymizers import AnonymizerTable
 
         cfg, acfg = self.cfg, self.cfg.anonymizers
         assert acfg is not None
-        data = augmented(faces, acfg.augment, cfg.seed)
         channels = tuple(cfg.narula.channels) if cfg.narula else (16, 32, 64)
-        methods = [FaceMethodConfig(name="original", anonymizer={"type": "face_original"}), *acfg.methods]
-        todo = [m for m in methods if f"anonymizer__{m.name}" not in done]
-        if not todo:
-            return
-        # the crops are transformed on the executor (the fitted anonymizer sent once); the rest runs here
         executor = make_executor(cfg.executor, cfg.workers, cfg.ray_address)
         self.log(f"face anonymizers transform on {executor.describe()}")
-        table = AnonymizerTable(data, acfg, cfg.seed, channels, self.log, executor)
-        with executor.running():
-            for m in todo:
-                key = f"anonymizer__{m.name}"
-                anonymizer = create_face_anonymizer({"seed": cfg.seed, **m.anonymizer})
-                self.log(f"{m.name}: {anonymizer.config()}")
-                t0 = time.perf_counter()
-                row = table.method(m.name, anonymizer)
-                self._examples(m.name, anonymizer, data)
-                self.log(f"{m.name}: done in {time.perf_counter() - t0:.0f} s")
-                self.store.write_unit(key, [{"part": "anonymizer", **row}], self._specs.get(key))
+        stack.enter_context(executor.running())
+        return AnonymizerTable(augmented(faces, acfg.augment, cfg.seed), acfg, cfg.seed, channels, self.log, executor)
+
+    def report(self) -> dict[str, Any]:
+        from privemo.experiments.face.report import write_face_report
+
+        return write_face_report(self.run_dir)
 
     def _examples(self, name: str, anonymizer: FaceAnonymizer, data: FaceSet, n: int = 6) -> None:
         """A strip of ``n`` faces (one per subject where possible), as this method leaves them."""

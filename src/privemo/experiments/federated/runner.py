@@ -16,18 +16,19 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from privemo._files import inside
-from privemo.errors import ConfigError
-from privemo.experiments.config import data_root, read_yaml
+from privemo.experiments.config import data_root
+from privemo.experiments.evaluation import Evaluation, Planned
 from privemo.experiments.federated.config import FederatedConfig, Settings, parse_federated_config
 from privemo.experiments.federated.data import CorpusData, FoldData, load_corpus_data, write_fold
-from privemo.experiments.store import ResultStore, atomic_write, reusable_units
+from privemo.experiments.store import atomic_write
 from privemo.features import FeatureCache
 
 Log = Callable[[str], None]
@@ -71,25 +72,24 @@ def simulate(job: dict[str, Any], num_cpus: int | None = None, log: Log | None =
     return sink
 
 
-class FederatedExperiment:
+class FederatedExperiment(Evaluation):
+    cfg: FederatedConfig
+
     def __init__(self, config: FederatedConfig, out: str | Path | None = None, data: str | Path | None = None,
                  cache: FeatureCache | None = None, log: Log | None = None,
                  progress: Callable[[str, int, int], None] | None = None, verbose: bool = False) -> None:
-        self.cfg = config
-        self.run_dir = Path(out) if out else Path("runs") / config.name
-        self.data_root = data_root(data)
-        self.cache = cache or FeatureCache()
-        self.log = log or (lambda m: None)
-        self.progress = progress
+        super().__init__(config, Path(out) if out else Path("runs") / config.name, data_root(data), cache,
+                         progress, log)
         self.verbose = verbose
-        self.store = ResultStore(self.run_dir)
 
-    def unit_specs(self, cfg: FederatedConfig) -> dict[str, dict[str, Any]]:
+    def unit_specs(self, cfg: dict[str, Any] | FederatedConfig) -> dict[str, dict[str, Any]]:
         """Each unit's full resolved configuration: a federation's is its variant's settings (strategy
         with every parameter, rounds, DP...), a centralised baseline's the first variant's settings and
         its epochs; both add the data settings (corpus, features, normalisation, folds, seeds) and
         the attack. The run's name, CPU count and fold subset are not part of
         what a unit means."""
+        if isinstance(cfg, dict):  # resolved like a config file (an older folder's defaults filled in)
+            cfg = parse_federated_config(cfg, str(self.run_dir / "config.yaml"))
         data = cfg.model_dump(mode="json")
         shared = {k: v for k, v in data.items()
                   if k not in ("name", "variants", "num_cpus", "run_folds", "centralised_epochs", "loso", *Settings.model_fields)}
@@ -104,72 +104,60 @@ class FederatedExperiment:
                                                    "settings": cfg.variant(v["name"]).model_dump(mode="json")}
         return specs
 
-    def _check_run_dir(self, force: bool = False) -> set[str]:
-        """The finished units still valid for this config (a changed one is refused naming the key,
-        or dropped with ``force``), then the run folder's config.yaml."""
-        path = self.run_dir / "config.yaml"
-        self._specs = self.unit_specs(self.cfg)
-        done: set[str] = set()
-        if self.store.done():
-            try:
-                old = self.unit_specs(parse_federated_config(*read_yaml(path))) if path.is_file() else {}
-            except ConfigError:
-                old = {}
-            done = reusable_units(self.store, self._specs, old, force, self._drop_unit, self.log)
-        atomic_write(path, self.cfg.to_yaml())
-        return done
+    def config_text(self) -> str:
+        return self.cfg.to_yaml()
 
-    def _drop_unit(self, key: str) -> None:
+    def drop_unit(self, key: str) -> None:
         self.store.drop(key)
         shutil.rmtree(inside(self.run_dir, "federations", key), ignore_errors=True)
 
-    def units(self) -> list[str]:
+    def plan(self) -> list[Planned]:
         keys = []
         for f in self.cfg.fold_list():
             keys.append(f"centralised__fold{f}")
             keys += [f"{v['name']}__fold{f}" for v in self.cfg.variants]
         if self.cfg.loso:
             keys.append("loso")
-        return keys
+        return [Planned(k) for k in keys]
 
-    def run(self, force: bool = False) -> list[dict[str, Any]]:
-        """Every unit not finished yet; ``force`` redoes the finished units whose configuration changed
-        (without it such a resume is a ConfigError naming the unit and the changed keys)."""
-        self.store.clean()  # an interrupted run's temporary files (never a finished unit)
-        finished = self._check_run_dir(force)
-        todo = [u for u in self.units() if u not in finished]
-        if len(todo) < len(self.units()):
-            self.log(f"resuming: {len(self.units()) - len(todo)} of {len(self.units())} units already done")
-        if not todo:
-            return self.store.rows()
+    def choices(self) -> list[str]:
+        return []
+
+    @contextmanager
+    def session(self) -> Iterator[CorpusData]:
         data = load_corpus_data(self.cfg, self.data_root, self.cache, self.progress, self.log)
         self.log(f"{self.cfg.corpus.type}: {len(data.y)} items, {len(set(data.speaker))} speakers, "
                  f"{data.X.shape[1]} {self.cfg.features['type']} features, labels {', '.join(data.labels)}")
-        done = len(self.units()) - len(todo)
-        for key in todo:
-            t0 = time.perf_counter()
-            rows = self._unit(key, data)
-            for r in rows:
-                r.setdefault("wall_s", time.perf_counter() - t0)
-            self.store.write_unit(key, rows, self._specs.get(key))
-            done += 1
-            if self.progress:
-                self.progress("units", done, len(self.units()))
+        yield data
+
+    def report(self) -> list[dict[str, Any]]:  # type: ignore[override]
+        """The rows (the page is `write_federated_report`'s)."""
         return self.store.rows()
+
+    def run(self, only: list[str] | None = None, force: bool = False) -> list[dict[str, Any]]:  # type: ignore[override]
+        """Every unit not finished yet; ``force`` redoes the finished units whose configuration changed
+        (without it such a resume is a ConfigError naming the unit and the changed keys)."""
+        return super().run(only, force)  # type: ignore[return-value]
 
     def fold_data(self, data: CorpusData, fold: int) -> FoldData:
         return write_fold(data, self.cfg, fold, self.run_dir / "partitions" / f"fold{fold}")
 
-    def _unit(self, key: str, data: CorpusData) -> list[dict[str, Any]]:
+    def unit(self, key: str, data: CorpusData) -> list[dict[str, Any]]:
+        t0 = time.perf_counter()
+        rows = self._rows(key, data)
+        for r in rows:
+            r.setdefault("wall_s", time.perf_counter() - t0)
+        return rows
+
+    def _rows(self, key: str, data: CorpusData) -> list[dict[str, Any]]:
         from privemo.experiments.federated import centralised
 
         base = {"run": self.cfg.name, "corpus": self.cfg.corpus.type, "labels": data.labels}
         if key == "loso":
             self.log("centralised leave-one-speaker-out baseline")
             settings = self.cfg.variant(self.cfg.variants[0]["name"]).model_dump(mode="json")
-            prog = self.progress
             res = centralised.loso(data, settings, self.cfg.centralised_epochs, self.cfg.seed,
-                                   (lambda i, n: prog("LOSO speakers", i, n)) if prog else None, self.cfg.normalize)
+                                   lambda i, n: self.progress("LOSO speakers", i, n), self.cfg.normalize)
             return [{**base, "kind": "centralised", "setting": "loso", "fold": -1, **res}]
         name, fold_s = key.split("__fold")
         fold = self.fold_data(data, int(fold_s))

@@ -17,7 +17,8 @@ from __future__ import annotations
 import io
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,7 @@ from privemo.corpora.splits import stratified_holdout
 from privemo.errors import ConfigError
 from privemo.executors import Executor, make_executor
 from privemo.experiments.config import corpus_root
-from privemo.experiments.evaluation import Evaluation
+from privemo.experiments.evaluation import Evaluation, Planned
 from privemo.experiments.face.data import FaceSet, load_faces
 from privemo.experiments.store import atomic_write, run_config_data
 from privemo.experiments.vgan.config import VganEvalConfig
@@ -122,8 +123,8 @@ class VganExperiment(Evaluation):
             specs["pretrained"] = {**training, "attacks": {**attacks, "pretrained_codes": codes}}
         return {"training": training, **specs}
 
-    def _write_config(self) -> None:
-        self.run_dir.mkdir(parents=True, exist_ok=True)
+    def config_text(self) -> str:
+        """The config, refused where this run folder holds a run on other data."""
         path = self.run_dir / "config.yaml"
         text = yaml.safe_dump(self.cfg.model_dump(), sort_keys=False)
         if path.is_file():
@@ -134,7 +135,12 @@ class VganExperiment(Evaluation):
                 if old.get(part, default) != mine.get(part):
                     raise ConfigError(f"{path}: this run folder holds a run on other data ({part} differs); "
                                       "choose another --out or remove the folder")
-        atomic_write(path, text)
+        return text
+
+    def _write_config(self) -> None:
+        text = self.config_text()
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write(self.run_dir / "config.yaml", text)
 
     # ----- training -------------------------------------------------------------------------------
     def train(self) -> Vgan:
@@ -209,41 +215,56 @@ class VganExperiment(Evaluation):
         """Train if needed, then every scenario unit not finished yet; a finished unit whose
         configuration changed (the attackers' settings, a model trained longer) is refused naming
         the key, or with ``force`` redone."""
+        self._model = self.train()
+        self._trained = self._model.iteration_
+        return self.run(None, force)
+
+    def plan(self) -> list[Planned]:
         from privemo.experiments.vgan import scenarios
 
-        model = self.train()
-        self._trained = model.iteration_
-        done, specs = self.reusable(force)
-        d = self.data()
-        if "training" not in done:
+        skip = not (self.cfg.attacks.pretrained and scenarios.dlib_available())
+        return [Planned("training"), *(Planned(u) for u in UNITS if not (u == "pretrained" and skip))]
+
+    def choices(self) -> list[str]:
+        return []
+
+    @contextmanager
+    def session(self) -> Iterator[dict[str, Any]]:
+        """The data; the scenarios' judge, or with Ray every scenario left as a task (the model's bytes
+        and the faces sent to the workers once), made when the first scenario needs them."""
+        yield {"data": self.data()}
+
+    def unit(self, key: str, shared: dict[str, Any]) -> list[dict[str, Any]]:
+        from privemo.experiments.vgan import scenarios
+
+        model, d = self._model, shared["data"]
+        if key == "training":
             n_img = len(d.train) * (2 if model.config.flip else 1)
-            self.store.write_unit("training", [{
-                "unit": "training", "iterations": model.iteration_, "seconds": model.seconds_,
-                "images_per_s": model.iteration_ * model.config.batch * (1 + model.config.g_steps) / max(model.seconds_, 1e-9),
-                "train_images": n_img, "final": model.history_[-1] if model.history_ else {},
-                "threads": torch.get_num_threads()}], specs["training"])
-        todo = [u for u in UNITS if u not in done and not (
-            u == "pretrained" and not (self.cfg.attacks.pretrained and scenarios.dlib_available()))]
-        if self.cfg.executor == "ray" and todo:
-            # every scenario a task: the model's bytes and the faces go to the workers once
-            executor = self.executor()
-            self.log(f"scenarios {', '.join(todo)} on {executor.describe()}")
-            shared = (_model_bytes(model), d, self.cfg.attacks, self.cfg.seed)
-            for j, (unit, rows, secs) in enumerate(executor.imap(_scenario_unit, shared, todo)):
-                self.log(f"{unit}: done in {secs:.0f} s")
-                self.store.write_unit(unit, [{"unit": unit, **r} for r in rows], specs[unit])
-                self.progress("PPRL-VGAN scenarios", j + 1, len(todo))
-        elif todo:
-            judge = scenarios.Judge(model, d, self.cfg.attacks, self.cfg.seed, self.log,
-                                    lambda label, i, n: self.progress(label, i, n))
-            for unit in todo:
-                t0 = time.perf_counter()
-                rows = getattr(judge, unit)()
-                self.log(f"{unit}: done in {time.perf_counter() - t0:.0f} s")
-                self.store.write_unit(unit, [{"unit": unit, **r} for r in rows], specs[unit])
-        self.figures(model)
+            return [{"unit": "training", "iterations": model.iteration_, "seconds": model.seconds_,
+                     "images_per_s": model.iteration_ * model.config.batch * (1 + model.config.g_steps)
+                     / max(model.seconds_, 1e-9),
+                     "train_images": n_img, "final": model.history_[-1] if model.history_ else {},
+                     "threads": torch.get_num_threads()}]
+        if self.cfg.executor == "ray":
+            if "tasks" not in shared:
+                todo = [k for k in self.todo if k != "training"]
+                executor = self.executor()
+                self.log(f"scenarios {', '.join(todo)} on {executor.describe()}")
+                shared["tasks"] = iter(executor.imap(_scenario_unit, (_model_bytes(model), d, self.cfg.attacks,
+                                                                       self.cfg.seed), todo))
+            unit, rows, _ = next(shared["tasks"])
+            assert unit == key, (unit, key)
+        else:
+            if "judge" not in shared:
+                shared["judge"] = scenarios.Judge(model, d, self.cfg.attacks, self.cfg.seed, self.log,
+                                                  lambda label, i, n: self.progress(label, i, n))
+            rows = getattr(shared["judge"], key)()
+        return [{"unit": key, **r} for r in rows]
+
+    def report(self) -> dict[str, Any]:
         from privemo.experiments.vgan.report import write_vgan_report
 
+        self.figures(self._model)
         return write_vgan_report(self.run_dir)
 
     def figures(self, model: Vgan | None = None) -> list[Path]:

@@ -31,11 +31,12 @@ from __future__ import annotations
 
 import shutil
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
 from privemo._files import inside
 from privemo._names import file_key
@@ -55,8 +56,7 @@ from privemo.errors import ConfigError, MediaError
 from privemo.evaluators.video import Items, VideoSide
 from privemo.executors import make_executor
 from privemo.experiments.config import EXECUTOR_KEYS, corpus_root
-from privemo.experiments.evaluation import Evaluation
-from privemo.experiments.store import atomic_write
+from privemo.experiments.evaluation import Evaluation, Planned
 from privemo.experiments.video.config import VideoEvalConfig, VideoMethodConfig
 from privemo.media import read_video, write_audio
 
@@ -114,40 +114,39 @@ class VideoEvaluation(Evaluation):
         if key == "original":
             shutil.rmtree(self.run_dir / "models", ignore_errors=True)
 
-    def run(self, only: list[str] | None = None, force: bool = False) -> dict[str, Any]:
+    def plan(self) -> list[Planned]:
+        """The original clips (every method is judged against them, by models trained on them), then each method."""
+        return [Planned("original"), *(Planned(m.name, m.name) for m in self.cfg.methods)]
+
+    @contextmanager
+    def session(self) -> Iterator[tuple[Manifest, Items, VideoSide, Any]]:
         from privemo.evaluators.video import Models
 
-        cfg = self.cfg
-        methods = [ORIGINAL, *cfg.methods]
-        unknown = set(only or []) - {m.name for m in methods}
-        if unknown:  # before any work
-            raise ConfigError(f"--method: {sorted(unknown)} not in the config's methods")
-        done, specs = self.reusable(force)  # before config.yaml is replaced
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        atomic_write(self.run_dir / "config.yaml", yaml.safe_dump(cfg.model_dump(), sort_keys=False))
-        manifest = load_video_corpus(cfg, self.data_root)
-        self.log(f"{cfg.corpus.type}: {len(manifest)} clips, {manifest.df['speaker'].nunique()} speakers")
+        manifest = load_video_corpus(self.cfg, self.data_root)
+        self.log(f"{self.cfg.corpus.type}: {len(manifest)} clips, {manifest.df['speaker'].nunique()} speakers")
         items = self._items(manifest)
         original = self._side(manifest, "original")
-        models = Models(cfg, items, original, self.run_dir / "models", self.progress)
-        for m in methods:
-            if m.name in done or (only and m.name not in only and m.name != "original"):
-                continue
-            t0 = time.perf_counter()
-            batch: dict[str, Any] = {}
-            if m.name == "original":
-                side = original
-            else:
-                anon, batch = self._anonymize(m, manifest)
-                side = self._side(anon, m.name)
-                self._examples(m.name, manifest, anon)
-            self.log(f"{m.name}: emotion models, fusion and attacks")
-            row = {"method": m.name, "face": m.face, "voice": m.voice, "n_clips": len(manifest),
-                   "n_speakers": len(items.fold_of), "folds": cfg.folds, "batch": batch,
-                   **evaluate_method(models, original, side, items, m.name == "original")}
-            row["wall_s"] = round(time.perf_counter() - t0, 1)
-            self.store.write_unit(m.name, [row], specs[m.name])
-            self.log(f"{m.name}: done in {row['wall_s']} s")
+        yield manifest, items, original, Models(self.cfg, items, original, self.run_dir / "models", self.progress)
+
+    def unit(self, key: str, shared: tuple[Manifest, Items, VideoSide, Any]) -> list[dict[str, Any]]:
+        manifest, items, original, models = shared
+        m = next((m for m in self.cfg.methods if m.name == key), ORIGINAL)
+        t0 = time.perf_counter()
+        batch: dict[str, Any] = {}
+        if m.name == "original":
+            side = original
+        else:
+            anon, batch = self._anonymize(m, manifest)
+            side = self._side(anon, m.name)
+            self._examples(m.name, manifest, anon)
+        self.log(f"{m.name}: emotion models, fusion and attacks")
+        row = {"method": m.name, "face": m.face, "voice": m.voice, "n_clips": len(manifest),
+               "n_speakers": len(items.fold_of), "folds": self.cfg.folds, "batch": batch,
+               **evaluate_method(models, original, side, items, m.name == "original")}
+        row["wall_s"] = round(time.perf_counter() - t0, 1)
+        return [row]
+
+    def report(self) -> dict[str, Any]:
         from privemo.experiments.video.report import write_video_report
 
         return write_video_report(self.run_dir)

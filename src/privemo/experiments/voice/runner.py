@@ -12,13 +12,13 @@ import multiprocessing
 import os
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
 from privemo._files import inside
 from privemo._names import file_key
@@ -33,8 +33,7 @@ from privemo.errors import ConfigError
 from privemo.evaluators.voice import Items, Side, emotion_utility, speaker_normalised
 from privemo.executors import make_executor
 from privemo.experiments.config import EXECUTOR_KEYS, corpus_root
-from privemo.experiments.evaluation import Evaluation
-from privemo.experiments.store import atomic_write
+from privemo.experiments.evaluation import Evaluation, Planned
 from privemo.experiments.voice.config import MethodConfig, VoiceEvalConfig
 from privemo.features import FeatureCache, extract
 
@@ -134,27 +133,25 @@ class VoiceEvaluation(Evaluation):
         super().drop_unit(key)
         shutil.rmtree(inside(self.run_dir, "audio", key), ignore_errors=True)
 
-    def run(self, only: list[str] | None = None, force: bool = False) -> dict[str, Any]:
-        cfg = self.cfg
-        methods = [MethodConfig(name="original", anonymizer={"type": "original"}), *cfg.methods]
-        unknown = set(only or []) - {m.name for m in methods}
-        if unknown:  # before any work
-            raise ConfigError(f"--method: {sorted(unknown)} not in the config's methods")
-        done, specs = self.reusable(force)  # before config.yaml is replaced
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        atomic_write(self.run_dir / "config.yaml", yaml.safe_dump(cfg.model_dump(), sort_keys=False))
-        manifest = load_voice_corpus(cfg, self.data_root)
-        self.log(f"{cfg.corpus.type}: {len(manifest)} clips, {manifest.df['speaker'].nunique()} speakers")
-        original = self._side(manifest, "original")
-        items = self._items(manifest)
-        for m in methods:
-            if m.name in done or (only and m.name not in only and m.name != "original"):
-                continue
-            t0 = time.perf_counter()
-            row = self._method(m, manifest, original, items)
-            row["wall_s"] = round(time.perf_counter() - t0, 1)
-            self.store.write_unit(m.name, [row], specs[m.name])
-            self.log(f"{m.name}: done in {row['wall_s']} s")
+    def plan(self) -> list[Planned]:
+        """The reference (every method is judged against it), then each method."""
+        return [Planned("original"), *(Planned(m.name, m.name) for m in self.cfg.methods)]
+
+    @contextmanager
+    def session(self) -> Iterator[tuple[Manifest, Side, Items]]:
+        manifest = load_voice_corpus(self.cfg, self.data_root)
+        self.log(f"{self.cfg.corpus.type}: {len(manifest)} clips, {manifest.df['speaker'].nunique()} speakers")
+        yield manifest, self._side(manifest, "original"), self._items(manifest)
+
+    def unit(self, key: str, shared: tuple[Manifest, Side, Items]) -> list[dict[str, Any]]:
+        methods = {m.name: m for m in self.cfg.methods}
+        m = methods.get(key) or MethodConfig(name="original", anonymizer={"type": "original"})
+        t0 = time.perf_counter()
+        row = self._method(m, *shared)
+        row["wall_s"] = round(time.perf_counter() - t0, 1)
+        return [row]
+
+    def report(self) -> dict[str, Any]:
         from privemo.experiments.voice.report import write_voice_report
 
         return write_voice_report(self.run_dir)
