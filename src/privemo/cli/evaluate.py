@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from privemo.cli._common import console, friendly_errors, progress_bar
+from privemo.cli._common import friendly_errors
 
 app = typer.Typer(help="Evaluate anonymizers and private models with attackers and utility models.",
                   no_args_is_help=True)
@@ -42,24 +42,13 @@ def voice_cmd(config: Path = typer.Argument(..., help="voice evaluation YAML (e.
 
     Example: privemo evaluate voice configs/voice/ravdess.yaml   (RAVDESS under ../shared/data, or --data-root DIR)
     """
-    from privemo.experiments.config import data_root as default_root
-    from privemo.experiments.voice.config import load_voice_config
-    from privemo.experiments.voice.report import write_voice_report
-    from privemo.experiments.voice.runner import VoiceEvaluation
+    from privemo.cli.run import run_job, show_report
 
     with friendly_errors():
         if report_only:
-            result = write_voice_report(config)
+            show_report("voice", config)
         else:
-            cfg = load_voice_config(config)
-            cfg = with_executor(cfg, executor, ray_address)
-            run_dir = out or Path("runs") / cfg.name
-            with progress_bar() as prog:
-                result = VoiceEvaluation(cfg, run_dir, default_root(data_root), progress=prog,
-                                         log=lambda m: console.print(m, markup=False, highlight=False)).run(method,
-                                                                                                             force)
-        console.print(Path(result["report"]).read_text(), markup=False, highlight=False)
-        console.print(f"report: {Path(result['report']).with_suffix('.html')}")
+            run_job("voice", config, out, data_root, method, force, executor, ray_address)
 
 
 @app.command("face")
@@ -81,26 +70,13 @@ def face_cmd(config: Path = typer.Argument(..., help="face evaluation YAML (e.g.
 
     Example: privemo evaluate face configs/face/yale.yaml   (Yale under ../shared/data, or --data-root DIR)
     """
-    from privemo.errors import ConfigError
-    from privemo.experiments.config import data_root as default_root
-    from privemo.experiments.face.config import load_face_config
-    from privemo.experiments.face.report import write_face_report
-    from privemo.experiments.face.runner import FaceEvaluation
+    from privemo.cli.run import run_job, show_report
 
     with friendly_errors():
-        bad = set(part) - {"narula", "anonymizers"}
-        if bad:
-            raise ConfigError(f"--part: unknown {sorted(bad)}; choose narula or anonymizers")
         if report_only:
-            result = write_face_report(config)
+            show_report("face", config)
         else:
-            cfg = with_executor(load_face_config(config), executor, ray_address)
-            run_dir = out or Path("runs") / cfg.name
-            with progress_bar() as prog:
-                result = FaceEvaluation(cfg, run_dir, default_root(data_root), progress=prog,
-                                        log=lambda m: console.print(m, markup=False, highlight=False)).run(part, force)
-        console.print(Path(result["report"]).read_text(), markup=False, highlight=False)
-        console.print(f"report: {Path(result['report']).with_suffix('.html')}")
+            run_job("face", config, out, data_root, part, force, executor, ray_address)
 
 
 @app.command("video")
@@ -123,19 +99,10 @@ def video_cmd(config: Path = typer.Argument(..., help="audio-visual evaluation Y
 
     Example: privemo evaluate video configs/video/demo.yaml
     """
-    from privemo.experiments.config import data_root as default_root
-    from privemo.experiments.video.config import load_video_config
-    from privemo.experiments.video.report import write_video_report
-    from privemo.experiments.video.runner import VideoEvaluation
+    from privemo.cli.run import run_job, show_report
 
     with friendly_errors():
         if report_only:
-            result = write_video_report(config)
+            show_report("video", config)
         else:
-            cfg = with_executor(load_video_config(config), executor, ray_address)
-            run_dir = out or Path("runs") / cfg.name
-            with progress_bar() as prog:
-                result = VideoEvaluation(cfg, run_dir, default_root(data_root), progress=prog,
-                                         log=lambda m: console.print(m, markup=False, highlight=False)).run(method, force)
-        console.print(Path(result["report"]).read_text(), markup=False, highlight=False)
-        console.print(f"report: {Path(result['report']).with_suffix('.html')}")
+            run_job("video", config, out, data_root, method, force, executor, ray_address)

@@ -31,17 +31,10 @@ def run_cmd(config: Path = typer.Argument(..., help="federated experiment YAML")
 
     Example: privemo federated run configs/federated/demo.yaml
     """
-    from privemo.experiments.federated import load_federated_config
-    from privemo.experiments.federated.report import write_federated_report
-    from privemo.experiments.federated.runner import FederatedExperiment
+    from privemo.cli.run import run_job
 
     with friendly_errors():
-        cfg = load_federated_config(config)
-        with progress_bar() as prog:
-            exp = FederatedExperiment(cfg, out, data_root, progress=prog, verbose=verbose,
-                                      log=lambda m: console.print(m, markup=False, highlight=False))
-            exp.run(force=force)
-        _print(write_federated_report(exp.run_dir))
+        run_job("federated", config, out, data_root, [], force, verbose=verbose)
 
 
 @app.command("report")

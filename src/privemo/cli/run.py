@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import typer
 from rich.table import Table
@@ -11,6 +10,7 @@ from rich.table import Table
 from privemo.cli._common import console, friendly_errors, progress_bar, safe_text
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+JOB_NAMES = ("representation", "voice", "face", "video", "vgan", "federated")  # experiments.jobs.JOBS
 
 
 def _print_summary(result: dict) -> None:
@@ -36,6 +36,8 @@ def run(config: Path = typer.Argument(..., help="any privemo config YAML: an exp
         out: Path | None = typer.Option(None, help="run folder (default runs/<name>)"),
         data_root: Path | None = typer.Option(None, "--data-root", help="corpus roots are relative to this "
                                               "(default $PRIVEMO_DATA, else ../shared/data)"),
+        only: list[str] = typer.Option([], "--only", help="run only these units, by name (repeatable): methods "
+                                       "(voice, video), parts (face: narula, anonymizers) or variants (experiment)"),
         executor: str | None = typer.Option(None, help="local or ray (overrides the config's; every job but "
                                             "a federated run has one)"),
         ray_address: str | None = typer.Option(None, help="with ray: a running cluster (auto, ray://host:port, "
@@ -49,45 +51,52 @@ def run(config: Path = typer.Argument(..., help="any privemo config YAML: an exp
 
     Example: privemo run configs/ravdess_jaiswal_table.yaml   (RAVDESS under ../shared/data, or --data-root DIR)
     """
-    from privemo.errors import ConfigError
-    from privemo.experiments import Runner, load_config, write_report
     from privemo.experiments.config import read_yaml
+    from privemo.experiments.jobs import config_job
 
     with friendly_errors():
         data, _ = read_yaml(config)
-        kind = config_kind(data)
-        if kind != "experiment":
-            if (executor or ray_address) and kind == "federated":
-                raise ConfigError("--executor: a federated run has no executor setting (its clients run on "
-                                  "Flower's simulation, or on SuperNodes with `privemo federated deploy`)")
-            _run_evaluation(kind, config, out, data_root, force, executor, ray_address)
-            return
-        cfg = load_config(config)
-        if executor or ray_address:
-            from privemo.cli.evaluate import with_executor
-
-            cfg = with_executor(cfg, executor, ray_address)
-        with progress_bar() as prog:
-            runner = Runner(cfg, out, data_root, progress=prog, log=lambda m: console.print(f"[yellow]{safe_text(m)}"))
-            runner.run(force)
-        _print_summary(write_report(runner.run_dir))
+        run_job(config_job(data).name, config, out, data_root, only, force, executor, ray_address)
 
 
-def _run_evaluation(kind: str, config: Path, out: Path | None, data_root: Path | None, force: bool,
-                    executor: str | None = None, ray_address: str | None = None) -> None:
-    """`privemo run` of a voice, face, video, PPRL-VGAN or federated config: that evaluation's command."""
-    from privemo.cli import evaluate, federated, vgan
+def run_job(name: str, config: Path, out: Path | None, data_root: Path | None, only: list[str], force: bool,
+            executor: str | None = None, ray_address: str | None = None, verbose: bool = False) -> None:
+    """Run the job ``name`` on a config file and show its report: what every run command calls."""
+    from privemo.errors import ConfigError
+    from privemo.experiments.config import data_root as default_root
+    from privemo.experiments.jobs import job
 
-    if kind == "voice":
-        evaluate.voice_cmd(config, out, data_root, [], False, force, executor, ray_address)
-    elif kind == "face":
-        evaluate.face_cmd(config, out, data_root, [], False, force, executor, ray_address)
-    elif kind == "video":
-        evaluate.video_cmd(config, out, data_root, [], False, force, executor, ray_address)
-    elif kind == "vgan":
-        vgan.evaluate_cmd(config, out, data_root, force, executor, ray_address)
-    else:
-        federated.run_cmd(config, out, data_root, False, force)
+    j = job(name)
+    if (executor or ray_address) and not j.executor:
+        raise ConfigError(f"--executor: a {j.name} run has no executor setting (its clients run on Flower's "
+                          "simulation, or on SuperNodes with `privemo federated deploy`)")
+    cfg = j.load(config)
+    if executor or ray_address:
+        from privemo.cli.evaluate import with_executor
+
+        cfg = with_executor(cfg, executor, ray_address)
+    run_dir = out or Path("runs") / cfg.name
+    with progress_bar() as prog:
+        runner = j.attr("runner")(cfg, run_dir, default_root(data_root), prog,
+                                  lambda m: console.print(m, markup=False, highlight=False))
+        if verbose:
+            runner.verbose = True
+        runner.run(only, force)
+    show_report(j.name, runner.run_dir)
+
+
+def show_report(name: str, run_dir: Path) -> None:
+    """Draw the report of a run folder of the job ``name`` and show it."""
+    from privemo.experiments.jobs import job
+
+    result = job(name).attr("report")(run_dir)
+    if name == "representation":
+        _print_summary(result)
+        return
+    text = result["markdown"] if "markdown" in result else Path(result["report"]).read_text()
+    console.print(text, markup=False, highlight=False)
+    html = result.get("html") or Path(result["report"]).with_suffix(".html")
+    console.print(f"report: {html}", markup=False, highlight=False)
 
 
 def report(run_dir: Path = typer.Argument(..., help="a run folder with results.jsonl (any job)")) -> None:
@@ -95,25 +104,10 @@ def report(run_dir: Path = typer.Argument(..., help="a run folder with results.j
 
     Example: privemo report runs/demo
     """
-    from privemo.experiments import write_report
     from privemo.experiments.compare import job_of
 
     with friendly_errors():
-        job = job_of(run_dir)
-        if job == "representation":
-            _print_summary(write_report(run_dir))
-            return
-        from privemo.experiments.face.report import write_face_report
-        from privemo.experiments.federated.report import write_federated_report
-        from privemo.experiments.vgan.report import write_vgan_report
-        from privemo.experiments.video.report import write_video_report
-        from privemo.experiments.voice.report import write_voice_report
-
-        writer = {"voice": write_voice_report, "face": write_face_report, "video": write_video_report,
-                  "vgan": write_vgan_report, "federated": write_federated_report}[job]
-        result = writer(run_dir)
-        html = result.get("html") or Path(result["report"]).with_suffix(".html")
-        console.print(f"{job} report: {html}", markup=False, highlight=False)
+        show_report(job_of(run_dir), Path(run_dir))
 
 
 def compare(run_dirs: list[Path] = typer.Argument(..., help="run folders of any job (privemo run, evaluate voice|face|"
@@ -161,18 +155,11 @@ def demo(out: Path = typer.Option(Path("runs/demo"), help="run folder"),
                             progress=lambda i, n: prog("synthetic speakers", i, n))
         _samples(root, out / "samples")
         stage(2, f"speech representations against gender and identity attackers ({cfg_path.name})")
-        run(cfg_path, out, data_root=None, executor=None, ray_address=None, force=False)
+        run_job("representation", cfg_path, out, None, [], False)
         if video:
-            from privemo.experiments.video.config import load_video_config
-            from privemo.experiments.video.runner import VideoEvaluation
-
             stage(3, "faces and voices of talking-face clips anonymized, attacked, emotion fused "
                      "(configs/video/demo.yaml)")
-            vcfg = load_video_config(CONFIGS / "video" / "demo.yaml")
-            with progress_bar() as prog:
-                result = VideoEvaluation(vcfg, out / "video", Path("."), progress=prog,
-                                         log=lambda m: console.print(m, markup=False, highlight=False)).run()
-            console.print(Path(result["report"]).read_text(), markup=False, highlight=False)
+            run_job("video", CONFIGS / "video" / "demo.yaml", out / "video", Path("."), [], False)
             from privemo.experiments.compare import write_comparison
 
             write_comparison([out, out / "video"], out / "compared")  # every protection of both on one figure
@@ -195,52 +182,17 @@ def _samples(root: Path, folder: Path) -> None:
             atomic_write(folder / name, src.read_bytes())
 
 
-KINDS = ("experiment", "voice", "face", "video", "vgan", "federated")
-
-
-def config_kind(data: object) -> str:
-    """Which command a parsed config is for, from its keys."""
-    if not isinstance(data, dict):
-        return "experiment"
-    if "evaluators" in data:
-        return "experiment"
-    if "rounds" in data or "loso" in data or "strategy" in data or "attack" in data:
-        return "federated"
-    if "narula" in data or "anonymizers" in data:
-        return "face"
-    if "attacks" in data or "left_out" in data or "test_fraction" in data or "model" in data:
-        return "vgan"
-    methods = data.get("methods")
-    if isinstance(methods, list) and any(isinstance(m, dict) and ("face" in m or "voice" in m) for m in methods):
-        return "video"
-    return "voice" if "methods" in data else "experiment"
-
-
 def check(config: Path = typer.Argument(..., help="any privemo config YAML"),
-          kind: str = typer.Option("auto", help="auto (from its keys), " + ", ".join(KINDS))) -> None:
+          kind: str = typer.Option("auto", help="auto (from its keys), experiment, " + ", ".join(JOB_NAMES))) -> None:
     """Validate a config without running it: every key, range and component parameter, in a second.
 
     Example: privemo check configs/voice/ravdess.yaml
     """
-    from privemo.errors import ConfigError
-    from privemo.experiments.config import parse_config, read_yaml
+    from privemo.experiments.config import read_yaml
+    from privemo.experiments.jobs import config_job, job
 
     with friendly_errors():
-        if kind != "auto" and kind not in KINDS:
-            raise ConfigError(f"--kind: {kind!r} is not one of auto, {', '.join(KINDS)}")
         data, source = read_yaml(config)
-        kind = config_kind(data) if kind == "auto" else kind
-        cfg: Any
-        if kind == "experiment":
-            cfg = parse_config(data, source)
-        else:
-            from privemo.experiments.face.config import load_face_config
-            from privemo.experiments.federated.config import load_federated_config
-            from privemo.experiments.vgan.config import load_vgan_config
-            from privemo.experiments.video.config import load_video_config
-            from privemo.experiments.voice.config import load_voice_config
-
-            loaders = {"voice": load_voice_config, "face": load_face_config, "video": load_video_config,
-                       "vgan": load_vgan_config, "federated": load_federated_config}
-            cfg = loaders[kind](config)
-        console.print(f"{config}: a valid {kind} config ({cfg.name})", markup=False, highlight=False)
+        j = config_job(data) if kind == "auto" else job(kind)
+        cfg = j.attr("parse")(data, source)
+        console.print(f"{config}: a valid {j.name} config ({cfg.name})", markup=False, highlight=False)

@@ -63,11 +63,10 @@ def evaluate_cmd(config: Path = CONFIG, out: Path | None = OUT, data_root: Path 
 
     Example: privemo vgan evaluate configs/vgan/demo.yaml
     """
+    from privemo.cli.run import run_job
+
     with friendly_errors():
-        with progress_bar() as prog:
-            result = _experiment(config, out, data_root, prog, None, executor, ray_address).evaluate(force)
-        console.print(Path(result["report"]).read_text(), markup=False, highlight=False)
-        console.print(f"report: {Path(result['report']).with_suffix('.html')}")
+        run_job("vgan", config, out, data_root, [], force, executor, ray_address)
 
 
 @app.command("figures")

@@ -45,24 +45,6 @@ class RunVerdicts:
     protocol: str
 
 
-def _job(rows: list[dict[str, Any]]) -> str:
-    r = rows[0]
-    if "verification" in r and "method" in r:
-        return "voice"
-    if "face_id" in r and "method" in r:
-        return "video"
-    if "part" in r:
-        return "face"
-    if "unit" in r:
-        return "vgan"
-    if "kind" in r and r.get("kind") in ("federated", "centralised"):
-        return "federated"
-    if "variant" in r and "evaluator" in r:
-        return "representation"
-    raise ConfigError("results.jsonl: rows of no job privemo knows (voice, representation, face, vgan, video, "
-                      "federated)")
-
-
 def job_of(run_dir: str | Path, rows: list[dict[str, Any]] | None = None) -> str:
     """Which job wrote a run folder (voice, representation, face, vgan, video, federated), from its
     results (``rows``, read here when not given); a folder without results, or with rows of no known
@@ -71,8 +53,10 @@ def job_of(run_dir: str | Path, rows: list[dict[str, Any]] | None = None) -> str
     rows = read_results(run_dir) if rows is None else rows
     if not rows:
         raise ConfigError(f"{run_dir / 'results.jsonl'}: no results yet (run the experiment first)")
+    from privemo.experiments.jobs import job_of_rows
+
     try:
-        return _job(rows)
+        return job_of_rows(rows).name
     except ConfigError as exc:
         raise ConfigError(f"{run_dir / 'results.jsonl'}: {str(exc).split(': ', 1)[1]}") from None
 
@@ -85,36 +69,10 @@ def run_verdicts(run_dir: str | Path) -> RunVerdicts:
     cfg = run_config_data(run_dir)
     corpus = str(((cfg or {}).get("corpus") or {}).get("type", "?"))
     folds = (cfg or {}).get("folds")
+    from privemo.experiments.jobs import job as job_named
+
     try:
-        if job == "voice":
-            from privemo.experiments.voice.report import verdicts as voice_verdicts
-
-            vs = voice_verdicts(rows)
-        elif job == "video":
-            from privemo.experiments.video.report import verdicts as video_verdicts
-
-            vs = video_verdicts(rows)
-        elif job == "face":
-            from privemo.experiments.face.report import verdicts as face_verdicts
-
-            vs = face_verdicts([r for r in rows if r.get("part") == "narula"],
-                               [r for r in rows if r.get("part") == "anonymizer"])
-        elif job == "vgan":
-            from privemo.experiments.vgan.report import verdicts as vgan_verdicts
-
-            vs = vgan_verdicts(rows)
-        elif job == "federated":
-            from privemo.experiments.federated.report import summarize as fed_summarize
-            from privemo.experiments.federated.report import verdicts as fed_verdicts
-
-            order = [v["name"] for v in (cfg or {}).get("variants", []) if isinstance(v, dict) and "name" in v] or None
-            vs = fed_verdicts(fed_summarize(rows, order))
-        else:
-            from privemo.experiments.report import paper_table, summarize
-            from privemo.experiments.report import verdicts as rep_verdicts
-
-            summary = summarize(rows)
-            vs = rep_verdicts(paper_table(summary, rows), summary, rows, cfg or {})
+        vs = job_named(job).run_verdicts(rows, cfg or {})
     except (KeyError, TypeError, ValueError, IndexError, AttributeError, ZeroDivisionError) as exc:
         what = f"missing key {exc}" if isinstance(exc, KeyError) else f"{type(exc).__name__}: {exc}"
         raise ConfigError(f"{run_dir / 'results.jsonl'}: rows do not have the shape a {job} report reads ({what})") from None

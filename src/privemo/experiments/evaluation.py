@@ -47,7 +47,6 @@ class Evaluation:
         self.store = ResultStore(self.run_dir)
         self.store.clean()  # an interrupted run's temporary files (never a finished unit)
         self.specs: dict[str, dict[str, Any]] = {}
-        self.todo: list[str] = []
 
     # ---- what a job says about itself -----------------------------------------------------------
     def unit_specs(self, cfg: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -70,6 +69,12 @@ class Evaluation:
     def unit(self, key: str, shared: Any) -> list[dict[str, Any]]:
         """The rows of the unit ``key``."""
         raise NotImplementedError
+
+    def execute(self, todo: list[str], shared: Any) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+        """(key, rows) of each unit of ``todo`` as it finishes: one after another here; a job whose
+        units can run on an executor (Ray) hands them out there instead."""
+        for key in todo:
+            yield key, self.unit(key, shared)
 
     def report(self) -> dict[str, Any]:
         raise NotImplementedError
@@ -94,17 +99,16 @@ class Evaluation:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         atomic_write(self.run_dir / "config.yaml", text)
         todo = [p.key for p in plan if p.key not in done and (not only or p.choice is None or p.choice in only)]
-        self.todo = todo  # what this run does, for a session that prepares work for all of it at once
         if len(done) and todo:
             self.log(f"resuming: {len(set(done) & {p.key for p in plan})} of {len(plan)} units already done")
         if todo:
             with self.session() as shared:
-                for j, key in enumerate(todo):
-                    t0 = time.perf_counter()
-                    rows = self.unit(key, shared)
+                t0 = time.perf_counter()
+                for j, (key, rows) in enumerate(self.execute(todo, shared)):
                     self.store.write_unit(key, rows, self.specs.get(key))
                     self.log(f"{key}: done in {time.perf_counter() - t0:.0f} s")
                     self.progress("units", j + 1, len(todo))
+                    t0 = time.perf_counter()
         return self.report()
 
     def reusable(self, force: bool = False) -> tuple[set[str], dict[str, dict[str, Any]]]:
@@ -117,12 +121,16 @@ class Evaluation:
         specs = self.unit_specs(self.cfg.model_dump(mode="json"))
         if not self.store.done():
             return set(), specs
-        old_cfg = run_config_data(self.run_dir)
+        old_cfg = self.old_config()
         try:
             old_specs = self.unit_specs(old_cfg) if old_cfg else {}
         except (ConfigError, KeyError, TypeError, ValueError, AttributeError):
             old_specs = {}  # a config file this job cannot read: judged by the units' own records
         return reusable_units(self.store, specs, old_specs, force, self.drop_unit, self.log), specs
+
+    def old_config(self) -> dict[str, Any]:
+        """The run folder's config.yaml as a mapping (empty where there is none)."""
+        return run_config_data(self.run_dir)
 
     def drop_unit(self, key: str) -> None:
         """Forget a finished unit and what it wrote, so that it is redone."""

@@ -9,7 +9,8 @@ the pooled features are the representation), and runs every evaluator on (train,
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,8 @@ from privemo.corpora.splits import Fold, MembershipSplit, attacker_split, member
 from privemo.errors import ConfigError
 from privemo.evaluators import View
 from privemo.experiments.config import ExperimentConfig, corpus_root, data_root
-from privemo.experiments.store import ResultStore, atomic_write, reusable_units, run_config_data
+from privemo.experiments.evaluation import Evaluation, Planned
+from privemo.experiments.store import ResultStore, atomic_write, run_config_data
 from privemo.features import FeatureCache, extract, get_extractor, pool, speaker_znorm
 from privemo.learners import SeqData
 from privemo.registry import create
@@ -54,17 +56,15 @@ def load_corpus(cfg: ExperimentConfig, root: Path, progress: Progress | None = N
     return manifest
 
 
-class Runner:
+class Runner(Evaluation):
+    cfg: ExperimentConfig
+    select_option = "--variant"
+
     def __init__(self, config: ExperimentConfig, out: str | Path | None = None, data: str | Path | None = None,
                  cache: FeatureCache | None = None, progress: Progress | None = None,
                  log: Callable[[str], None] | None = None) -> None:
-        self.cfg = config
-        self.run_dir = Path(out) if out else Path("runs") / config.name
-        self.data_root = data_root(data)
-        self.cache = cache or FeatureCache()
-        self.progress = progress
-        self.log = log or (lambda msg: None)
-        self.store = ResultStore(self.run_dir)
+        super().__init__(config, Path(out) if out else Path("runs") / config.name, data_root(data), cache,
+                         progress, log)
 
     def unit_specs(self, cfg: dict[str, Any]) -> dict[str, dict[str, Any]]:
         """Each unit's full resolved configuration, from a config mapping: its variant (without the
@@ -85,7 +85,13 @@ class Runner:
                         "shared": shared, "variant": variant, "seed": seed, "fold": f}
         return specs
 
-    def _old_config(self) -> dict[str, Any]:
+    def reusable(self, force: bool = False) -> tuple[set[str], dict[str, dict[str, Any]]]:
+        from privemo.executors import check_executor
+
+        check_executor(self.cfg.executor, 1, self.cfg.ray_address)  # ray installed? before any work
+        return super().reusable(force)
+
+    def old_config(self) -> dict[str, Any]:
         """The run folder's config as this code reads it (defaults filled in), or its raw mapping."""
         from privemo.experiments.config import parse_config, read_yaml
 
@@ -97,33 +103,22 @@ class Runner:
         except ConfigError:
             return run_config_data(self.run_dir)
 
-    def _check_run_dir(self, force: bool = False) -> set[str]:
-        """The finished units still valid for this config (a unit whose configuration changed is
-        refused naming the key, or dropped with ``force``); then the run folder's config.yaml."""
-        self.store.clean()  # an interrupted run's temporary files (never a finished unit)
-        self._specs = self.unit_specs(self.cfg.model_dump(mode="json"))
-        done: set[str] = set()
-        if self.store.done():
-            old = self._old_config()
-            done = reusable_units(self.store, self._specs, self.unit_specs(old) if old else {}, force,
-                                  self._drop_unit, self.log)
-        atomic_write(self.run_dir / "config.yaml", self.cfg.to_yaml())
-        return done
+    def config_text(self) -> str:
+        return self.cfg.to_yaml()
 
-    def _drop_unit(self, key: str) -> None:
+    def drop_unit(self, key: str) -> None:
         self.store.drop(key)
         inside(self.run_dir / "checkpoints", f"{key}.pt").unlink(missing_ok=True)
 
     def units(self) -> list[Unit]:
         return [Unit(v.name, f, s) for v in self.cfg.variants for s in self.cfg.seeds for f in range(self.cfg.folds)]
 
-    def run(self, force: bool = False) -> list[dict[str, Any]]:
-        """Every unit not finished yet; ``force`` redoes the finished units whose configuration changed
-        (without it such a resume is a ConfigError naming the unit and the changed keys)."""
-        from privemo.executors import check_executor
+    def plan(self) -> list[Planned]:
+        return [Planned(u.key, u.variant) for u in self.units()]
 
-        check_executor(self.cfg.executor, 1, self.cfg.ray_address)  # ray installed? before any work
-        done = self._check_run_dir(force)
+    @contextmanager
+    def session(self) -> Iterator[tuple[Manifest, list[Any]]]:
+        """The corpus (its manifest kept in the run folder) and the folds of its protocol."""
         manifest = load_corpus(self.cfg, self.data_root)
         if manifest.skipped:
             self.log(f"skipped {len(manifest.skipped)} bad files, e.g. {manifest.skipped[0]}")
@@ -134,24 +129,28 @@ class Runner:
         else:
             folds = speaker_folds(manifest, self.cfg.folds, self.cfg.split_seed, self.cfg.balance_gender,
                                   self.cfg.valid_speakers)
-        todo = [u for u in self.units() if u.key not in done]
-        if len(todo) < len(self.units()):
-            self.log(f"resuming: {len(self.units()) - len(todo)} of {len(self.units())} units already done")
-        by_variant: dict[str, list[Unit]] = {}
-        for u in todo:
-            by_variant.setdefault(u.variant, []).append(u)
-        finished = len(self.units()) - len(todo)
+        yield manifest, folds
+
+    def execute(self, todo: list[str], shared: tuple[Manifest, list[Any]]
+                ) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+        """Variant by variant (its features computed once), its units here or as Ray tasks."""
+        manifest, folds = shared
+        keys = set(todo)
         for vcfg in self.cfg.variants:
-            if vcfg.name not in by_variant:
-                continue
-            data = self.features(manifest, vcfg.name)
-            payloads = [(u, data) for u in by_variant[vcfg.name]]
-            for unit, rows in self._execute(payloads, folds, manifest):
-                self.store.write_unit(unit.key, rows, self._specs.get(unit.key))
-                finished += 1
-                if self.progress:
-                    self.progress("units", finished, len(self.units()))
+            units = [u for u in self.units() if u.variant == vcfg.name and u.key in keys]
+            if units:
+                data = self.features(manifest, vcfg.name)
+                for unit, rows in self._execute([(u, data) for u in units], folds, manifest):
+                    yield unit.key, rows
+
+    def report(self) -> list[dict[str, Any]]:  # type: ignore[override]
+        """The rows (the page is `write_report`'s)."""
         return self.store.rows()
+
+    def run(self, only: list[str] | None = None, force: bool = False) -> list[dict[str, Any]]:  # type: ignore[override]
+        """Every unit not finished yet; ``force`` redoes the finished units whose configuration changed
+        (without it such a resume is a ConfigError naming the unit and the changed keys)."""
+        return super().run(only, force)  # type: ignore[return-value]
 
     # -- features ---------------------------------------------------------------------------------
     def features(self, manifest: Manifest, variant: str) -> dict[str, Any]:
@@ -169,7 +168,7 @@ class Runner:
             if len(chosen) == 0:
                 raise ConfigError(f"variants.{variant}: the corpus has no {'/'.join(media)} items for "
                                   f"{st.features['type']} features")
-            prog = (lambda i, n, label=label, p=self.progress: p(f"features {label}", i, n)) if self.progress else None
+            prog = lambda i, n, label=label, p=self.progress: p(f"features {label}", i, n)  # noqa: E731
             feats = extract(manifest.subset(chosen), ex, self.cache, skip_bad=self.cfg.skip_bad, progress=prog)
             for path, why in feats.failed:
                 self.log(f"feature extraction skipped {path}: {why}")
@@ -204,7 +203,7 @@ class Runner:
             progress = self.progress
 
             def on_epoch(key: str) -> Callable[[int, int], None] | None:
-                return (lambda e, n: progress(f"{key} epochs", e, n)) if progress else None
+                return lambda e, n: progress(f"{key} epochs", e, n)
 
             outcomes = (_unit_job((self.cfg, data, folds, manifest), u, on_epoch(u.key)) for u in units)
         for unit, rows, checkpoint in outcomes:

@@ -134,6 +134,9 @@ class FaceEvalConfig(_Strict):
         return self
 
 
-def load_face_config(path: str | Path) -> FaceEvalConfig:
-    data, source = read_yaml(path)
+def parse_face_config(data: Any, source: str = "<config>") -> FaceEvalConfig:
     return validate_mapping(FaceEvalConfig, data, source)
+
+
+def load_face_config(path: str | Path) -> FaceEvalConfig:
+    return parse_face_config(*read_yaml(path))

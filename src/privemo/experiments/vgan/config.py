@@ -127,7 +127,10 @@ class VganEvalConfig(_Strict):
 
 
 def load_vgan_config(path: str | Path) -> VganEvalConfig:
-    data, source = read_yaml(path)
+    return parse_vgan_config(*read_yaml(path))
+
+
+def parse_vgan_config(data: Any, source: str = "<config>") -> VganEvalConfig:
     cfg = validate_mapping(VganEvalConfig, data, source)
     try:
         cfg.vgan_config()

@@ -215,9 +215,13 @@ class VganExperiment(Evaluation):
         """Train if needed, then every scenario unit not finished yet; a finished unit whose
         configuration changed (the attackers' settings, a model trained longer) is refused naming
         the key, or with ``force`` redone."""
+        return self.run(None, force)
+
+    def run(self, only: list[str] | None = None, force: bool = False) -> dict[str, Any]:
+        """Train (or resume, or load the trained model), then the scenario units."""
         self._model = self.train()
         self._trained = self._model.iteration_
-        return self.run(None, force)
+        return super().run(only, force)
 
     def plan(self) -> list[Planned]:
         from privemo.experiments.vgan import scenarios
@@ -245,21 +249,27 @@ class VganExperiment(Evaluation):
                      / max(model.seconds_, 1e-9),
                      "train_images": n_img, "final": model.history_[-1] if model.history_ else {},
                      "threads": torch.get_num_threads()}]
-        if self.cfg.executor == "ray":
-            if "tasks" not in shared:
-                todo = [k for k in self.todo if k != "training"]
-                executor = self.executor()
-                self.log(f"scenarios {', '.join(todo)} on {executor.describe()}")
-                shared["tasks"] = iter(executor.imap(_scenario_unit, (_model_bytes(model), d, self.cfg.attacks,
-                                                                       self.cfg.seed), todo))
-            unit, rows, _ = next(shared["tasks"])
-            assert unit == key, (unit, key)
-        else:
-            if "judge" not in shared:
-                shared["judge"] = scenarios.Judge(model, d, self.cfg.attacks, self.cfg.seed, self.log,
-                                                  lambda label, i, n: self.progress(label, i, n))
-            rows = getattr(shared["judge"], key)()
+        if "judge" not in shared:
+            shared["judge"] = scenarios.Judge(model, d, self.cfg.attacks, self.cfg.seed, self.log,
+                                              lambda label, i, n: self.progress(label, i, n))
+        rows = getattr(shared["judge"], key)()
         return [{"unit": key, **r} for r in rows]
+
+    def execute(self, todo: list[str], shared: dict[str, Any]) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+        """With Ray, every scenario a task (the model's bytes and the faces sent to the workers once)."""
+        if self.cfg.executor != "ray":
+            yield from super().execute(todo, shared)
+            return
+        if "training" in todo:
+            yield "training", self.unit("training", shared)
+        scen = [k for k in todo if k != "training"]
+        if scen:
+            executor = self.executor()
+            self.log(f"scenarios {', '.join(scen)} on {executor.describe()}")
+            blob = _model_bytes(self._model)
+            for unit, rows, _ in executor.imap(_scenario_unit, (blob, shared["data"], self.cfg.attacks, self.cfg.seed),
+                                               scen):
+                yield unit, [{"unit": unit, **r} for r in rows]
 
     def report(self) -> dict[str, Any]:
         from privemo.experiments.vgan.report import write_vgan_report

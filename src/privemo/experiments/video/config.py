@@ -138,6 +138,9 @@ class VideoEvalConfig(_Strict):
         return self
 
 
-def load_video_config(path: str | Path) -> VideoEvalConfig:
-    data, source = read_yaml(path)
+def parse_video_config(data: Any, source: str = "<config>") -> VideoEvalConfig:
     return validate_mapping(VideoEvalConfig, data, source)
+
+
+def load_video_config(path: str | Path) -> VideoEvalConfig:
+    return parse_video_config(*read_yaml(path))

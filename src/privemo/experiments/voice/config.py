@@ -77,6 +77,9 @@ class VoiceEvalConfig(_Strict):
         return self
 
 
-def load_voice_config(path: str | Path) -> VoiceEvalConfig:
-    data, source = read_yaml(path)
+def parse_voice_config(data: Any, source: str = "<config>") -> VoiceEvalConfig:
     return validate_mapping(VoiceEvalConfig, data, source)
+
+
+def load_voice_config(path: str | Path) -> VoiceEvalConfig:
+    return parse_voice_config(*read_yaml(path))
