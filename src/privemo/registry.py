@@ -1,7 +1,8 @@
 """One registry for every kind of component: ``register(kind, name)`` and ``create(kind, **config)``.
 
 Kinds used in privemo: ``corpus``, ``feature``, ``anonymizer``, ``learner``, ``evaluator``, ``strategy``
-(Flower's server strategies), ``face_detector`` (face front-ends: a detector and its landmarks).
+(Flower's server strategies), ``face_detector`` (face front-ends: a detector and its landmarks),
+``judge`` (the attackers and utility models of a media evaluation, :mod:`privemo.evaluators.judge`).
 A component is registered under a ``type`` name; an experiment config names it by that ``type``.
 """
 
@@ -94,6 +95,8 @@ _PROVIDERS = {
                    "privemo.anonymize.face_pseudo"),
     "strategy": ("privemo.learners.federated.strategies",),
     "face_detector": ("privemo.features.frontend",),
+    "judge": ("privemo.attacks.verification", "privemo.attacks.voice", "privemo.attacks.finetuned",
+              "privemo.evaluators.voice"),
 }
 _loaded: set[str] = set()
 

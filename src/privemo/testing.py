@@ -56,7 +56,7 @@ from privemo.registry import lookup
 
 __all__ = ["ContractError", "check_component", "quick_params"]
 
-KINDS = ("corpus", "anonymizer", "feature", "learner", "evaluator", "strategy", "face_detector")
+KINDS = ("corpus", "anonymizer", "feature", "learner", "evaluator", "strategy", "face_detector", "judge")
 ROLES = ("utility", "attack", "reid", "membership")
 RATE_KEYS = ("uar", "accuracy", "chance", "eer", "auc", "acc")
 REQUIRED_COLUMNS = ("item_id", "path", "media", "corpus", "speaker", "gender", "emotion")
@@ -70,6 +70,7 @@ _QUICK: dict[tuple[str, str], dict[str, Any]] = {
     ("anonymizer", "voice_vq"): {"k": 4},
     ("strategy", "qfedavg"): {"client_learning_rate": 0.1},
     ("corpus", "synthetic"): {"n_speakers": 4, "items": 1, "media": "all"},
+    ("judge", "finetuned"): {"steps": 2, "speakers": 2, "clips": 2},
 }
 
 
@@ -353,6 +354,42 @@ class _Suite:
         self.ok("determinism")
         self.ok("ranges")
 
+    # -- judge of a media evaluation ----------------------------------------------------------------
+    def check_judge(self) -> None:
+        from privemo.evaluators.judge import Column, Judge, column_value
+        from privemo.evaluators.threat import declared
+
+        judge = self.create()
+        self.check_schema_and_round_trip(judge, lambda j: {"type": self.name, **j.config()})
+        if not isinstance(judge, Judge) or getattr(judge, "medium", None) not in JUDGE_MEDIA:
+            self.fail("declaration", f"a judge is a privemo.evaluators.judge.Judge of a medium in {JUDGE_MEDIA}")
+        for key in judge.threats:
+            try:
+                declared(key)
+            except KeyError as exc:
+                self.fail("declaration", f"threat model {key!r} is not declared: {exc}")
+        if not judge.threats or not all(isinstance(c, Column) for c in judge.columns):
+            self.fail("declaration", "a judge declares its threat models and its columns (evaluators.judge.Column)")
+        self.ok("declaration")
+        if judge.medium != "voice":
+            return  # the figures of the other media's judges are checked by their evaluation's tests
+        a = _plain(judge(_voice_input()))
+        b = _plain(self.create()(_voice_input()))
+        try:
+            ja, jb = json.dumps(a, sort_keys=True), json.dumps(b, sort_keys=True)
+        except TypeError as exc:
+            self.fail("figures", f"the figures must be JSON-able (results.jsonl): {exc}")
+        if ja != jb:
+            self.fail("determinism", "the same input gave other figures the second time")
+        for c in judge.columns:
+            value = column_value(a, c.path)
+            if value is None:
+                self.fail("columns", f"declared column {c.label!r} ({c.path}) is not a number in its result")
+            if c.fmt == "pct" and not 0.0 <= value <= 1.0:  # type: ignore[operator]
+                self.fail("ranges", f"{c.path} = {value} is a rate outside [0, 1]")
+        self.ok("determinism")
+        self.ok("columns")
+
     # -- strategy ---------------------------------------------------------------------------------
     def check_strategy(self) -> None:
         from privemo.experiments.federated.config import resolve_strategy
@@ -478,6 +515,35 @@ def _views() -> tuple[Any, Any]:
     tr = m["speaker"].isin(["s0", "s1", "s4", "s5", "s6", "s2"]).to_numpy()
     ctx = {"fold": 0, "seed": 0}
     return View(X[tr], m.subset(tr), None, ctx), View(X[~tr], m.subset(~tr), None, ctx)
+
+
+JUDGE_MEDIA = ("voice", "video")
+
+
+def _voice_input() -> Any:
+    """A small voice evaluation's input: 8 speakers (4 m, 4 f) x 6 clips, 2 emotions, 4 speaker folds,
+    each speaker's clips split in enrolment and trial halves; embeddings carry speaker and gender."""
+    from privemo.evaluators.judge import JudgeInput
+    from privemo.evaluators.voice import Items, Side
+
+    rng = np.random.default_rng(0)
+    spk = np.repeat([f"s{i}" for i in range(8)], 6)
+    gender = np.array(["m" if int(s[1]) < 4 else "f" for s in spk])
+    emotion = np.tile(["happy", "sad"], 24)
+    centre = {s: rng.normal(0, 1, 16) for s in set(spk.tolist())}
+
+    def side(noise: float) -> Side:
+        emb = np.stack([centre[s] for s in spk]) + rng.normal(0, noise, (48, 16))
+        emb /= np.linalg.norm(emb, axis=1, keepdims=True)
+        eg = rng.normal(0, 1, (48, 8)) + (gender == "m")[:, None]
+        emo = rng.normal(0, 1, (48, 6)) + (emotion == "sad")[:, None]
+        return Side(emb.astype(np.float32), eg, emo.astype(np.float32))
+
+    fold_of = {f"s{i}": i % 4 for i in range(8)}
+    items = Items(spk, gender, emotion, np.tile([True, True, True, False, False, False], 8),
+                  np.array([fold_of[s] for s in spk]), fold_of)
+    mels = [rng.normal(0, 1, (200, 40)).astype(np.float32) for _ in range(48)]
+    return JudgeInput(side(0.3), side(0.6), items, 0, False, lambda name: mels if name == "mels" else None)
 
 
 def _plain(obj: Any) -> Any:

@@ -19,15 +19,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
+from pydantic import Field
 
 from privemo.attacks.verification import verification_eers
 from privemo.evaluators.base import fit_predict
+from privemo.evaluators.judge import Column, Judge, JudgeInput
 from privemo.evaluators.threat import ThreatModel, declare
 from privemo.evaluators.voice import Items
 from privemo.metrics import accuracy
+from privemo.registry import register
 
 FINETUNED = declare("voice.finetuned", ThreatModel(
     "fine-tuned encoder (semi-informed)", "attack",
@@ -195,3 +198,28 @@ def finetuned_attack(mels: Sequence[np.ndarray], items: Items, cfg: FineTune, se
         "chance": 1.0 / len(set(spk.tolist())),
         "per_fold": per_fold, "finetune": asdict(cfg),
     }
+
+
+@register("judge", "finetuned")
+@dataclass
+class FineTuned(Judge):
+    """resemblyzer's encoder fine-tuned on the other folds' anonymized speech (see the module)."""
+
+    steps: Annotated[int, Field(ge=1, le=100_000)] = 100
+    speakers: Annotated[int, Field(ge=2, le=1000)] = 8
+    clips: Annotated[int, Field(ge=2, le=100)] = 4
+    lr: Annotated[float, Field(gt=0, le=0.1)] = 1e-4
+
+    medium = "voice"
+    threats = ("voice.finetuned",)
+    needs = ("mels",)
+    columns = (
+        Column("semi-informed EER (centroid, fine-tuned encoder)", "eer_centroid", "pct", "voice verification",
+               "semi-informed, fine-tuned encoder", 0.5, 0.40, lower_is_private=False, strongest=True),
+        Column("speaker ID informed (fine-tuned encoder)", "id_accuracy", "pct", "voice identification",
+               "informed, fine-tuned encoder", "speakers", 0.25, strongest=True),
+    )
+
+    def __call__(self, j: JudgeInput) -> dict[str, Any]:
+        cfg = FineTune(self.steps, self.speakers, self.clips, self.lr)
+        return finetuned_attack(j.extra("mels"), j.items, cfg, j.seed, j.progress)

@@ -20,8 +20,11 @@ from typing import Any
 import numpy as np
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 
+from privemo._schema import PosInt
+from privemo.evaluators.judge import Column, Judge, JudgeInput
 from privemo.evaluators.threat import ThreatModel, declare
 from privemo.metrics import eer
+from privemo.registry import register
 
 LAZY = declare("voice.lazy_verification", ThreatModel(
     "lazy-informed verification", "attack", "a verifier with the pretrained resemblyzer speaker encoder",
@@ -131,3 +134,31 @@ def verification_attack(orig: np.ndarray, anon: np.ndarray, speakers: np.ndarray
     out["semi_lda_test_speakers_per_fold"] = int(np.mean([(np.array(list(fold_of.values())) == f).sum()
                                                          for f in sorted(set(fold_of.values()))]))
     return out
+
+
+_EER = {"fmt": "pct", "threat": "voice verification", "chance": 0.5, "target": 0.40, "lower_is_private": False}
+
+
+@register("judge", "verification")
+@dataclass
+class Verification(Judge):
+    """Lazy- and semi-informed verification with resemblyzer, raw cosine and an LDA back-end
+    (``backend_dim`` dimensions) fitted on the other folds' anonymized speech."""
+
+    backend_dim: PosInt = 100
+
+    medium = "voice"
+    threats = ("voice.lazy_verification", "voice.semi_verification", "voice.semi_lda_verification")
+    columns = (
+        Column("semi-informed EER (centroid)", "semi_eer_centroid", attacker="semi-informed, resemblyzer",
+               strongest=True, **_EER),  # type: ignore[arg-type]
+        Column("semi-informed EER (centroid, LDA back-end)", "semi_lda_eer_centroid",
+               attacker="semi-informed, resemblyzer + LDA", strongest=True, **_EER),  # type: ignore[arg-type]
+        Column("semi-informed EER (pairs)", "semi_eer_pairs", "pct"),
+        Column("lazy-informed EER (centroid)", "lazy_eer_centroid", attacker="lazy-informed, resemblyzer",
+               **_EER),  # type: ignore[arg-type]
+    )
+
+    def __call__(self, j: JudgeInput) -> dict[str, Any]:
+        return verification_attack(j.original.emb, j.side.emb, j.items.speaker, j.items.enrol, j.items.fold_of,
+                                   self.backend_dim)

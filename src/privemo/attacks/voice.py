@@ -6,14 +6,17 @@ after (``a``) anonymization (:mod:`privemo.evaluators.voice`). Each declares its
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from privemo.evaluators.base import fit_predict
+from privemo.evaluators.base import Classifier, fit_predict
+from privemo.evaluators.judge import Column, Judge, JudgeInput
 from privemo.evaluators.threat import ThreatModel, declare
 from privemo.evaluators.voice import Items, Side, _fold_predictions
 from privemo.metrics import accuracy, uar
+from privemo.registry import register
 
 NAIVE_ID = declare("voice.naive_id", ThreatModel(
     "naive speaker identification", "attack", "a closed-set identifier of every speaker (resemblyzer or eGeMAPS, "
@@ -108,3 +111,54 @@ def similarity_table(o: Side, a: Side, items: Items) -> dict[str, Any]:
             "r2": _stats(np.sum(Uo * Ua, axis=1))}
 
 
+
+
+_ID = {"fmt": "pct", "threat": "voice identification", "chance": "speakers", "target": 0.25}
+
+
+@register("judge", "speaker_id")
+@dataclass
+class SpeakerId(Judge):
+    """Closed-set speaker identification (logistic regression on resemblyzer and eGeMAPS), naive and informed."""
+
+    medium = "voice"
+    threats = ("voice.naive_id", "voice.informed_id")
+    columns = (
+        Column("speaker ID naive (resemblyzer)", "naive_resemblyzer", attacker="naive, resemblyzer",
+               **_ID),  # type: ignore[arg-type]
+        Column("speaker ID informed (resemblyzer)", "informed_resemblyzer", attacker="informed, resemblyzer",
+               strongest=True, **_ID),  # type: ignore[arg-type]
+        Column("speaker ID informed (eGeMAPS)", "informed_egemaps", attacker="informed, eGeMAPS", strongest=True,
+               **_ID),  # type: ignore[arg-type]
+    )
+
+    def __call__(self, j: JudgeInput) -> dict[str, Any]:
+        return speaker_id(j.original, j.side, j.items, j.seed)
+
+
+@register("judge", "gender")
+@dataclass
+class Gender(Judge):
+    """The gender attacker, the worst case over ``attackers`` and feature sets."""
+
+    attackers: list[Classifier] = field(default_factory=lambda: ["logreg", "gbm"])
+
+    medium = "voice"
+    threats = ("voice.gender",)
+    columns = (Column("gender attacker UAR", "uar", threat="gender", attacker="gender attacker (worst case), UAR",
+                      chance=0.5, target=0.70, strongest=True),)
+
+    def __call__(self, j: JudgeInput) -> dict[str, Any]:
+        return gender_attack(j.side, j.items, list(self.attackers), j.seed)
+
+
+@register("judge", "similarity")
+@dataclass
+class Similarity(Judge):
+    """ranade's Table 1: resemblyzer cosine within and across versions."""
+
+    medium = "voice"
+    threats = ("voice.similarity",)
+
+    def __call__(self, j: JudgeInput) -> dict[str, Any]:
+        return similarity_table(j.original, j.side, j.items)

@@ -77,8 +77,8 @@ def run_job(name: str, config: Path, out: Path | None, data_root: Path | None, o
         cfg = with_executor(cfg, executor, ray_address)
     run_dir = out or Path("runs") / cfg.name
     with progress_bar() as prog:
-        runner = j.attr("runner")(cfg, run_dir, default_root(data_root), prog,
-                                  lambda m: console.print(m, markup=False, highlight=False))
+        runner = j.attr("runner")(cfg, run_dir, default_root(data_root), progress=prog,
+                                  log=lambda m: console.print(m, markup=False, highlight=False))
         if verbose:
             runner.verbose = True
         runner.run(only, force)

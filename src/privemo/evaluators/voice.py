@@ -12,9 +12,11 @@ import numpy as np
 from sklearn.ensemble import RandomForestClassifier
 
 from privemo.evaluators.base import fit_predict
+from privemo.evaluators.judge import Column, Judge, JudgeInput
 from privemo.evaluators.threat import ThreatModel, declare
 from privemo.features.normalize import speaker_znorm
 from privemo.metrics import confusion, per_class_recall, per_group_uar, uar
+from privemo.registry import register
 
 EMOTION = declare("voice.emotion", ThreatModel(
     "emotion", "utility", "emotion recognition on anonymized speech (UAR): logistic regression on speaker-"
@@ -94,3 +96,20 @@ def emotion_utility(o: Side, a: Side, items: Items, seed: int, reference: bool, 
     if reference:  # original audio: trained on original = trained on "anonymized"
         out.update({k.replace("_orig_", "_anon_", 1): v for k, v in list(out.items()) if "_orig_" in k})
     return out
+
+
+@register("judge", "emotion")
+@dataclass
+class Emotion(Judge):
+    """Emotion recognition on the protected speech (see :func:`emotion_utility`)."""
+
+    medium = "voice"
+    threats = ("voice.emotion",)
+    columns = (
+        Column("emotion UAR, trained on original (logreg, ComParE)", "logreg_orig_uar"),
+        Column("emotion UAR, trained on anonymized (logreg, ComParE)", "logreg_anon_uar", utility=True),
+        Column("emotion UAR, trained on anonymized (RF, eGeMAPS)", "rf_anon_uar"),
+    )
+
+    def __call__(self, j: JudgeInput) -> dict[str, Any]:
+        return emotion_utility(j.original, j.side, j.items, j.seed, j.reference)

@@ -82,6 +82,32 @@ def check_executor_setting(executor: str, workers: int, address: str | None) -> 
         raise ValueError(str(exc)) from None
 
 
+# row keys of a method-by-method evaluation that no judge may take as its name
+ROW_KEYS = frozenset({"method", "anonymizer", "face", "voice", "curve", "x", "n_items", "n_clips", "n_speakers", "folds",
+                      "rtf", "batch", "wall_s", "dp", "reference", "faces_found"})
+
+
+def check_judges(judges: list[Any], medium: str) -> list[dict[str, Any]]:
+    """A list of judge mappings ({type: NAME, params...}): every type a registered judge of ``medium``,
+    its parameters checked, each at most once (its results are stored under its name)."""
+    from privemo.registry import check
+
+    seen: set[str] = set()
+    for i, spec in enumerate(judges):
+        try:
+            factory = check("judge", spec, f"judges.{i}")
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
+        if factory.medium != medium:
+            raise ValueError(f"judges.{i}: {spec['type']!r} judges {factory.medium}, not {medium}")
+        if spec["type"] in seen:
+            raise ValueError(f"judges.{i}: {spec['type']!r} is listed twice")
+        if spec["type"] in ROW_KEYS:
+            raise ValueError(f"judges.{i}: {spec['type']!r} is a row key, not a judge name")
+        seen.add(spec["type"])
+    return [dict(j) for j in judges]
+
+
 def unique_methods(methods: list[Any]) -> list[Any]:
     """An anonymization evaluation's methods: unique names, and never ``original`` (always the reference)."""
     names = [m.name for m in methods]

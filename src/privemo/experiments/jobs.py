@@ -27,7 +27,7 @@ class Job:
     keys: tuple[str, ...]
     #: ``(data, source) -> config``: a parsed mapping validated, every component checked
     parse: str
-    #: ``(config, run_dir, data_root, progress, log) -> object with run(only, force)``
+    #: ``(config, run_dir, data_root, *, progress, log) -> object with run(only, force)``
     runner: str
     #: ``(rows) -> bool``: results.jsonl rows this job wrote
     rows: Callable[[dict[str, Any]], bool]
@@ -121,19 +121,19 @@ def job_of_rows(rows: list[dict[str, Any]]) -> Job:
 
 
 # ---- runners whose constructors take other arguments ---------------------------------------------
-def _representation_runner(cfg: Any, run_dir: Path, data_root: Path, progress: Any, log: Any) -> Any:
+def _representation_runner(cfg: Any, run_dir: Path, data_root: Path, *, progress: Any, log: Any) -> Any:
     from privemo.experiments.runner import Runner
 
     return Runner(cfg, run_dir, data_root, progress=progress, log=log)
 
 
-def _federated_runner(cfg: Any, run_dir: Path, data_root: Path, progress: Any, log: Any) -> Any:
+def _federated_runner(cfg: Any, run_dir: Path, data_root: Path, *, progress: Any, log: Any) -> Any:
     from privemo.experiments.federated.runner import FederatedExperiment
 
     return FederatedExperiment(cfg, run_dir, data_root, log=log, progress=progress)
 
 
-def _vgan_runner(cfg: Any, run_dir: Path, data_root: Path, progress: Any, log: Any) -> Any:
+def _vgan_runner(cfg: Any, run_dir: Path, data_root: Path, *, progress: Any, log: Any) -> Any:
     from privemo.experiments.vgan.runner import VganExperiment
 
     return VganExperiment(cfg, run_dir, data_root, progress=progress, log=log)

@@ -12,6 +12,7 @@ from privemo.experiments.config import (
     CorpusConfig,
     Name,
     _Strict,
+    check_judges,
     component,
     read_yaml,
     unique_methods,
@@ -63,6 +64,22 @@ class VoiceEvalConfig(_Strict):
     examples: int = Field(3, le=1000)  # listening examples per method
     rtf_clips: int = 20  # clips timed one by one on one thread for the real-time factor
     attackers: list[Classifier] = Field(default=["logreg", "gbm"], min_length=1)  # gender attacker kinds
+    # the attackers and utility models (registered judges, `privemo anonymize methods`-style mappings
+    # {type: NAME, params...}); none: every built-in voice judge, with `attackers` and `finetune` above
+    judges: list[dict[str, Any]] | None = None
+
+    @field_validator("judges")
+    @classmethod
+    def _judges(cls, v: list[dict[str, Any]] | None) -> list[dict[str, Any]] | None:
+        return None if v is None else check_judges(v, "voice")
+
+    def judge_specs(self) -> list[dict[str, Any]]:
+        """The judges this evaluation runs, in order (the default list spelled out)."""
+        if self.judges is not None:
+            return [dict(j) for j in self.judges]
+        tuned = [{"type": "finetuned", **self.finetune.model_dump()}] if self.finetune.steps > 0 else []
+        return [{"type": "verification"}, {"type": "speaker_id"}, {"type": "gender", "attackers": list(self.attackers)},
+                *tuned, {"type": "similarity"}, {"type": "emotion"}]
 
     @field_validator("methods")
     @classmethod

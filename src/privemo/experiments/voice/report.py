@@ -4,35 +4,60 @@ and epsilon, and listening examples. ``report.md`` and a self-contained ``report
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from privemo.evaluators.judge import Column, column_value
 from privemo.experiments.html import examples_html, page, run_config
 from privemo.experiments.report import _png
 from privemo.experiments.store import atomic_write, read_results, report_guard, run_config_data
 from privemo.experiments.verdict import PROTECTION, REFERENCE, Attack, Verdict, verdict_figure, with_verdict
 
-COLUMNS = [
-    ("semi-informed EER (centroid)", lambda r: r["verification"]["semi_eer_centroid"], "pct"),
-    ("semi-informed EER (centroid, LDA back-end)", lambda r: r["verification"]["semi_lda_eer_centroid"], "pct"),
-    ("semi-informed EER (centroid, fine-tuned encoder)", lambda r: r["finetuned"]["eer_centroid"], "pct"),
-    ("semi-informed EER (pairs)", lambda r: r["verification"]["semi_eer_pairs"], "pct"),
-    ("lazy-informed EER (centroid)", lambda r: r["verification"]["lazy_eer_centroid"], "pct"),
-    ("speaker ID naive (resemblyzer)", lambda r: r["speaker_id"]["naive_resemblyzer"], "pct"),
-    ("speaker ID informed (resemblyzer)", lambda r: r["speaker_id"]["informed_resemblyzer"], "pct"),
-    ("speaker ID informed (eGeMAPS)", lambda r: r["speaker_id"]["informed_egemaps"], "pct"),
-    ("speaker ID informed (fine-tuned encoder)", lambda r: r["finetuned"]["id_accuracy"], "pct"),
-    ("gender attacker UAR", lambda r: r["gender"]["uar"], "f3"),
-    ("emotion UAR, trained on original (logreg, ComParE)", lambda r: r["emotion"]["logreg_orig_uar"], "f3"),
-    ("emotion UAR, trained on anonymized (logreg, ComParE)", lambda r: r["emotion"]["logreg_anon_uar"], "f3"),
-    ("emotion UAR, trained on anonymized (RF, eGeMAPS)", lambda r: r["emotion"]["rf_anon_uar"], "f3"),
-    ("real-time factor (1 thread)", lambda r: r["rtf"], "f3"),
-]
-# the semi-informed verifiers (the strongest = the lowest EER) and the informed identifiers (the
-# strongest = the highest accuracy) that a method must beat; the table marks the strongest in bold
-EER_ATTACKERS = COLUMNS[0][0], COLUMNS[1][0], COLUMNS[2][0]
-ID_ATTACKERS = COLUMNS[6][0], COLUMNS[7][0], COLUMNS[8][0]
 CLASS_RATIO = 0.7  # a class whose recall falls below this share of its original recall is flagged
+VERIFY, IDENTIFY = "voice verification", "voice identification"
+GROUPS = (VERIFY, IDENTIFY, "gender")  # the table's column groups, in order (then utility, then speed)
+
+
+@dataclass(frozen=True)
+class Col:
+    """A column of the main table: a judge's declared figure (or the real-time factor)."""
+
+    label: str
+    judge: str
+    column: Column
+
+    def get(self, r: dict[str, Any]) -> float | None:
+        if self.judge == "rtf":
+            return r.get("rtf")
+        return column_value(r.get(self.judge), self.column.path)
+
+
+def judges_of(rows: list[dict[str, Any]]) -> list[tuple[str, Any]]:
+    """The voice judges these rows hold results of (name, class), in registration order of the run."""
+    from privemo.registry import lookup, names
+
+    present = [n for n in dict.fromkeys(k for r in rows for k in r) if n in names("judge")]
+    return [(n, lookup("judge", n)) for n in present]
+
+
+def columns(rows: list[dict[str, Any]]) -> list[Col]:
+    """The main table's columns, from the declarations of the judges the rows hold: verification,
+    identification and gender attackers (a judge's figure without a threat goes with its judge's
+    first threat), then utility, then the real-time factor."""
+    cols: list[tuple[int, int, Col]] = []
+    for j, (name, cls) in enumerate(judges_of(rows)):
+        own = next((c.threat for c in cls.columns if c.threat), None)
+        for c in cls.columns:
+            group = c.threat or own
+            cols.append((GROUPS.index(group) if group in GROUPS else len(GROUPS), j, Col(c.label, name, c)))
+    cols.sort(key=lambda t: (t[0], t[1]))
+    return [c for _, _, c in cols] + [Col("real-time factor (1 thread)", "rtf", Column("rtf", "rtf"))]
+
+
+def attackers(rows: list[dict[str, Any]], threat: str) -> tuple[str, ...]:
+    """The labels of the columns that compete for the strongest attacker of ``threat``."""
+    return tuple(c.label for c in columns(rows) if c.column.threat == threat and c.column.strongest)
 
 
 def _fmt(v: Any, how: str) -> str:
@@ -41,29 +66,31 @@ def _fmt(v: Any, how: str) -> str:
     return f"{100 * v:.1f}%" if how == "pct" else f"{v:.3f}"
 
 
-def _col(name: str, r: dict[str, Any]) -> float | None:
-    f = next(f for n, f, _ in COLUMNS if n == name)
-    v = _get(f, r)
-    return None if v is None or v != v else float(v)
-
-
-def strongest(r: dict[str, Any], names: tuple[str, ...], low: bool) -> tuple[str, float]:
-    """The strongest of these attackers on this row (the lowest EER or the highest accuracy)."""
-    vals = [(n, v) for n in names if (v := _col(n, r)) is not None]
+def strongest_column(r: dict[str, Any], threat: str) -> tuple[Column | None, float]:
+    """The strongest attacker of ``threat`` on this row, among the columns that compete for it (the
+    lowest figure where higher is more private, an EER; else the highest) and its figure."""
+    vals = [(c.column, v) for c in columns([r]) if c.column.threat == threat and c.column.strongest
+            and (v := c.get(r)) is not None]
     if not vals:
-        return "-", float("nan")
-    return (min if low else max)(vals, key=lambda t: t[1])
+        return None, float("nan")
+    return (max if vals[0][0].lower_is_private else min)(vals, key=lambda t: t[1])
+
+
+def strongest(r: dict[str, Any], threat: str) -> tuple[str, float]:
+    """The label and figure of the strongest attacker of ``threat`` on this row."""
+    col, value = strongest_column(r, threat)
+    return (col.label, value) if col is not None else ("-", value)
 
 
 def semi_eer(r: dict[str, Any]) -> float:
     """The strongest semi-informed verifier's EER: the lowest of raw cosine, the LDA back-end and
     the encoder fine-tuned on anonymized speech (where the run had it)."""
-    return strongest(r, EER_ATTACKERS, low=True)[1]
+    return strongest(r, VERIFY)[1]
 
 
 def informed_id(r: dict[str, Any]) -> float:
     """The strongest informed identifier's accuracy (resemblyzer, eGeMAPS, the fine-tuned encoder)."""
-    return strongest(r, ID_ATTACKERS, low=False)[1]
+    return strongest(r, IDENTIFY)[1]
 
 
 def class_recall(r: dict[str, Any]) -> dict[str, float]:
@@ -87,7 +114,7 @@ def target_checks(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Issue 20's targets, checked for every method of the main table (not the curve points), each
     against the strongest attacker the run measured."""
     ref = next((r for r in rows if r["method"] == "original"), None)
-    if ref is None:
+    if ref is None or not all("emotion" in r for r in rows):
         return []
     mcadams = [r["rtf"] for r in rows if r["anonymizer"]["type"] == "mcadams"]
     base = ref["emotion"]["logreg_anon_uar"]
@@ -97,13 +124,18 @@ def target_checks(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             continue
         emo = r["emotion"]["logreg_anon_uar"]
         drops = class_drops(r, ref)
-        checks = {
-            "EER >= 40% (strongest semi-informed)": (_fmt(semi_eer(r), "pct"), semi_eer(r) >= 0.40),
-            "speaker ID <= 25% (strongest informed)": (_fmt(informed_id(r), "pct"), informed_id(r) <= 0.25),
-            "gender attacker <= 0.70": (f"{r['gender']['uar']:.3f}", r["gender"]["uar"] <= 0.70),
+        checks: dict[str, tuple[str, bool]] = {}
+        for threat, name, fmt in ((VERIFY, "EER >= 40% (strongest semi-informed)", "pct"),
+                                  (IDENTIFY, "speaker ID <= 25% (strongest informed)", "pct"),
+                                  ("gender", "gender attacker <= 0.70", "f3")):
+            col, value = strongest_column(r, threat)
+            if col is not None:  # the target each attacker declares
+                met = value <= col.target if col.lower_is_private else value >= col.target  # type: ignore[operator]
+                checks[name] = (_fmt(value, fmt), met)
+        checks.update({
             "emotion >= 0.90 x original": (f"{emo / base:.2f} x", emo >= 0.9 * base),
             f"no emotion below {CLASS_RATIO} x its recall": (", ".join(drops) or "none", not drops),
-        }
+        })
         if mcadams:
             checks["RTF <= McAdams"] = (f"{r['rtf']:.3f} / {min(mcadams):.3f}", r["rtf"] <= min(mcadams))
         out.append({"method": r["method"], "checks": checks,
@@ -111,32 +143,28 @@ def target_checks(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def _cells(r: dict[str, Any]) -> list[str]:
+def _cells(r: dict[str, Any], cols: list[Col]) -> list[str]:
     """The row's cells, the strongest verifier and identifier in bold."""
-    bold = {strongest(r, EER_ATTACKERS, True)[0], strongest(r, ID_ATTACKERS, False)[0]}
+    bold = {strongest(r, VERIFY)[0], strongest(r, IDENTIFY)[0]}
     out = []
-    for name, f, how in COLUMNS:
-        cell = _fmt(_get(f, r), how)
-        out.append(f"**{cell}**" if name in bold and cell != "-" else cell)
+    for c in cols:
+        cell = _fmt(c.get(r), c.column.fmt)
+        out.append(f"**{cell}**" if c.label in bold and cell != "-" else cell)
     return out
 
 
 def markdown(rows: list[dict[str, Any]]) -> str:
     main = [r for r in rows if r.get("curve") is None]
+    cols = columns(rows)
     ref = rows[0] if rows else None
     lines = [f"# Voice anonymization: {ref['n_items']} clips, {ref['n_speakers']} speakers" if ref else "# Voice",
              "", "## Every method against every attacker", "",
-             "Threat models: verification with the pretrained resemblyzer encoder (lazy-informed: enrolment "
-             "original, trials anonymized; semi-informed: both anonymized, optionally with an LDA back-end "
-             "fitted on anonymized speech of the other folds' speakers); closed-set speaker identification "
-             "by logistic regression trained on original (naive) or anonymized (informed) enrolment items of "
-             "every speaker, tested on their other items; gender attacker trained on anonymized items of "
-             "other speakers (worst of logreg / gradient boosting on resemblyzer and eGeMAPS); emotion "
-             "classifiers trained on other speakers (speaker-independent folds), tested on anonymized audio.",
-             "", "| method | " + " | ".join(c[0] for c in COLUMNS) + " |",
-             "|---|" + "---|" * len(COLUMNS)]
+             "Who attacks, with what, trained on what (each judge's own declaration):", "",
+             threat_model(rows, intro=""),
+             "", "| method | " + " | ".join(c.label for c in cols) + " |",
+             "|---|" + "---|" * len(cols)]
     for r in main:
-        lines.append(f"| {r['method']} | " + " | ".join(_cells(r)) + " |")
+        lines.append(f"| {r['method']} | " + " | ".join(_cells(r, cols)) + " |")
     checks = target_checks(rows)
     if checks:
         names = list(checks[0]["checks"])
@@ -145,14 +173,17 @@ def markdown(rows: list[dict[str, Any]]) -> str:
         for c in checks:
             lines.append(f"| {c['method']} | " + " | ".join(
                 f"{v} ({'yes' if ok else 'no'})" for v, ok in c["checks"].values()) + f" | {c['reached']}/{c['of']} |")
+    similar = [r for r in main if "similarity" in r]
     lines += ["", "## ranade Table 1 (resemblyzer cosine)", "",
               "| method | R1 original mean / median / min / max | R1 anonymized | R2 (original vs anonymized) |",
-              "|---|---|---|---|"]
-    for r in main:
+              "|---|---|---|---|"] if similar else []
+    for r in similar:
         s = r["similarity"]
         lines.append(f"| {r['method']} | " + " | ".join(
             " / ".join(f"{s[k][q]:.3f}" for q in ("mean", "median", "min", "max"))
             for k in ("r1_original", "r1_anonymized", "r2")) + " |")
+    if not all("emotion" in r for r in rows):  # a run without the emotion judge: no utility sections
+        return "\n".join(lines) + "\n"
     lines += ["", "## Emotion UAR per gender (trained and tested on anonymized, logreg)", "",
               "| method | " + " | ".join(sorted(main[0]["emotion"]["logreg_anon_per_gender"])) + " |" if main else "",
               "|---|" + "---|" * (len(main[0]["emotion"]["logreg_anon_per_gender"]) if main else 0)]
@@ -178,7 +209,7 @@ def markdown(rows: list[dict[str, Any]]) -> str:
                   "gender | emotion UAR (anon/anon) | emotion UAR (orig/anon) |", "|---|---|---|---|---|---|---|"]
         for r in sorted(curves, key=lambda r: (r["curve"], r["x"])):
             lines.append(f"| {r['curve']} | {r['x']:g} | {_fmt(semi_eer(r), 'pct')} | "
-                         f"{_fmt(informed_id(r), 'pct')} | {r['gender']['uar']:.3f} | "
+                         f"{_fmt(informed_id(r), 'pct')} | {_fmt(strongest(r, 'gender')[1], 'f3')} | "
                          f"{r['emotion']['logreg_anon_uar']:.3f} | {r['emotion']['logreg_orig_uar']:.3f} |")
     dp = [r for r in rows if r.get("dp")]
     if dp:
@@ -189,20 +220,15 @@ def markdown(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _get(f: Any, r: dict[str, Any]) -> Any:
-    try:
-        return f(r)
-    except (KeyError, TypeError):
-        return None
-
-
 def _figures(rows: list[dict[str, Any]]) -> list[tuple[str, str]]:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    out = []
+    out: list[tuple[str, str]] = []
+    if not all("emotion" in r for r in rows):
+        return out
     fig, ax = plt.subplots(figsize=(6, 4.2))
     for r in rows:
         ax.scatter(100 * semi_eer(r), r["emotion"]["logreg_anon_uar"], s=40 if r.get("curve") is None else 18)
@@ -323,18 +349,17 @@ def _spectrograms(run_dir: Path) -> list[tuple[str, str]]:
     return [("spectrograms of the first listening example", _png(fig))]
 
 
-# the attackers and judges every row of this table is measured with, in the order the page lists them
-ATTACKERS = ("voice.lazy_verification", "voice.semi_verification", "voice.semi_lda_verification", "voice.finetuned",
-             "voice.naive_id", "voice.informed_id", "voice.gender", "voice.similarity", "voice.emotion")
-
-
-def threat_model() -> str:
-    """The page's threat-model section, from the attackers' own declarations."""
-    import privemo.attacks.finetuned  # noqa: F401  (declares voice.finetuned)
+def threat_model(rows: list[dict[str, Any]] | None = None,
+                 intro: str = "The attacker hears anonymized audio; each speaker's clips are split in an enrolment "
+                 "half and a trial half; folds are speaker-independent.") -> str:
+    """The page's threat-model section, from the declarations of the judges the rows hold (every
+    registered voice judge without rows)."""
     from privemo.evaluators.threat import describe
+    from privemo.registry import lookup, names
 
-    return describe(ATTACKERS, "The attacker hears anonymized audio; each speaker's clips are split in an enrolment "
-                    "half and a trial half; folds are speaker-independent.")
+    judges = judges_of(rows) if rows else [(n, lookup("judge", n)) for n in names("judge")]
+    keys = [k for _, cls in judges if cls.medium == "voice" for k in cls.threats]
+    return describe(keys, intro)
 
 
 def verdicts(rows: list[dict[str, Any]]) -> list[Verdict]:
@@ -346,26 +371,24 @@ def verdicts(rows: list[dict[str, Any]]) -> list[Verdict]:
     for r in rows:
         if r.get("curve") is not None:
             continue
-        v, sid, ft = r["verification"], r["speaker_id"], r.get("finetuned") or {}
         chance_id = 1.0 / r["n_speakers"] if r.get("n_speakers") else 0.0
-        threats = {
-            "voice verification": [Attack(n, v[k], 0.5, 0.40, lower_is_private=False) for n, k in (
-                ("semi-informed, resemblyzer", "semi_eer_centroid"),
-                ("semi-informed, resemblyzer + LDA", "semi_lda_eer_centroid"),
-                ("lazy-informed, resemblyzer", "lazy_eer_centroid")) if v.get(k) is not None]
-            + [Attack("semi-informed, fine-tuned encoder", ft["eer_centroid"], 0.5, 0.40, lower_is_private=False)]
-            * ("eer_centroid" in ft and ft["eer_centroid"] == ft["eer_centroid"]),
-            "voice identification": [Attack(n, sid[k], chance_id, 0.25) for n, k in (
-                ("informed, resemblyzer", "informed_resemblyzer"), ("naive, resemblyzer", "naive_resemblyzer"),
-                ("informed, eGeMAPS", "informed_egemaps")) if sid.get(k) is not None]
-            + [Attack("informed, fine-tuned encoder", ft["id_accuracy"], chance_id, 0.25)] * ("id_accuracy" in ft),
-            "gender": [Attack("gender attacker (worst case), UAR", r["gender"]["uar"], 0.5, 0.70)],
-        }
+        threats: dict[str, list[Attack]] = {}
+        for c in columns([r]):
+            value = c.get(r)
+            if c.column.threat is None or value is None:
+                continue
+            chance = chance_id if c.column.chance == "speakers" else float(c.column.chance or 0.0)
+            threats.setdefault(c.column.threat, []).append(Attack(c.column.attacker, value, chance,
+                                                                  float(c.column.target or 0.0),
+                                                                  c.column.lower_is_private))
         orig = r["method"] == "original"
-        out.append(Verdict(r["method"], REFERENCE if orig else PROTECTION, r["emotion"]["logreg_anon_uar"],
-                           None if orig or ref is None else ref["emotion"]["logreg_anon_uar"],
-                           "emotion UAR (ComParE, trained and tested on anonymized)", threats=threats,
-                           why="" if orig else f"voice anonymizer {r['anonymizer']['type']}"))
+        util = next((c for c in columns([r]) if c.column.utility), None)
+        if util is None:
+            continue  # no utility judge: no verdict
+        base = None if orig or ref is None else util.get(ref)
+        out.append(Verdict(r["method"], REFERENCE if orig else PROTECTION, util.get(r), base,
+                           util.label,
+                           threats=threats, why="" if orig else f"voice anonymizer {r['anonymizer']['type']}"))
     return out
 
 
@@ -385,7 +408,7 @@ def write_voice_report(run_dir: str | Path) -> dict[str, Any]:
     atomic_write(run_dir / "report.md", full)
     figs = (_figures(rows) + _spectrograms(run_dir)) if rows else []
     lead = verdict_figure(vs, run_dir)
-    atomic_write(run_dir / "report.html", page("privemo: voice anonymization", md, figs, threat_model(),
+    atomic_write(run_dir / "report.html", page("privemo: voice anonymization", md, figs, threat_model(rows),
                                                run_config(run_dir), examples_html(run_dir / "examples",
                                                                                   "Listening examples"),
                                                verdict=block, lead_figures=[lead] if lead else [], doc="voice.md"))

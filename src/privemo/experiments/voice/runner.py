@@ -24,18 +24,18 @@ from privemo._files import inside
 from privemo._names import file_key
 from privemo._procs import die_with_parent
 from privemo.anonymize import LaplaceMFCC, VoiceAnonymizer, anonymize_corpus, clip_of, create_anonymizer
-from privemo.attacks.finetuned import FineTune, finetuned_attack
-from privemo.attacks.verification import enrol_split, verification_attack
-from privemo.attacks.voice import gender_attack, similarity_table, speaker_id
+from privemo.attacks.verification import enrol_split
 from privemo.corpora import Manifest, load
 from privemo.corpora.splits import assign_speaker_folds
 from privemo.errors import ConfigError
-from privemo.evaluators.voice import Items, Side, emotion_utility, speaker_normalised
+from privemo.evaluators.judge import JudgeInput
+from privemo.evaluators.voice import Items, Side, speaker_normalised
 from privemo.executors import make_executor
 from privemo.experiments.config import EXECUTOR_KEYS, corpus_root
 from privemo.experiments.evaluation import Evaluation, Planned
 from privemo.experiments.voice.config import MethodConfig, VoiceEvalConfig
 from privemo.features import FeatureCache, extract
+from privemo.registry import create
 
 FEATURES = ("resemblyzer", "egemaps")
 
@@ -125,6 +125,8 @@ class VoiceEvaluation(Evaluation):
         """A method's unit depends on the method and on every setting but the name, the worker count
         and the number of listening examples."""
         shared = {k: v for k, v in cfg.items() if k not in ("name", "methods", "examples", *EXECUTOR_KEYS)}
+        if shared.get("judges", None) is None:  # the default (older units recorded no such key)
+            shared.pop("judges", None)
         methods = [{"name": "original", "anonymizer": {"type": "original"}}, *cfg.get("methods", [])]
         return {m["name"]: {"shared": shared, "method": m} for m in methods if isinstance(m, dict) and "name" in m}
 
@@ -196,24 +198,27 @@ class VoiceEvaluation(Evaluation):
             batch = result.as_dict()
             side = self._side(anon, m.name)
             self._examples(m.name, manifest, anon)
-        seed = cfg.seed
         row: dict[str, Any] = {
             "method": m.name, "anonymizer": anonymizer.config(), "curve": m.curve, "x": m.x,
             "n_items": len(manifest), "n_speakers": int(len(items.fold_of)), "folds": cfg.folds,
             "rtf": measure_rtf(anonymizer, manifest, cfg.rtf_clips), "batch": batch,
         }
         self.log(f"{m.name}: attacks and utility")
-        row["verification"] = verification_attack(original.emb, side.emb, items.speaker, items.enrol,
-                                                  items.fold_of)
-        row["speaker_id"] = speaker_id(original, side, items, seed)
-        row["gender"] = gender_attack(side, items, list(cfg.attackers), seed)
-        if cfg.finetune.steps > 0:
-            mels = self._mels(manifest if reference else anon, m.name)
-            self.log(f"{m.name}: the fine-tuned attacker ({cfg.finetune.steps} steps per fold)")
-            row["finetuned"] = finetuned_attack(mels, items, FineTune(**cfg.finetune.model_dump()), seed,
-                                                lambda what, i, n: self.progress(f"{m.name}: {what}", i, n))
-        row["similarity"] = similarity_table(original, side, items)
-        row["emotion"] = emotion_utility(original, side, items, seed, reference)
+        mels: list[list[np.ndarray]] = []
+
+        def extra(name: str) -> Any:
+            if name != "mels":
+                raise ConfigError(f"a voice judge asked for {name!r}; the voice evaluation gives 'mels'")
+            if not mels:
+                mels.append(self._mels(manifest if reference else anon, m.name))
+            return mels[0]
+
+        j = JudgeInput(original, side, items, cfg.seed, reference, extra,
+                       lambda what, i, n: self.progress(f"{m.name}: {what}", i, n))
+        for spec in cfg.judge_specs():
+            judge = create("judge", **spec)
+            self.log(f"{m.name}: {spec['type']}")
+            row[spec["type"]] = judge(j)
         if isinstance(anonymizer, LaplaceMFCC):
             row["dp"] = {"epsilon_per_frame": anonymizer.epsilon, "l1_sensitivity": anonymizer.sensitivity_,
                          "laplace_scale": anonymizer.scale}

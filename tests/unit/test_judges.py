@@ -1,0 +1,128 @@
+"""Judges of the media evaluations: registered, declared, validated at parse time, and read by the
+report (a new judge shows in the table, the verdicts and the threat model without touching the report)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from privemo import registry
+from privemo.errors import ConfigError
+from privemo.evaluators.judge import Column, Judge, JudgeInput
+from privemo.evaluators.threat import ThreatModel, declare
+from privemo.experiments.voice.config import parse_voice_config
+from privemo.testing import ContractError, check_component
+
+BASE = {"name": "t", "corpus": {"type": "synthetic"}, "methods": [{"name": "m", "anonymizer": {"type": "mcadams"}}]}
+
+declare("test.pitch_id", ThreatModel("pitch identification (test)", "attack", "a pitch-range identifier",
+                                     "anonymized clips", "anonymized enrolment clips", "its accuracy"))
+
+
+@dataclass
+class PitchId(Judge):
+    """A user's own attacker: two files (this class and its import) and it is in every table."""
+
+    bins: int = 4
+
+    medium = "voice"
+    threats = ("test.pitch_id",)
+    columns = (Column("speaker ID (pitch range)", "accuracy", "pct", "voice identification", "pitch range",
+                      "speakers", 0.25, strongest=True),)
+
+    def __call__(self, j: JudgeInput) -> dict[str, Any]:
+        return {"accuracy": 0.9}
+
+
+@pytest.fixture
+def pitch_judge():
+    registry.register("judge", "test_pitch_id")(PitchId)
+    yield
+    registry._REGISTRY["judge"].pop("test_pitch_id", None)
+
+
+def _row(method: str, pitch: float | None) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "method": method, "anonymizer": {"type": "mcadams" if method != "original" else "original"}, "rtf": 0.01,
+        "n_speakers": 8, "n_items": 48, "curve": None,
+        "verification": {"semi_eer_centroid": 0.3, "semi_lda_eer_centroid": 0.2, "semi_eer_pairs": 0.3,
+                         "lazy_eer_centroid": 0.4},
+        "emotion": {"logreg_orig_uar": 0.6, "logreg_anon_uar": 0.55, "rf_anon_uar": 0.5, "labels": ["a", "b"],
+                    "logreg_anon_recall": {"a": 0.5, "b": 0.6}, "logreg_anon_per_gender": {"m": 0.5, "f": 0.6}},
+    }
+    if pitch is not None:
+        row["test_pitch_id"] = {"accuracy": pitch}
+    return row
+
+
+def test_a_new_judge_reaches_the_table_the_verdicts_and_the_threat_model(pitch_judge):
+    from privemo.evaluators.threat import declared
+    from privemo.experiments.voice import report
+
+    rows = [_row("original", 0.95), _row("m", 0.9)]
+    labels = [c.label for c in report.columns(rows)]
+    assert "speaker ID (pitch range)" in labels and "gender attacker UAR" not in labels  # only what ran
+    assert report.informed_id(rows[1]) == pytest.approx(0.9)  # it competes for the strongest identifier
+    v = next(v for v in report.verdicts(rows) if v.name == "m")
+    assert v.strongest("voice identification").attacker == "pitch range"
+    assert declared("test.pitch_id").markdown() in report.threat_model(rows)
+    assert "| **90.0%** |" in report.markdown(rows)
+    # a run without it: no column, no threat line
+    plain = [_row("original", None), _row("m", None)]
+    assert "speaker ID (pitch range)" not in [c.label for c in report.columns(plain)]
+    assert declared("test.pitch_id").markdown() not in report.threat_model(plain)
+
+
+def test_judges_are_validated_when_the_config_is_parsed(pitch_judge):
+    cfg = parse_voice_config({**BASE, "judges": [{"type": "test_pitch_id", "bins": 8}, {"type": "emotion"}]})
+    assert cfg.judge_specs() == [{"type": "test_pitch_id", "bins": 8}, {"type": "emotion"}]
+    for bad, said in (([{"type": "gender", "attackerz": ["logreg"]}], "attackerz"),
+                      ([{"type": "nope"}], "unknown judge type 'nope'"),
+                      ([{"type": "emotion"}, {"type": "emotion"}], "listed twice"),
+                      ([{"type": "finetuned", "steps": 0}], "steps"),
+                      ([{"type": "test_pitch_id", "bins": "many"}], "bins")):
+        with pytest.raises(ConfigError, match=said):
+            parse_voice_config({**BASE, "judges": bad}, "v.yaml")
+
+
+def test_the_default_judges_spell_out_the_older_settings():
+    cfg = parse_voice_config({**BASE, "attackers": ["logreg"], "finetune": {"steps": 0}})
+    assert [j["type"] for j in cfg.judge_specs()] == ["verification", "speaker_id", "gender", "similarity", "emotion"]
+    assert cfg.judge_specs()[2] == {"type": "gender", "attackers": ["logreg"]}
+    assert {"type": "finetuned", "steps": 100, "speakers": 8, "clips": 4, "lr": 1e-4} in \
+        parse_voice_config(BASE).judge_specs()
+
+
+def test_a_changed_judge_changes_the_units_and_the_default_adds_no_key(tmp_path):
+    from privemo.experiments.voice.runner import VoiceEvaluation
+
+    ev = VoiceEvaluation(parse_voice_config(BASE), tmp_path / "run", tmp_path)
+    default = ev.unit_specs(parse_voice_config(BASE).model_dump(mode="json"))
+    assert "judges" not in default["m"]["shared"]  # units of runs before judges existed stay valid
+    one = ev.unit_specs(parse_voice_config({**BASE, "judges": [{"type": "gender", "attackers": ["logreg"]}]})
+                        .model_dump(mode="json"))
+    other = ev.unit_specs(parse_voice_config({**BASE, "judges": [{"type": "gender", "attackers": ["gbm"]}]})
+                          .model_dump(mode="json"))
+    assert one["m"] != other["m"] and one["original"] != other["original"]
+
+
+def test_the_contract_catches_a_judge_whose_declared_column_is_missing():
+    @dataclass
+    class Liar(Judge):
+        medium = "voice"
+        threats = ("voice.gender",)
+        columns = (Column("gender UAR", "uar", threat="gender", attacker="liar", chance=0.5, target=0.7),)
+
+        def __call__(self, j: JudgeInput) -> dict[str, Any]:
+            return {"accuracy": 0.5}
+
+    registry.register("judge", "test_liar")(Liar)
+    try:
+        with pytest.raises(ContractError, match="declared column"):
+            check_component("judge", "test_liar")
+    finally:
+        registry._REGISTRY["judge"].pop("test_liar", None)
+    with pytest.raises(ValueError, match="declares its attacker, chance and target"):
+        Column("x", "x", threat="gender")
