@@ -96,7 +96,7 @@ _PROVIDERS = {
     "strategy": ("privemo.learners.federated.strategies",),
     "face_detector": ("privemo.features.frontend",),
     "judge": ("privemo.attacks.verification", "privemo.attacks.voice", "privemo.attacks.finetuned",
-              "privemo.evaluators.voice"),
+              "privemo.evaluators.voice", "privemo.attacks.video", "privemo.evaluators.video"),
 }
 _loaded: set[str] = set()
 

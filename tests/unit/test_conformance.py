@@ -148,9 +148,12 @@ def test_every_report_kind_writes_its_threat_model_from_declarations():
     from privemo.experiments.face.report import threat_model as face
     from privemo.experiments.federated.report import threat_model as federated
     from privemo.experiments.vgan.report import threat_model as vgan
-    from privemo.experiments.video.report import ATTACKERS, attackers
+    from privemo.experiments.video.report import attackers
 
     assert declared("face.scenario_II").markdown() in face() and declared("face.narula_probes").trains_on in face()
     assert declared("vgan.scenario_III").markdown() in vgan()
     assert declared("federated.updates").markdown() in federated()
-    assert all(declared(k).sees in attackers() for k in ATTACKERS)
+    assert all(declared(k).sees in attackers() for k in ("face.dlib", "face.scenario_II", "video.informed_speaker_id",
+                                                           "voice.semi_lda_verification"))
+    only_faces = attackers([{"method": "original", "face_id": {}, "emotion": {}}])  # the judges a run used
+    assert declared("face.dlib").sees in only_faces and declared("video.lazy_speaker_id").sees not in only_faces

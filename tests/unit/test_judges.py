@@ -28,6 +28,7 @@ class PitchId(Judge):
     bins: int = 4
 
     medium = "voice"
+    key = "test_pitch_id"
     threats = ("test.pitch_id",)
     columns = (Column("speaker ID (pitch range)", "accuracy", "pct", "voice identification", "pitch range",
                       "speakers", 0.25, strongest=True),)
@@ -112,6 +113,7 @@ def test_the_contract_catches_a_judge_whose_declared_column_is_missing():
     @dataclass
     class Liar(Judge):
         medium = "voice"
+        key = "test_liar"
         threats = ("voice.gender",)
         columns = (Column("gender UAR", "uar", threat="gender", attacker="liar", chance=0.5, target=0.7),)
 
@@ -126,3 +128,18 @@ def test_the_contract_catches_a_judge_whose_declared_column_is_missing():
         registry._REGISTRY["judge"].pop("test_liar", None)
     with pytest.raises(ValueError, match="declares its attacker, chance and target"):
         Column("x", "x", threat="gender")
+
+
+def test_video_judges_are_validated_and_need_the_emotion_judge():
+    from privemo.experiments.video.config import parse_video_config
+
+    base = {"name": "v", "corpus": {"type": "synthetic"},
+            "methods": [{"name": "p", "face": {"type": "face_pixelate"}, "voice": {"type": "mcadams"}}]}
+    assert [j["type"] for j in parse_video_config(base).judge_specs()] == ["av_emotion", "face_id", "av_speaker"]
+    assert parse_video_config({**base, "judges": [{"type": "av_emotion"}, {"type": "face_id"}]}).judge_specs() == \
+        [{"type": "av_emotion"}, {"type": "face_id"}]
+    for bad, said in (([{"type": "face_id"}], "needs av_emotion"),
+                      ([{"type": "av_emotion"}, {"type": "gender"}], "judges voice, not video"),
+                      ([{"type": "av_emotion"}, {"type": "face_idd"}], "unknown judge type")):
+        with pytest.raises(ConfigError, match=said):
+            parse_video_config({**base, "judges": bad}, "v.yaml")

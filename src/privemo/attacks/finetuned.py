@@ -211,6 +211,7 @@ class FineTuned(Judge):
     lr: Annotated[float, Field(gt=0, le=0.1)] = 1e-4
 
     medium = "voice"
+    key = "finetuned"
     threats = ("voice.finetuned",)
     needs = ("mels",)
     columns = (

@@ -148,6 +148,7 @@ class Verification(Judge):
     backend_dim: PosInt = 100
 
     medium = "voice"
+    key = "verification"
     threats = ("voice.lazy_verification", "voice.semi_verification", "voice.semi_lda_verification")
     columns = (
         Column("semi-informed EER (centroid)", "semi_eer_centroid", attacker="semi-informed, resemblyzer",

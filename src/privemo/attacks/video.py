@@ -7,6 +7,7 @@ on the voice tracks (resemblyzer). Their threat models are declared in :mod:`pri
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -15,9 +16,11 @@ import torch
 from privemo.attacks.face import identify_pretrained
 from privemo.attacks.verification import verification_attack
 from privemo.attacks.voice import similarity_table
+from privemo.evaluators.judge import Column, Judge, JudgeInput
 from privemo.evaluators.video import Models, VideoSide, _tensor, predict_proba
 from privemo.evaluators.voice import Items as VoiceItems
 from privemo.evaluators.voice import Side
+from privemo.registry import register
 
 
 def _centroid_id(gallery: np.ndarray, gallery_ids: np.ndarray, probes: np.ndarray) -> np.ndarray:
@@ -106,3 +109,66 @@ def voice_attacks(models: Models, side: VideoSide) -> dict[str, Any]:
     out["similarity"] = similarity_table(Side(o.emb, o.egemaps, o.emotion_X), Side(side.emb, side.egemaps,
                                                                                   side.emotion_X), vitems)
     return out
+
+
+_FACE = {"fmt": "pct", "threat": "face identity", "chance": "speakers", "target": 2.0, "relative": True}
+_VOICE = {"fmt": "pct", "threat": "voice identity", "chance": "speakers", "target": 2.0, "relative": True}
+_EER = {"fmt": "pct", "threat": "speaker verification", "chance": 0.5, "target": 0.40, "lower_is_private": False}
+
+
+@register("judge", "face_id")
+@dataclass
+class FaceId(Judge):
+    """Face identification per frame, clip and speaker: dlib (pretrained), the scenario-I and the
+    informed scenario-II CNN (see :func:`face_attacks`)."""
+
+    medium = "video"
+    key = "face_id"
+    threats = ("face.dlib", "face.scenario_I", "face.scenario_II")
+    needs = ("models",)
+    columns = (
+        Column("dlib frame", "dlib.frame", "pct"),
+        Column("dlib clip", "dlib.clip", attacker="dlib, per clip", strongest=True, **_FACE),  # type: ignore[arg-type]
+        Column("dlib speaker", "dlib.speaker", attacker="dlib, per speaker", strongest=True,
+               **_FACE),  # type: ignore[arg-type]
+        Column("dlib EER", "dlib.eer", "pct"),
+        Column("CNN I clip", "cnn_I.clip", attacker="face CNN I, per clip", strongest=True,
+               **_FACE),  # type: ignore[arg-type]
+        Column("CNN II clip", "cnn_II.clip", attacker="face CNN II (informed), per clip", strongest=True,
+               **_FACE),  # type: ignore[arg-type]
+        Column("CNN II speaker", "cnn_II.speaker", attacker="face CNN II (informed), per speaker", strongest=True,
+               **_FACE),  # type: ignore[arg-type]
+    )
+
+    def __call__(self, j: JudgeInput) -> dict[str, Any]:
+        return face_attacks(j.extra("models"), j.side)
+
+
+@register("judge", "av_speaker")
+@dataclass
+class AvSpeaker(Judge):
+    """Speaker verification and identification on the voice tracks (see :func:`voice_attacks`)."""
+
+    medium = "video"
+    key = "speaker"
+    threats = ("voice.lazy_verification", "voice.semi_verification", "voice.semi_lda_verification",
+               "video.lazy_speaker_id", "video.informed_speaker_id")
+    needs = ("models",)
+    columns = (
+        Column("voice lazy clip", "lazy.clip", attacker="resemblyzer lazy, per clip", strongest=True,
+               **_VOICE),  # type: ignore[arg-type]
+        Column("voice informed clip", "informed.clip", attacker="resemblyzer informed, per clip", strongest=True,
+               **_VOICE),  # type: ignore[arg-type]
+        Column("voice informed speaker", "informed.speaker", attacker="resemblyzer informed, per speaker",
+               strongest=True, **_VOICE),  # type: ignore[arg-type]
+        Column("EER lazy", "verification.lazy_eer_centroid", attacker="lazy", strongest=True,
+               **_EER),  # type: ignore[arg-type]
+        Column("EER semi", "verification.semi_eer_centroid", attacker="semi-informed", strongest=True,
+               **_EER),  # type: ignore[arg-type]
+        Column("EER semi-LDA", "verification.semi_lda_eer_centroid", attacker="semi-informed + LDA", strongest=True,
+               **_EER),  # type: ignore[arg-type]
+        Column("R2 sim", "similarity.r2.mean"),
+    )
+
+    def __call__(self, j: JudgeInput) -> dict[str, Any]:
+        return voice_attacks(j.extra("models"), j.side)

@@ -122,6 +122,7 @@ class SpeakerId(Judge):
     """Closed-set speaker identification (logistic regression on resemblyzer and eGeMAPS), naive and informed."""
 
     medium = "voice"
+    key = "speaker_id"
     threats = ("voice.naive_id", "voice.informed_id")
     columns = (
         Column("speaker ID naive (resemblyzer)", "naive_resemblyzer", attacker="naive, resemblyzer",
@@ -144,6 +145,7 @@ class Gender(Judge):
     attackers: list[Classifier] = field(default_factory=lambda: ["logreg", "gbm"])
 
     medium = "voice"
+    key = "gender"
     threats = ("voice.gender",)
     columns = (Column("gender attacker UAR", "uar", threat="gender", attacker="gender attacker (worst case), UAR",
                       chance=0.5, target=0.70, strongest=True),)
@@ -158,6 +160,7 @@ class Similarity(Judge):
     """ranade's Table 1: resemblyzer cosine within and across versions."""
 
     medium = "voice"
+    key = "similarity"
     threats = ("voice.similarity",)
 
     def __call__(self, j: JudgeInput) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-__all__ = ["Column", "Judge", "JudgeInput", "column_value"]
+__all__ = ["Column", "Judge", "JudgeInput", "RowColumn", "column_value", "row_columns", "strongest_column"]
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,16 @@ class Column:
     lower_is_private: bool = True
     strongest: bool = False
     utility: bool = False
+    #: ``target`` is a multiple of the chance level (2: at most twice chance), not a figure
+    relative: bool = False
+
+    def chance_of(self, n_speakers: int | None) -> float:
+        if self.chance == "speakers":
+            return 1.0 / n_speakers if n_speakers else 0.0
+        return float(self.chance or 0.0)
+
+    def target_of(self, n_speakers: int | None) -> float:
+        return float(self.target or 0.0) * (self.chance_of(n_speakers) if self.relative else 1.0)
 
     def __post_init__(self) -> None:
         if self.threat is not None and (self.target is None or self.chance is None or not self.attacker):
@@ -79,6 +89,8 @@ class JudgeInput:
 
 class Judge:
     medium: ClassVar[str]
+    #: where its result goes in a method's row (judges of different media may share one: ``emotion``)
+    key: ClassVar[str]
     threats: ClassVar[tuple[str, ...]] = ()
     columns: ClassVar[tuple[Column, ...]] = ()
     #: inputs it asks ``JudgeInput.extra`` for
@@ -92,3 +104,54 @@ class Judge:
 
     def __call__(self, j: JudgeInput) -> dict[str, Any]:
         raise NotImplementedError
+
+
+# ---- reading a results row through its judges' declarations (the reports use these) --------------
+@dataclass(frozen=True)
+class RowColumn:
+    """A declared column of the judge ``judge`` (its result is the row's ``judge`` key)."""
+
+    judge: str
+    column: Column
+
+    @property
+    def label(self) -> str:
+        return self.column.label
+
+    def get(self, row: dict[str, Any]) -> float | None:
+        return column_value(row.get(self.judge), self.column.path)
+
+
+def row_columns(rows: list[dict[str, Any]], medium: str, groups: tuple[str, ...] = ()) -> list[RowColumn]:
+    """The declared columns of the ``medium`` judges these rows hold results of, grouped by threat in
+    the order of ``groups`` (a figure without a threat goes with its judge's first threat; what no
+    group names comes last), judges in the order the rows hold them."""
+    judges = {cls.key: cls for cls in judges_present(rows, medium)}
+    present = [k for k in dict.fromkeys(k for r in rows for k in r) if k in judges]
+    cols: list[tuple[int, int, RowColumn]] = []
+    for j, key in enumerate(present):
+        cls = judges[key]
+        own = next((c.threat for c in cls.columns if c.threat), None)
+        for c in cls.columns:
+            group = c.threat or own
+            cols.append((groups.index(group) if group in groups else len(groups), j, RowColumn(key, c)))
+    cols.sort(key=lambda t: (t[0], t[1]))
+    return [c for _, _, c in cols]
+
+
+def strongest_column(row: dict[str, Any], threat: str, cols: list[RowColumn]) -> tuple[RowColumn | None, float]:
+    """The strongest attacker of ``threat`` on ``row`` among the ``cols`` that compete for it (the
+    lowest figure where higher is more private, an EER; else the highest) and its figure."""
+    vals = [(c, v) for c in cols if c.column.threat == threat and c.column.strongest and (v := c.get(row)) is not None]
+    if not vals:
+        return None, float("nan")
+    return (max if vals[0][0].column.lower_is_private else min)(vals, key=lambda t: t[1])
+
+
+def judges_present(rows: list[dict[str, Any]], medium: str) -> list[Any]:
+    """The registered ``medium`` judge classes these rows hold results of (every one without rows)."""
+    from privemo.registry import lookup, names
+
+    mine = [lookup("judge", n) for n in names("judge") if lookup("judge", n).medium == medium]
+    keys = {k for r in rows for k in r}
+    return [cls for cls in mine if not rows or cls.key in keys]

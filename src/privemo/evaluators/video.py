@@ -20,8 +20,10 @@ from privemo._files import atomic_path
 from privemo.evaluators.base import make_classifier
 from privemo.evaluators.cnn import TrainConfig, classifier, fit_classifier
 from privemo.evaluators.face import FER_LABELS
+from privemo.evaluators.judge import Column, Judge, JudgeInput
 from privemo.evaluators.threat import ThreatModel, declare
 from privemo.metrics import confusion, per_group_uar, uar
+from privemo.registry import register
 
 EMOTION = declare("video.emotion", ThreatModel(
     "emotion", "utility", "the deployed face CNN, fer (pretrained FER2013) and the voice model, late-fused",
@@ -270,3 +272,25 @@ def emotion_figures(models: Models, side: VideoSide) -> dict[str, Any]:
     return out
 
 
+
+
+@register("judge", "av_emotion")
+@dataclass
+class AvEmotion(Judge):
+    """Emotion from the face (fer, the CNN), the voice and their late fusion, by the per-fold models
+    trained on the original clips (see :func:`emotion_figures`)."""
+
+    medium = "video"
+    key = "emotion"
+    threats = ("video.emotion",)
+    needs = ("models",)
+    columns = (
+        Column("face (fer, pretrained)", "face_fer.uar", "pct"),
+        Column("face (CNN)", "face_cnn.uar", "pct"),
+        Column("voice", "voice.uar", "pct"),
+        Column("fused emotion UAR", "fused.uar", "pct", utility=True),
+        Column("fused (calibrated, weight tuned)", "fused_tuned.uar", "pct"),
+    )
+
+    def __call__(self, j: JudgeInput) -> dict[str, Any]:
+        return emotion_figures(j.extra("models"), j.side)

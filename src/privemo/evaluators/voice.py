@@ -104,6 +104,7 @@ class Emotion(Judge):
     """Emotion recognition on the protected speech (see :func:`emotion_utility`)."""
 
     medium = "voice"
+    key = "emotion"
     threats = ("voice.emotion",)
     columns = (
         Column("emotion UAR, trained on original (logreg, ComParE)", "logreg_orig_uar"),

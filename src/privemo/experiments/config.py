@@ -100,11 +100,11 @@ def check_judges(judges: list[Any], medium: str) -> list[dict[str, Any]]:
             raise ValueError(str(exc)) from None
         if factory.medium != medium:
             raise ValueError(f"judges.{i}: {spec['type']!r} judges {factory.medium}, not {medium}")
-        if spec["type"] in seen:
-            raise ValueError(f"judges.{i}: {spec['type']!r} is listed twice")
-        if spec["type"] in ROW_KEYS:
-            raise ValueError(f"judges.{i}: {spec['type']!r} is a row key, not a judge name")
-        seen.add(spec["type"])
+        if factory.key in seen:
+            raise ValueError(f"judges.{i}: {spec['type']!r} is listed twice (or another judge writing {factory.key!r})")
+        if factory.key in ROW_KEYS:
+            raise ValueError(f"judges.{i}: {spec['type']!r} writes its figures under {factory.key!r}, a row key")
+        seen.add(factory.key)
     return [dict(j) for j in judges]
 
 

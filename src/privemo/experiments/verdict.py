@@ -223,3 +223,17 @@ def verdict_figure(verdicts: Sequence[Verdict], out_dir: Path | None = None,
     plt.close(fig)
     return ("Privacy-utility (the verdict's figures: right / down is where an attacker wins)",
             base64.b64encode(buf.getvalue()).decode())
+
+
+def declared_attacks(row: dict[str, Any], cols: list[Any], n_speakers: int | None) -> dict[str, list[Attack]]:
+    """The attacks of a results row, by threat, from its judges' declared columns
+    (:func:`privemo.evaluators.judge.row_columns`): each attacker's figure, chance and target."""
+    threats: dict[str, list[Attack]] = {}
+    for c in cols:
+        value = c.get(row)
+        if c.column.threat is None or value is None:
+            continue
+        threats.setdefault(c.column.threat, []).append(Attack(
+            c.column.attacker, value, c.column.chance_of(n_speakers), c.column.target_of(n_speakers),
+            c.column.lower_is_private))
+    return threats

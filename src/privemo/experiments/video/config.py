@@ -12,6 +12,7 @@ from privemo.experiments.config import (
     CorpusConfig,
     Name,
     _Strict,
+    check_judges,
     component,
     read_yaml,
     unique_methods,
@@ -99,6 +100,22 @@ class VideoEvalConfig(_Strict):
     executor: Literal["local", "ray"] = "local"
     ray_address: str | None = None
     methods: list[VideoMethodConfig] = Field(min_length=1)
+    # the attackers and utility models (registered video judges, {type: NAME, params...}); none: every
+    # built-in one (emotion per modality and fused, face identification, speaker attacks)
+    judges: list[dict[str, Any]] | None = None
+
+    @field_validator("judges")
+    @classmethod
+    def _judges(cls, v: list[dict[str, Any]] | None) -> list[dict[str, Any]] | None:
+        if v is not None and not any(j.get("type") == "av_emotion" for j in v):
+            raise ValueError("the list needs av_emotion (the emotion every method is judged by)")
+        return None if v is None else check_judges(v, "video")
+
+    def judge_specs(self) -> list[dict[str, Any]]:
+        """The judges this evaluation runs, in order."""
+        if self.judges is not None:
+            return [dict(j) for j in self.judges]
+        return [{"type": "av_emotion"}, {"type": "face_id"}, {"type": "av_speaker"}]
 
     @field_validator("methods")
     @classmethod

@@ -12,7 +12,14 @@ import numpy as np
 
 from privemo.experiments.html import examples_html, page, run_config
 from privemo.experiments.store import atomic_write, read_results, report_guard, run_config_data
-from privemo.experiments.verdict import PROTECTION, REFERENCE, Attack, Verdict, verdict_figure, with_verdict
+from privemo.experiments.verdict import (
+    PROTECTION,
+    REFERENCE,
+    Verdict,
+    declared_attacks,
+    verdict_figure,
+    with_verdict,
+)
 
 MODALITIES = (("face_fer", "face (fer, pretrained)"), ("face_cnn", "face (CNN)"), ("voice", "voice"),
               ("fused", "fused"), ("fused_tuned", "fused (calibrated, weight tuned)"))
@@ -30,19 +37,33 @@ THREAT_MODEL = """\
 """
 
 
-ATTACKERS = ("face.dlib", "face.scenario_I", "face.scenario_II", "voice.lazy_verification", "voice.semi_verification",
-             "voice.semi_lda_verification", "video.lazy_speaker_id", "video.informed_speaker_id")
+GROUPS = ("face identity", "voice identity", "speaker verification")  # the privacy table's column groups
 
 
-def attackers() -> str:
-    """The attackers of the page, from their declarations (face attackers per frame, per clip: frames
-    averaged, and per speaker: all trial frames averaged; p = one-sided binomial test of the per-clip
-    accuracy against chance)."""
+def attackers(rows: list[dict[str, Any]] | None = None) -> str:
+    """The attackers of the page, from the declarations of the judges the rows hold (every video judge
+    without rows): face attackers per frame, per clip (frames averaged) and per speaker (all trial frames
+    averaged); p = one-sided binomial test of the per-clip accuracy against chance."""
+    from privemo.evaluators.judge import judges_present
     from privemo.evaluators.threat import describe
 
-    return describe(ATTACKERS, "- **Attackers** (each speaker's clips split into enrolment and trial halves; face "
+    keys = [k for cls in judges_present(rows or [], "video") for k in cls.threats if k != "video.emotion"]
+    return describe(keys, "- **Attackers** (each speaker's clips split into enrolment and trial halves; face "
                     "attackers per frame, per clip and per speaker; p = one-sided binomial test of the per-clip "
                     "accuracy against chance):").replace("\n- **", "\n  - **")
+
+
+def privacy_columns(rows: list[dict[str, Any]]) -> list[Any]:
+    """The privacy table's columns: the declared figures of every attacking judge the rows hold."""
+    from privemo.evaluators.judge import row_columns
+
+    return [c for c in row_columns(rows, "video", GROUPS) if "video.emotion" not in _threats_of(c.judge)]
+
+
+def _threats_of(key: str) -> tuple[str, ...]:
+    from privemo.evaluators.judge import judges_present
+
+    return next((cls.threats for cls in judges_present([], "video") if cls.key == key), ())
 
 
 def _f(v: Any, pct: bool = True) -> str:
@@ -76,29 +97,26 @@ def section5_table(rows: list[dict[str, Any]]) -> str:
 
 
 def privacy_table(rows: list[dict[str, Any]]) -> str:
-    lines = ["| method | dlib frame | dlib clip | dlib speaker | dlib EER | CNN I clip | CNN II clip | CNN II speaker "
-             "| voice lazy clip | voice informed clip | voice informed speaker | EER lazy | EER semi | EER semi-LDA "
-             "| R2 sim |", "|" + "---|" * 15]
+    cols = privacy_columns(rows)
+    lines = ["| method | " + " | ".join(c.label for c in cols) + " |", "|" + "---|" * (len(cols) + 1)]
     for r in rows:
-        fa, sp = r["face_id"], r["speaker"]
-        v = sp["verification"]
-        lines.append(f"| {r['method']} | {_f(fa['dlib']['frame'])} | {_f(fa['dlib']['clip'])} | "
-                     f"{_f(fa['dlib']['speaker'])} | {_f(fa['dlib']['eer'])} | {_f(fa['cnn_I']['clip'])} | "
-                     f"{_f(fa['cnn_II']['clip'])} | {_f(fa['cnn_II']['speaker'])} | {_f(sp['lazy']['clip'])} | "
-                     f"{_f(sp['informed']['clip'])} | {_f(sp['informed']['speaker'])} | "
-                     f"{_f(v['lazy_eer_centroid'])} | {_f(v['semi_eer_centroid'])} | "
-                     f"{_f(v.get('semi_lda_eer_centroid'))} | {_f(sp['similarity']['r2']['mean'], False)} |")
-    chance = rows[0]["face_id"]["chance"]
+        lines.append(f"| {r['method']} | " + " | ".join(_f(c.get(r), c.column.fmt == "pct") for c in cols) + " |")
+    chance = 1.0 / rows[0]["n_speakers"] if rows and rows[0].get("n_speakers") else float("nan")
     return ("\n".join(lines) + f"\n\nIdentification accuracy % (chance {100 * chance:.1f}); EER % (50 = chance); "
             "R2 sim = mean resemblyzer cosine of a clip's track and its anonymized version (1 for the original).\n")
 
 
 def significance_table(rows: list[dict[str, Any]]) -> str:
-    lines = ["| method | dlib | CNN I | CNN II | voice lazy | voice informed |", "|---|---|---|---|---|---|"]
+    """Per-clip identification above chance? The p-value each clip-level identifier stored beside its accuracy."""
+    from privemo.evaluators.judge import column_value
+
+    cols = [c for c in privacy_columns(rows) if c.column.threat and c.column.path.endswith(".clip")]
+    if not cols:
+        return ""
+    lines = ["| method | " + " | ".join(c.label for c in cols) + " |", "|" + "---|" * (len(cols) + 1)]
     for r in rows:
-        fa, sp = r["face_id"], r["speaker"]
-        cells = [fa["dlib"], fa["cnn_I"], fa["cnn_II"], sp["lazy"], sp["informed"]]
-        lines.append(f"| {r['method']} | " + " | ".join(f"{c['clip_p_above_chance']:.2g}" for c in cells) + " |")
+        ps = [column_value(r.get(c.judge), c.column.path + "_p_above_chance") for c in cols]
+        lines.append(f"| {r['method']} | " + " | ".join("-" if p is None else f"{p:.2g}" for p in ps) + " |")
     return "\n".join(lines) + "\n\np < 0.05: identified above chance (per clip, one-sided binomial test).\n"
 
 
@@ -139,8 +157,9 @@ def checks(rows: list[dict[str, Any]]) -> dict[str, Any]:
         best = max(e["face_fer"]["uar"], e["face_cnn"]["uar"], e["voice"]["uar"])
         out[r["method"]] = {"fused_ge_best_single": bool(fused["uar"] >= best - 1e-9), "fused": fused["uar"],
                             "fusion": "tuned" if e.get("fused_tuned") else f"w={e['fused']['weight']}",
-                            "fixed_weight_fused": e["fused"]["uar"], "best_single": best,
-                            "dlib_clip_at_chance": bool(r["face_id"]["dlib"]["clip_p_above_chance"] >= 0.05)}
+                            "fixed_weight_fused": e["fused"]["uar"], "best_single": best}
+        if "face_id" in r:
+            out[r["method"]]["dlib_clip_at_chance"] = bool(r["face_id"]["dlib"]["clip_p_above_chance"] >= 0.05)
     return out
 
 
@@ -151,7 +170,7 @@ def markdown(rows: list[dict[str, Any]]) -> str:
         md.append("**SYNTHETIC data**: invented talking faces and voices (privemo's demo corpus).\n")
     md += ["## Emotion recognition before and after anonymization (ranade §5)\n", section5_table(rows),
            "## Who it is: face and speaker attackers\n", privacy_table(rows),
-           "### Above chance? (per-clip identification)\n", significance_table(rows),
+           *(["### Above chance? (per-clip identification)\n", sig] if (sig := significance_table(rows)) else []),
            "## Emotion UAR per gender\n", per_gender_table(rows)]
     sp = speed_table(rows)
     if sp:
@@ -160,8 +179,10 @@ def markdown(rows: list[dict[str, Any]]) -> str:
     for m, c in checks(rows).items():
         md.append(f"- {m}: fused ({c['fusion']}) {100 * c['fused']:.1f} vs best single {100 * c['best_single']:.1f} "
                   f"({'fused >= best' if c['fused_ge_best_single'] else 'fused BELOW best single'}; fixed weight "
-                  f"{100 * c['fixed_weight_fused']:.1f}); dlib per clip "
-                  f"{'not above chance' if c['dlib_clip_at_chance'] else 'ABOVE chance'}")
+                  f"{100 * c['fixed_weight_fused']:.1f})" + ("" if "dlib_clip_at_chance" not in c else
+                                                            "; dlib per clip " + ("not above chance" if
+                                                                                  c["dlib_clip_at_chance"] else
+                                                                                  "ABOVE chance")))
     return "\n".join(md) + "\n"
 
 
@@ -178,20 +199,22 @@ def figures(rows: list[dict[str, Any]]) -> list[tuple[str, str]]:
     import matplotlib.pyplot as plt
 
     out = []
-    # privacy-utility scatter: fused emotion UAR against the worst face and the worst voice identifier
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    chance = rows[0]["face_id"]["chance"]
-    for ax, kind in zip(axes, ("face", "voice"), strict=True):
+    # privacy-utility scatter: fused emotion UAR against the strongest face and voice identifier
+    from privemo.evaluators.judge import strongest_column
+
+    cols = privacy_columns(rows)
+    kinds = [k for k in ("face", "voice") if any(c.column.threat == f"{k} identity" for c in cols)]
+    fig, axes = plt.subplots(1, max(len(kinds), 1), figsize=(5 * max(len(kinds), 1), 4), squeeze=False)
+    chance = 1.0 / rows[0]["n_speakers"]
+    for ax, kind in zip(axes[0], kinds, strict=False):
         for r in rows:
-            fa, sp = r["face_id"], r["speaker"]
-            x = max(fa["dlib"]["clip"], fa["cnn_I"]["clip"], fa["cnn_II"]["clip"]) if kind == "face" else \
-                max(sp["lazy"]["clip"], sp["informed"]["clip"])
+            x = strongest_column(r, f"{kind} identity", cols)[1]
             y = r["emotion"]["fused"]["uar"]
             ax.scatter([x], [y], s=50, marker="s" if r["method"] == "original" else "o",
                        c="tab:red" if r["method"] == "original" else "tab:blue", zorder=3)
             ax.annotate(r["method"], (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7)
         ax.axvline(chance, color="k", linestyle="dotted", linewidth=1)
-        ax.set_xlabel(f"worst {kind} identifier, per-clip accuracy (dotted: chance)")
+        ax.set_xlabel(f"strongest {kind} identifier, accuracy (dotted: chance)")
         ax.set_ylabel("fused emotion UAR")
         ax.set_xlim(0, 1.05)
         ax.set_title(f"privacy-utility: {kind}")
@@ -251,22 +274,9 @@ def verdicts(rows: list[dict[str, Any]]) -> list[Verdict]:
     def fused(r: dict[str, Any]) -> float:
         return (r["emotion"].get("fused_tuned") or r["emotion"]["fused"])["uar"]
 
+    cols = privacy_columns(rows)
     for r in rows:
-        fa, sp = r["face_id"], r["speaker"]
-        ch = fa["chance"]
-        ver = sp["verification"]
-        threats = {
-            "face identity": [Attack(n, fa[a][k], ch, 2 * ch) for n, a, k in (
-                ("dlib, per clip", "dlib", "clip"), ("dlib, per speaker", "dlib", "speaker"),
-                ("face CNN I, per clip", "cnn_I", "clip"), ("face CNN II (informed), per clip", "cnn_II", "clip"),
-                ("face CNN II (informed), per speaker", "cnn_II", "speaker")) if fa.get(a, {}).get(k) is not None],
-            "voice identity": [Attack(n, sp[a][k], ch, 2 * ch) for n, a, k in (
-                ("resemblyzer lazy, per clip", "lazy", "clip"), ("resemblyzer informed, per clip", "informed", "clip"),
-                ("resemblyzer informed, per speaker", "informed", "speaker")) if sp.get(a, {}).get(k) is not None],
-            "speaker verification": [Attack(n, ver[k], 0.5, 0.40, lower_is_private=False) for n, k in (
-                ("lazy", "lazy_eer_centroid"), ("semi-informed", "semi_eer_centroid"),
-                ("semi-informed + LDA", "semi_lda_eer_centroid")) if ver.get(k) is not None],
-        }
+        threats = declared_attacks(r, cols, r.get("n_speakers"))
         orig = r["method"] == "original"
         label = "fused emotion UAR" + (" (weight tuned on training speakers)" if r["emotion"].get("fused_tuned") else "")
         out.append(Verdict(r["method"], REFERENCE if orig else PROTECTION, fused(r),
@@ -292,7 +302,7 @@ def write_video_report(run_dir: str | Path) -> dict[str, Any]:
     atomic_write(run_dir / "report.md", full)
     lead = verdict_figure(vs, run_dir)
     r0 = rows[0]
-    threat = THREAT_MODEL.format(attackers=attackers(), corpus=corpus, n_clips=r0["n_clips"], n_speakers=r0["n_speakers"], folds=r0["folds"],
+    threat = THREAT_MODEL.format(attackers=attackers(rows), corpus=corpus, n_clips=r0["n_clips"], n_speakers=r0["n_speakers"], folds=r0["folds"],
                                  synthetic=" SYNTHETIC: invented people." if corpus == "synthetic" else "",
                                  features=(cfg or {}).get("emotion_features", "compare"),
                                  fusion_face=r0["emotion"]["fusion_face"])

@@ -100,6 +100,8 @@ class VideoEvaluation(Evaluation):
         """A method's unit depends on the method and on every setting but the name, the worker count
         and the number of examples."""
         shared = {k: v for k, v in cfg.items() if k not in ("name", "methods", "examples", *EXECUTOR_KEYS)}
+        if shared.get("judges", None) is None:  # the default (older units recorded no such key)
+            shared.pop("judges", None)
         methods = [ORIGINAL.model_dump(), *cfg.get("methods", [])]
         return {m["name"]: {"shared": shared, "method": m}
                 for m in methods if isinstance(m, dict) and "name" in m}
@@ -142,9 +144,29 @@ class VideoEvaluation(Evaluation):
         self.log(f"{m.name}: emotion models, fusion and attacks")
         row = {"method": m.name, "face": m.face, "voice": m.voice, "n_clips": len(manifest),
                "n_speakers": len(items.fold_of), "folds": self.cfg.folds, "batch": batch,
-               **evaluate_method(models, original, side, items, m.name == "original")}
+               **self._judge(m.name, models, original, side, items)}
         row["wall_s"] = round(time.perf_counter() - t0, 1)
         return [row]
+
+    def _judge(self, name: str, models: Any, original: VideoSide, side: VideoSide, items: Items) -> dict[str, Any]:
+        """Every judge's figures of one method (emotion per modality and fused, the face and voice
+        attackers by default), each under its key, and the share of frames with a face found."""
+        from privemo.evaluators.judge import JudgeInput
+        from privemo.registry import create
+
+        def extra(what: str) -> Any:
+            if what != "models":
+                raise ConfigError(f"a video judge asked for {what!r}; the video evaluation gives 'models'")
+            return models
+
+        j = JudgeInput(original, side, items, self.cfg.seed, name == "original", extra,
+                       lambda what, i, n: self.progress(f"{name}: {what}", i, n))
+        row: dict[str, Any] = {}
+        for spec in self.cfg.judge_specs():
+            judge = create("judge", **spec)
+            row[judge.key] = judge(j)
+        return {**row, "faces_found": float(np.mean(side.found)) if len(side.found) else 0.0,
+                "reference": name == "original"}
 
     def report(self) -> dict[str, Any]:
         from privemo.experiments.video.report import write_video_report
@@ -284,14 +306,3 @@ def _fit_width(frames: np.ndarray, width: int) -> np.ndarray:
         return frames
     size = (width, int(round(h * width / w)))
     return np.stack([cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in frames])
-
-
-def evaluate_method(models: Any, original: VideoSide, side: VideoSide, items: Items, reference: bool
-                    ) -> dict[str, Any]:
-    """Every figure of one method: emotion per modality and fused, the face and voice attackers."""
-    from privemo.attacks.video import face_attacks, voice_attacks
-    from privemo.evaluators.video import emotion_figures
-
-    return {"emotion": emotion_figures(models, side), "face_id": face_attacks(models, side),
-            "speaker": voice_attacks(models, side), "faces_found": float(np.mean(side.found)) if len(side.found) else 0.0,
-            "reference": reference}

@@ -4,55 +4,32 @@ and epsilon, and listening examples. ``report.md`` and a self-contained ``report
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from privemo.evaluators.judge import Column, column_value
+from privemo.evaluators.judge import Column, RowColumn, row_columns, strongest_column
 from privemo.experiments.html import examples_html, page, run_config
 from privemo.experiments.report import _png
 from privemo.experiments.store import atomic_write, read_results, report_guard, run_config_data
-from privemo.experiments.verdict import PROTECTION, REFERENCE, Attack, Verdict, verdict_figure, with_verdict
+from privemo.experiments.verdict import (
+    PROTECTION,
+    REFERENCE,
+    Verdict,
+    declared_attacks,
+    verdict_figure,
+    with_verdict,
+)
 
 CLASS_RATIO = 0.7  # a class whose recall falls below this share of its original recall is flagged
 VERIFY, IDENTIFY = "voice verification", "voice identification"
 GROUPS = (VERIFY, IDENTIFY, "gender")  # the table's column groups, in order (then utility, then speed)
+RTF = RowColumn("rtf", Column("real-time factor (1 thread)", "rtf"))  # the row's own figure, not a judge's
 
 
-@dataclass(frozen=True)
-class Col:
-    """A column of the main table: a judge's declared figure (or the real-time factor)."""
-
-    label: str
-    judge: str
-    column: Column
-
-    def get(self, r: dict[str, Any]) -> float | None:
-        if self.judge == "rtf":
-            return r.get("rtf")
-        return column_value(r.get(self.judge), self.column.path)
-
-
-def judges_of(rows: list[dict[str, Any]]) -> list[tuple[str, Any]]:
-    """The voice judges these rows hold results of (name, class), in registration order of the run."""
-    from privemo.registry import lookup, names
-
-    present = [n for n in dict.fromkeys(k for r in rows for k in r) if n in names("judge")]
-    return [(n, lookup("judge", n)) for n in present]
-
-
-def columns(rows: list[dict[str, Any]]) -> list[Col]:
+def columns(rows: list[dict[str, Any]]) -> list[RowColumn]:
     """The main table's columns, from the declarations of the judges the rows hold: verification,
-    identification and gender attackers (a judge's figure without a threat goes with its judge's
-    first threat), then utility, then the real-time factor."""
-    cols: list[tuple[int, int, Col]] = []
-    for j, (name, cls) in enumerate(judges_of(rows)):
-        own = next((c.threat for c in cls.columns if c.threat), None)
-        for c in cls.columns:
-            group = c.threat or own
-            cols.append((GROUPS.index(group) if group in GROUPS else len(GROUPS), j, Col(c.label, name, c)))
-    cols.sort(key=lambda t: (t[0], t[1]))
-    return [c for _, _, c in cols] + [Col("real-time factor (1 thread)", "rtf", Column("rtf", "rtf"))]
+    identification and gender attackers, then utility, then the real-time factor."""
+    return [*row_columns(rows, "voice", GROUPS), RTF]
 
 
 def attackers(rows: list[dict[str, Any]], threat: str) -> tuple[str, ...]:
@@ -66,19 +43,9 @@ def _fmt(v: Any, how: str) -> str:
     return f"{100 * v:.1f}%" if how == "pct" else f"{v:.3f}"
 
 
-def strongest_column(r: dict[str, Any], threat: str) -> tuple[Column | None, float]:
-    """The strongest attacker of ``threat`` on this row, among the columns that compete for it (the
-    lowest figure where higher is more private, an EER; else the highest) and its figure."""
-    vals = [(c.column, v) for c in columns([r]) if c.column.threat == threat and c.column.strongest
-            and (v := c.get(r)) is not None]
-    if not vals:
-        return None, float("nan")
-    return (max if vals[0][0].lower_is_private else min)(vals, key=lambda t: t[1])
-
-
 def strongest(r: dict[str, Any], threat: str) -> tuple[str, float]:
     """The label and figure of the strongest attacker of ``threat`` on this row."""
-    col, value = strongest_column(r, threat)
+    col, value = strongest_column(r, threat, columns([r]))
     return (col.label, value) if col is not None else ("-", value)
 
 
@@ -128,9 +95,10 @@ def target_checks(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         for threat, name, fmt in ((VERIFY, "EER >= 40% (strongest semi-informed)", "pct"),
                                   (IDENTIFY, "speaker ID <= 25% (strongest informed)", "pct"),
                                   ("gender", "gender attacker <= 0.70", "f3")):
-            col, value = strongest_column(r, threat)
+            col, value = strongest_column(r, threat, columns([r]))
             if col is not None:  # the target each attacker declares
-                met = value <= col.target if col.lower_is_private else value >= col.target  # type: ignore[operator]
+                target = col.column.target_of(r.get("n_speakers"))
+                met = value <= target if col.column.lower_is_private else value >= target
                 checks[name] = (_fmt(value, fmt), met)
         checks.update({
             "emotion >= 0.90 x original": (f"{emo / base:.2f} x", emo >= 0.9 * base),
@@ -143,7 +111,7 @@ def target_checks(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def _cells(r: dict[str, Any], cols: list[Col]) -> list[str]:
+def _cells(r: dict[str, Any], cols: list[RowColumn]) -> list[str]:
     """The row's cells, the strongest verifier and identifier in bold."""
     bold = {strongest(r, VERIFY)[0], strongest(r, IDENTIFY)[0]}
     out = []
@@ -354,12 +322,10 @@ def threat_model(rows: list[dict[str, Any]] | None = None,
                  "half and a trial half; folds are speaker-independent.") -> str:
     """The page's threat-model section, from the declarations of the judges the rows hold (every
     registered voice judge without rows)."""
+    from privemo.evaluators.judge import judges_present
     from privemo.evaluators.threat import describe
-    from privemo.registry import lookup, names
 
-    judges = judges_of(rows) if rows else [(n, lookup("judge", n)) for n in names("judge")]
-    keys = [k for _, cls in judges if cls.medium == "voice" for k in cls.threats]
-    return describe(keys, intro)
+    return describe([k for cls in judges_present(rows or [], "voice") for k in cls.threats], intro)
 
 
 def verdicts(rows: list[dict[str, Any]]) -> list[Verdict]:
@@ -371,16 +337,7 @@ def verdicts(rows: list[dict[str, Any]]) -> list[Verdict]:
     for r in rows:
         if r.get("curve") is not None:
             continue
-        chance_id = 1.0 / r["n_speakers"] if r.get("n_speakers") else 0.0
-        threats: dict[str, list[Attack]] = {}
-        for c in columns([r]):
-            value = c.get(r)
-            if c.column.threat is None or value is None:
-                continue
-            chance = chance_id if c.column.chance == "speakers" else float(c.column.chance or 0.0)
-            threats.setdefault(c.column.threat, []).append(Attack(c.column.attacker, value, chance,
-                                                                  float(c.column.target or 0.0),
-                                                                  c.column.lower_is_private))
+        threats = declared_attacks(r, columns([r]), r.get("n_speakers"))
         orig = r["method"] == "original"
         util = next((c for c in columns([r]) if c.column.utility), None)
         if util is None:

@@ -218,7 +218,7 @@ class VoiceEvaluation(Evaluation):
         for spec in cfg.judge_specs():
             judge = create("judge", **spec)
             self.log(f"{m.name}: {spec['type']}")
-            row[spec["type"]] = judge(j)
+            row[judge.key] = judge(j)
         if isinstance(anonymizer, LaplaceMFCC):
             row["dp"] = {"epsilon_per_frame": anonymizer.epsilon, "l1_sensitivity": anonymizer.sensitivity_,
                          "laplace_scale": anonymizer.scale}
