@@ -39,8 +39,8 @@ METHODS = [
 
 
 def faces(root: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
-    from privemo.experiments.face.data import load_faces
     from privemo.features import FeatureCache
+    from privemo.features.faceset import load_faces
 
     if Path(root).is_dir():
         fs, _ = load_faces("yale", Path(root), {}, ["happy", "sad", "neutral", "surprised"], 64, "gray",
@@ -71,7 +71,7 @@ def hybrid_timing(images: np.ndarray, subject: np.ndarray, emotion: np.ndarray) 
 
     from privemo.evaluators.cnn import TrainConfig, classifier, fit_classifier
     from privemo.experiments.face.config import NarulaConfig
-    from privemo.experiments.face.data import FaceSet, augmented, encode, to_tensor
+    from privemo.features.faceset import FaceSet, augmented, encode, to_tensor
     from privemo.learners.narula import Algorithm1
     from privemo.models.face import Hybrid
 

@@ -21,8 +21,8 @@ from _common import ROOT, machine, parser, write  # noqa: E402  (puts src/ on th
 
 
 def demo_faces(size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    from privemo.experiments.face.data import load_faces
     from privemo.features import FeatureCache
+    from privemo.features.faceset import load_faces
 
     fs, _ = load_faces("synthetic", None, {"media": "image", "n_speakers": 12, "items": 10}, None, size, "rgb",
                        FeatureCache(), detect=False)

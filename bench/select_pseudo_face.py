@@ -33,11 +33,12 @@ from pathlib import Path
 from _common import ROOT, machine, parser, write  # noqa: E402  (puts src/ on the path)
 
 from privemo.anonymize.face import create_face_anonymizer  # noqa: E402
-from privemo.experiments.face.anonymizers import AnonymizerTable  # noqa: E402
+from privemo.anonymize.face_batch import anonymize_crops  # noqa: E402
+from privemo.attacks.face_table import AnonymizerTable  # noqa: E402
 from privemo.experiments.face.config import AnonymizerTableConfig  # noqa: E402
-from privemo.experiments.face.data import augmented, load_faces  # noqa: E402
 from privemo.experiments.face.report import anonymizer_checks  # noqa: E402
 from privemo.features import FeatureCache  # noqa: E402
+from privemo.features.faceset import augmented, load_faces  # noqa: E402
 
 # Round 1 (10 epochs, no augmentation: attackers too weak, original scenario I 14.8%) and round 2
 # (20 epochs, augmented to 2000) chose colour "none" over "mean" and "full" (brightness identifies the
@@ -71,7 +72,7 @@ def main() -> None:
     data = faces.originals_of(sorted(half))
     print(f"selection half: {len(half)} of {len(subjects)} subjects, {len(data)} faces")
     cfg = AnonymizerTableConfig(folds=args.folds, epochs=args.epochs, attackers=["cnn"], augment=args.augment)
-    table = AnonymizerTable(augmented(data, args.augment, 0), cfg, 0, (16, 32, 64), print)
+    table = AnonymizerTable(augmented(data, args.augment, 0), cfg, 0, (16, 32, 64), print, anonymize_crops)
     rows = [table.method("original", create_face_anonymizer({"type": "face_original"}))]
     for name, spec in CANDIDATES.items():
         if args.only and name not in args.only:

@@ -10,10 +10,10 @@ from privemo.anonymize.face import FacePixelate
 from privemo.attacks.face import identify_pretrained
 from privemo.evaluators.face import fer_predict
 from privemo.experiments.face.config import NarulaConfig
-from privemo.experiments.face.data import augmented, load_faces
-from privemo.experiments.face.narula import narula_unit, protocol_folds
 from privemo.features import FeatureCache
 from privemo.features.face import face_descriptors
+from privemo.features.faceset import augmented, load_faces
+from privemo.learners.narula import narula_unit, protocol_folds
 from tests.conftest import shared
 
 pytestmark = pytest.mark.integration

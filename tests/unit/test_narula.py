@@ -12,10 +12,9 @@ from hypothesis import strategies as st
 from privemo.corpora.splits import group_folds
 from privemo.evaluators.cnn import TrainConfig
 from privemo.experiments.face.config import NarulaConfig
-from privemo.experiments.face.data import FaceSet
-from privemo.experiments.face.narula import narula_unit, protocol_folds
 from privemo.features.augment import augment_faces
-from privemo.learners.narula import Algorithm1
+from privemo.features.faceset import FaceSet
+from privemo.learners.narula import Algorithm1, narula_unit, protocol_folds
 from privemo.models.face import ConvBase, DenoisingAE, Hybrid, VGGBase
 
 

@@ -8,11 +8,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from privemo.anonymize.face_batch import anonymize_crops
 from privemo.anonymize.face_pseudo import PseudoFace, piecewise_affine
+from privemo.attacks.face_table import AnonymizerTable
 from privemo.errors import ConfigError
-from privemo.experiments.face.anonymizers import AnonymizerTable
 from privemo.experiments.face.config import AnonymizerTableConfig
-from privemo.experiments.face.data import FaceSet
+from privemo.features.faceset import FaceSet
 
 
 def faces(n_subjects: int = 6, per: int = 3, size: int = 48, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -89,7 +90,7 @@ def test_the_table_anonymizes_each_subject_with_a_pool_of_other_people():
     n = len(imgs)
     data = FaceSet(imgs, subj, np.array(["happy", "sad"] * (n // 2)), np.full(n, "?"), np.arange(n),
                    np.array([f"i{i}" for i in range(n)]), np.ones(n, bool))
-    table = AnonymizerTable(data, AnonymizerTableConfig(folds=4, epochs=1), 0, (4, 8))
+    table = AnonymizerTable(data, AnonymizerTableConfig(folds=4, epochs=1), 0, (4, 8), None, anonymize_crops)
     seen: list[tuple[set[str], set[str]]] = []
 
     class Spy(PseudoFace):
@@ -125,7 +126,7 @@ def test_face_splits_and_halves_keep_recording_groups_whole():
     from privemo.experiments.vgan.runner import split
 
     data = _set_with_groups()
-    table = AnonymizerTable(data, AnonymizerTableConfig(folds=2, epochs=1), 0, (4, 8))
+    table = AnonymizerTable(data, AnonymizerTableConfig(folds=2, epochs=1), 0, (4, 8), None, anonymize_crops)
     for g in np.unique(data.group):
         assert len(set(table.id_fold[data.group == g].tolist())) == 1
     cfg = VganEvalConfig(name="t", corpus={"type": "ckplus"}, size=16, split="subject", test_fraction=0.5)

@@ -302,9 +302,9 @@ def test_shipped_vgan_configs_are_valid():
 def test_dlib_probes_draw_distinct_codes_per_image_and_only_their_unit_depends_on_it():
     from types import SimpleNamespace
 
+    from privemo.attacks.vgan import Judge
     from privemo.experiments.vgan.config import VganAttackConfig
     from privemo.experiments.vgan.runner import VganExperiment
-    from privemo.experiments.vgan.scenarios import Judge
 
     judge = Judge.__new__(Judge)
     judge.d, judge.k, judge.seed = SimpleNamespace(test=list(range(5))), 7, 0

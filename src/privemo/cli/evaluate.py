@@ -72,7 +72,12 @@ def face_cmd(config: Path = typer.Argument(..., help="face evaluation YAML (e.g.
     """
     from privemo.cli.run import run_job, show_report
 
+    from privemo.errors import ConfigError
+
     with friendly_errors():
+        bad = set(part) - {"narula", "anonymizers"}
+        if bad:  # before the config is read
+            raise ConfigError(f"--part: unknown {sorted(bad)}; choose narula or anonymizers")
         if report_only:
             show_report("face", config)
         else:

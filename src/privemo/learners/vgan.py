@@ -294,6 +294,10 @@ class Vgan:
             raise ValueError(f"unknown identity {identity!r}; the model knows {', '.join(self.identities_)}")
         return self.identities_.index(str(identity))
 
+    def model_input(self, images: np.ndarray) -> torch.Tensor:
+        """Images as this model reads them: (N, channels, size, size) in [-1, 1]."""
+        return to_model_range(np.asarray(images), self.config.size, self.channels_)
+
     @torch.no_grad()
     def encode(self, images: np.ndarray, batch: int = 256, sample: bool = False, seed: int = 0) -> np.ndarray:
         """f(I) for each image: the mean of q(f | I), or with ``sample`` a draw from it (the randomized

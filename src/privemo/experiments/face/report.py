@@ -8,11 +8,11 @@ from typing import Any
 
 import numpy as np
 
-from privemo.experiments.face.narula import COLUMNS
 from privemo.experiments.html import media_html, page, run_config
 from privemo.experiments.report import _png
 from privemo.experiments.store import atomic_write, read_results, report_guard, run_config_data
 from privemo.experiments.verdict import PROTECTION, REFERENCE, Attack, Verdict, verdict_figure, with_verdict
+from privemo.learners.narula import COLUMNS
 
 PAPER_YALE = {"Face": 87.96, "Emotion": 44.61, "Emotion2Face": 78.44, "Hybrid2Emotion": 49.12, "Hybrid2Face": 1.00}
 

@@ -22,8 +22,8 @@ from privemo.executors import make_executor
 from privemo.experiments.config import EXECUTOR_KEYS, corpus_root
 from privemo.experiments.evaluation import Evaluation, Planned
 from privemo.experiments.face.config import FaceEvalConfig, FaceMethodConfig
-from privemo.experiments.face.data import FaceSet, augmented, load_faces
-from privemo.experiments.face.narula import narula_unit, protocol_folds
+from privemo.features.faceset import FaceSet, augmented, load_faces
+from privemo.learners.narula import narula_unit, protocol_folds
 from privemo.media import write_image
 
 # narula options added after runs were recorded, with the values those runs had
@@ -119,7 +119,7 @@ class FaceEvaluation(Evaluation):
     def _table(self, faces: FaceSet, stack: ExitStack) -> Any:
         """The anonymizer table: its crops are transformed on the executor (the fitted anonymizer sent
         once); the rest runs here."""
-        from privemo.experiments.face.anonymizers import AnonymizerTable
+        from privemo.attacks.face_table import AnonymizerTable
 
         cfg, acfg = self.cfg, self.cfg.anonymizers
         assert acfg is not None
@@ -127,7 +127,10 @@ class FaceEvaluation(Evaluation):
         executor = make_executor(cfg.executor, cfg.workers, cfg.ray_address)
         self.log(f"face anonymizers transform on {executor.describe()}")
         stack.enter_context(executor.running())
-        return AnonymizerTable(augmented(faces, acfg.augment, cfg.seed), acfg, cfg.seed, channels, self.log, executor)
+        from privemo.anonymize.face_batch import anonymize_crops
+
+        return AnonymizerTable(augmented(faces, acfg.augment, cfg.seed), acfg, cfg.seed, channels, self.log,
+                               lambda anonymizer, images, keys: anonymize_crops(anonymizer, images, keys, executor))
 
     def report(self) -> dict[str, Any]:
         from privemo.experiments.face.report import write_face_report

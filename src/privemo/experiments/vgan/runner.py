@@ -33,9 +33,9 @@ from privemo.errors import ConfigError
 from privemo.executors import Executor, make_executor
 from privemo.experiments.config import corpus_root
 from privemo.experiments.evaluation import Evaluation, Planned
-from privemo.experiments.face.data import FaceSet, load_faces
 from privemo.experiments.store import atomic_write, run_config_data
 from privemo.experiments.vgan.config import VganEvalConfig
+from privemo.features.faceset import FaceSet, load_faces
 from privemo.learners.vgan import Vgan, VganConfig
 
 # the settings that choose the faces and their split (a run folder keeps one)
@@ -224,7 +224,7 @@ class VganExperiment(Evaluation):
         return super().run(only, force)
 
     def plan(self) -> list[Planned]:
-        from privemo.experiments.vgan import scenarios
+        from privemo.attacks import vgan as scenarios
 
         skip = not (self.cfg.attacks.pretrained and scenarios.dlib_available())
         return [Planned("training"), *(Planned(u) for u in UNITS if not (u == "pretrained" and skip))]
@@ -239,7 +239,7 @@ class VganExperiment(Evaluation):
         yield {"data": self.data()}
 
     def unit(self, key: str, shared: dict[str, Any]) -> list[dict[str, Any]]:
-        from privemo.experiments.vgan import scenarios
+        from privemo.attacks import vgan as scenarios
 
         model, d = self._model, shared["data"]
         if key == "training":
@@ -306,7 +306,7 @@ def _model_bytes(model: Vgan) -> bytes:
 
 
 def _scenario_unit(shared: tuple[bytes, VganData, Any, int], unit: str) -> tuple[str, list[dict[str, Any]], float]:
-    from privemo.experiments.vgan import scenarios
+    from privemo.attacks import vgan as scenarios
 
     blob, data, attacks, seed = shared
     t0 = time.perf_counter()

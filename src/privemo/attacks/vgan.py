@@ -28,8 +28,6 @@ import numpy as np
 import torch
 
 from privemo.evaluators.cnn import TrainConfig, fit_classifier, predict
-from privemo.experiments.vgan.config import VganAttackConfig
-from privemo.learners.vgan import Vgan, to_model_range
 from privemo.metrics import uar
 from privemo.models.vgan import LatentCNN, LatentMLP, VganClassifier
 
@@ -45,7 +43,7 @@ def _score(y: np.ndarray, pred: np.ndarray) -> dict[str, float]:
 
 
 class Judge:
-    def __init__(self, model: Vgan, data: Any, cfg: VganAttackConfig, seed: int,
+    def __init__(self, model: Any, data: Any, cfg: Any, seed: int,
                  log: Callable[[str], None], progress: Callable[[str, int, int], None]) -> None:
         self.model, self.d, self.cfg, self.seed, self.log, self.progress = model, data, cfg, seed, log, progress
         self.y_id_train, self.y_e_train = data.labels(data.train)
@@ -56,7 +54,7 @@ class Judge:
 
     # ----- helpers --------------------------------------------------------------------------------
     def x(self, images: np.ndarray) -> torch.Tensor:
-        return to_model_range(images, self.model.config.size, self.model.channels_)
+        return self.model.model_input(images)
 
     def synth_test(self) -> np.ndarray:
         """(N_test * N_id, ...) every test image under every identity code (code fastest)."""

@@ -1,4 +1,5 @@
-"""Every face anonymizer judged by the same attackers and utility models, one row per method.
+"""The attackers and judges of the face anonymizer table: every face anonymizer judged by the same
+attackers and utility models, one row per method (the evaluation hands in how crops are anonymized).
 
 Splits (copies of one original, and the images of one recording group such as a CK+ sequence, never
 straddle a split):
@@ -24,8 +25,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from privemo.anonymize.face import FaceAnonymizer
-from privemo.anonymize.face_batch import anonymize_crops
 from privemo.attacks.face import (
     gender_available,
     gender_pretrained,
@@ -37,12 +36,12 @@ from privemo.attacks.face import (
 from privemo.corpora.splits import group_folds
 from privemo.evaluators.cnn import TrainConfig, classifier, fit_classifier, predict
 from privemo.evaluators.face import fer_available, fer_predict
-from privemo.executors import Executor
-from privemo.experiments.face.config import AnonymizerTableConfig
-from privemo.experiments.face.data import FaceSet, encode, to_tensor
 from privemo.features.face import face_descriptors
+from privemo.features.faceset import FaceSet, encode, to_tensor
 
 Log = Callable[[str], None]
+# (fitted anonymizer, images, keys) -> the anonymized images
+Transform = Callable[[Any, np.ndarray, list[str]], np.ndarray]
 
 
 def _mean(rows: list[dict[str, float]]) -> dict[str, float]:
@@ -55,10 +54,10 @@ class AnonymizerTable:
     """Shared state of one table: the data, its splits, and what does not depend on the method
     (descriptors of the originals, scenario-I identifiers trained on originals)."""
 
-    def __init__(self, data: FaceSet, cfg: AnonymizerTableConfig, seed: int, channels: tuple[int, ...],
-                 log: Log | None = None, executor: Executor | None = None) -> None:
+    def __init__(self, data: FaceSet, cfg: Any, seed: int, channels: tuple[int, ...],
+                 log: Log | None, transform: Transform) -> None:
         self.data, self.cfg, self.seed, self.channels = data, cfg, seed, channels
-        self.executor = executor  # where the crops are transformed (None: this process)
+        self.transform = transform  # how the crops are anonymized (anonymize.face_batch.anonymize_crops on an executor)
         self.log = log or (lambda m: None)
         self.id_fold = group_folds(data.group, cfg.folds, seed, strata=data.subject)
         self.subj_fold = group_folds(data.subject, cfg.folds, seed + 1)
@@ -99,24 +98,24 @@ class AnonymizerTable:
             self._expr_orig[fold] = model
         return self._expr_orig[fold]
 
-    def anonymize(self, anonymizer: FaceAnonymizer, folds: np.ndarray, fold: int) -> np.ndarray:
+    def anonymize(self, anonymizer: Any, folds: np.ndarray, fold: int) -> np.ndarray:
         """Every image anonymized; a learning anonymizer is fitted on the training side's originals."""
         if anonymizer.learns:
             fit_idx = np.intersect1d(self.originals, np.flatnonzero(folds != fold))
             anonymizer.fit(self.data.images[fit_idx], subjects=list(self.data.subject[fit_idx]))
-        return anonymize_crops(anonymizer, self.data.images, list(self.data.item_id), self.executor)
+        return self.transform(anonymizer, self.data.images, list(self.data.item_id))
 
-    def anonymize_cross(self, anonymizer: FaceAnonymizer) -> np.ndarray:
+    def anonymize_cross(self, anonymizer: Any) -> np.ndarray:
         """Every image anonymized by an instance fitted on the originals of the other subject folds."""
         out = np.empty_like(self.data.images)
         for g in sorted(set(self.subj_fold.tolist())):
             fit_idx = np.intersect1d(self.originals, np.flatnonzero(self.subj_fold != g))
             anonymizer.fit(self.data.images[fit_idx], subjects=list(self.data.subject[fit_idx]))
             ix = np.flatnonzero(self.subj_fold == g)
-            out[ix] = anonymize_crops(anonymizer, self.data.images[ix], list(self.data.item_id[ix]), self.executor)
+            out[ix] = self.transform(anonymizer, self.data.images[ix], list(self.data.item_id[ix]))
         return out
 
-    def method(self, name: str, anonymizer: FaceAnonymizer) -> dict[str, Any]:
+    def method(self, name: str, anonymizer: Any) -> dict[str, Any]:
         d, cfg = self.data, self.cfg
         t0 = time.perf_counter()
         learns = anonymizer.learns and not anonymizer.fits_on_others
@@ -181,7 +180,7 @@ class AnonymizerTable:
         return row
 
 
-def throughput(anonymizer: FaceAnonymizer, images: np.ndarray, seconds: float = 1.0) -> float:
+def throughput(anonymizer: Any, images: np.ndarray, seconds: float = 1.0) -> float:
     """Images per second of ``transform_batch`` on batches of 64 (repeated for about ``seconds``)."""
     batch = np.resize(images, (64, *images.shape[1:])).astype(images.dtype)
     keys = [str(i) for i in range(len(batch))]
