@@ -188,11 +188,15 @@ def check(config: Path = typer.Argument(..., help="any privemo config YAML"),
 
     Example: privemo check configs/voice/ravdess.yaml
     """
+    from privemo.errors import ConfigError
     from privemo.experiments.config import read_yaml
     from privemo.experiments.jobs import config_job, job
 
     with friendly_errors():
         data, source = read_yaml(config)
-        j = config_job(data) if kind == "auto" else job(kind)
+        try:
+            j = config_job(data) if kind == "auto" else job(kind)
+        except ConfigError as exc:
+            raise ConfigError(f"--kind: {exc} (or auto)") from None
         cfg = j.attr("parse")(data, source)
         console.print(f"{config}: a valid {j.name} config ({cfg.name})", markup=False, highlight=False)
