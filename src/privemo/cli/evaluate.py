@@ -71,7 +71,6 @@ def face_cmd(config: Path = typer.Argument(..., help="face evaluation YAML (e.g.
     Example: privemo evaluate face configs/face/yale.yaml   (Yale under ../shared/data, or --data-root DIR)
     """
     from privemo.cli.run import run_job, show_report
-
     from privemo.errors import ConfigError
 
     with friendly_errors():
