@@ -353,12 +353,12 @@ def _dump(data: object) -> bytes:
 
 
 def config_cases(rng: random.Random, per_config: int) -> Iterator[Case]:
-    from privemo.cli.run import config_kind
+    from privemo.experiments.jobs import config_job
 
     shipped = sorted(CONFIGS.rglob("*.yaml"))
     for cfg_path in shipped:
         data = yaml.safe_load(cfg_path.read_text())
-        kind = config_kind(data)
+        kind = config_job(data).name.replace("representation", "experiment")
         paths = _paths(data)
         for k in range(per_config):
             mutated = copy.deepcopy(data)
