@@ -213,7 +213,6 @@ class FineTuned(Judge):
     medium = "voice"
     key = "finetuned"
     threats = ("voice.finetuned",)
-    needs = ("mels",)
     columns = (
         Column("semi-informed EER (centroid, fine-tuned encoder)", "eer_centroid", "pct", "voice verification",
                "semi-informed, fine-tuned encoder", 0.5, 0.40, lower_is_private=False, strongest=True),

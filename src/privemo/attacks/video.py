@@ -125,7 +125,6 @@ class FaceId(Judge):
     medium = "video"
     key = "face_id"
     threats = ("face.dlib", "face.scenario_I", "face.scenario_II")
-    needs = ("models",)
     columns = (
         Column("dlib frame", "dlib.frame", "pct"),
         Column("dlib clip", "dlib.clip", attacker="dlib, per clip", strongest=True, **_FACE),  # type: ignore[arg-type]
@@ -153,7 +152,6 @@ class AvSpeaker(Judge):
     key = "speaker"
     threats = ("voice.lazy_verification", "voice.semi_verification", "voice.semi_lda_verification",
                "video.lazy_speaker_id", "video.informed_speaker_id")
-    needs = ("models",)
     columns = (
         Column("voice lazy clip", "lazy.clip", attacker="resemblyzer lazy, per clip", strongest=True,
                **_VOICE),  # type: ignore[arg-type]

@@ -10,7 +10,6 @@ from rich.table import Table
 from privemo.cli._common import console, friendly_errors, progress_bar, safe_text
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
-JOB_NAMES = ("representation", "voice", "face", "video", "vgan", "federated")  # experiments.jobs.JOBS
 
 
 def _print_summary(result: dict) -> None:
@@ -183,7 +182,8 @@ def _samples(root: Path, folder: Path) -> None:
 
 
 def check(config: Path = typer.Argument(..., help="any privemo config YAML"),
-          kind: str = typer.Option("auto", help="auto (from its keys), experiment, " + ", ".join(JOB_NAMES))) -> None:
+          kind: str = typer.Option("auto", help="auto (from its keys), or a job's name (privemo check --kind ? "
+                                                   "lists them)")) -> None:
     """Validate a config without running it: every key, range and component parameter, in a second.
 
     Example: privemo check configs/voice/ravdess.yaml

@@ -93,8 +93,6 @@ class Judge:
     key: ClassVar[str]
     threats: ClassVar[tuple[str, ...]] = ()
     columns: ClassVar[tuple[Column, ...]] = ()
-    #: inputs it asks ``JudgeInput.extra`` for
-    needs: ClassVar[tuple[str, ...]] = ()
 
     def config(self) -> dict[str, Any]:
         """Its parameters (a judge is a dataclass of them), for the unit's record."""

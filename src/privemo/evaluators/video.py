@@ -283,7 +283,6 @@ class AvEmotion(Judge):
     medium = "video"
     key = "emotion"
     threats = ("video.emotion",)
-    needs = ("models",)
     columns = (
         Column("face (fer, pretrained)", "face_fer.uar", "pct"),
         Column("face (CNN)", "face_cnn.uar", "pct"),

@@ -33,7 +33,7 @@ class Job:
     rows: Callable[[dict[str, Any]], bool]
     #: ``(run_dir) -> dict``: draws report.md / report.html from the results alone
     report: str
-    #: ``(rows[, config mapping]) -> [Verdict]``: what its report opens with (``privemo compare`` reads it)
+    #: ``(rows, config mapping) -> [Verdict]``: what its report opens with (``privemo compare`` reads it)
     verdicts: str
     #: what selects some of its units on the command line (None: no selection)
     select: str | None = None
@@ -47,8 +47,7 @@ class Job:
         return getattr(importlib.import_module(module), name)
 
     def run_verdicts(self, rows: list[dict[str, Any]], cfg: dict[str, Any]) -> list[Any]:
-        fn = self.attr("verdicts")
-        return fn(rows, cfg) if fn.__module__ == __name__ else fn(rows)
+        return self.attr("verdicts")(rows, cfg)
 
     def load(self, path: str | Path) -> Any:
         from privemo.experiments.config import read_yaml
@@ -75,14 +74,14 @@ JOBS: dict[str, Job] = {j.name: j for j in (
         f"{_E}.face.report:write_face_report", f"{_E}.jobs:_face_verdicts", select="part"),
     Job("vgan", "PPRL-VGAN", ("attacks", "left_out", "test_fraction", "model"),
         f"{_E}.vgan.config:parse_vgan_config", f"{_E}.jobs:_vgan_runner", lambda r: "unit" in r,
-        f"{_E}.vgan.report:write_vgan_report", f"{_E}.vgan.report:verdicts"),
+        f"{_E}.vgan.report:write_vgan_report", f"{_E}.jobs:_vgan_verdicts"),
     Job("video", "audio-visual anonymization", (), f"{_E}.video.config:parse_video_config",
         f"{_E}.video.runner:VideoEvaluation", lambda r: "face_id" in r and "method" in r,
-        f"{_E}.video.report:write_video_report", f"{_E}.video.report:verdicts", select="method",
+        f"{_E}.video.report:write_video_report", f"{_E}.jobs:_video_verdicts", select="method",
         fallback=_is_video),
     Job("voice", "voice anonymization", (), f"{_E}.voice.config:parse_voice_config",
         f"{_E}.voice.runner:VoiceEvaluation", lambda r: "verification" in r and "method" in r,
-        f"{_E}.voice.report:write_voice_report", f"{_E}.voice.report:verdicts", select="method",
+        f"{_E}.voice.report:write_voice_report", f"{_E}.jobs:_voice_verdicts", select="method",
         fallback=lambda d: "methods" in d),
 )}
 
@@ -139,7 +138,25 @@ def _vgan_runner(cfg: Any, run_dir: Path, data_root: Path, *, progress: Any, log
     return VganExperiment(cfg, run_dir, data_root, progress=progress, log=log)
 
 
-# ---- verdicts whose reports read more than the rows ----------------------------------------------
+# ---- each job's verdicts as (rows, config mapping) -> [Verdict] ------------------------------------
+def _voice_verdicts(rows: list[dict[str, Any]], cfg: dict[str, Any]) -> list[Any]:
+    from privemo.experiments.voice.report import verdicts
+
+    return verdicts(rows)
+
+
+def _video_verdicts(rows: list[dict[str, Any]], cfg: dict[str, Any]) -> list[Any]:
+    from privemo.experiments.video.report import verdicts
+
+    return verdicts(rows)
+
+
+def _vgan_verdicts(rows: list[dict[str, Any]], cfg: dict[str, Any]) -> list[Any]:
+    from privemo.experiments.vgan.report import verdicts
+
+    return verdicts(rows)
+
+
 def _representation_verdicts(rows: list[dict[str, Any]], cfg: dict[str, Any]) -> list[Any]:
     from privemo.experiments.report import paper_table, summarize, verdicts
 

@@ -32,11 +32,6 @@ def columns(rows: list[dict[str, Any]]) -> list[RowColumn]:
     return [*row_columns(rows, "voice", GROUPS), RTF]
 
 
-def attackers(rows: list[dict[str, Any]], threat: str) -> tuple[str, ...]:
-    """The labels of the columns that compete for the strongest attacker of ``threat``."""
-    return tuple(c.label for c in columns(rows) if c.column.threat == threat and c.column.strongest)
-
-
 def _fmt(v: Any, how: str) -> str:
     if v is None or v != v:
         return "-"
