@@ -96,7 +96,8 @@ _PROVIDERS = {
     "strategy": ("privemo.learners.federated.strategies",),
     "face_detector": ("privemo.features.frontend",),
     "judge": ("privemo.attacks.verification", "privemo.attacks.voice", "privemo.attacks.finetuned",
-              "privemo.evaluators.voice", "privemo.attacks.video", "privemo.evaluators.video"),
+              "privemo.evaluators.voice", "privemo.attacks.video", "privemo.evaluators.video",
+              "privemo.attacks.face_table", "privemo.evaluators.face"),
 }
 _loaded: set[str] = set()
 

@@ -517,7 +517,7 @@ def _views() -> tuple[Any, Any]:
     return View(X[tr], m.subset(tr), None, ctx), View(X[~tr], m.subset(~tr), None, ctx)
 
 
-JUDGE_MEDIA = ("voice", "video")
+JUDGE_MEDIA = ("voice", "video", "face")
 
 
 def _voice_input() -> Any:

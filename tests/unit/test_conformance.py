@@ -150,7 +150,10 @@ def test_every_report_kind_writes_its_threat_model_from_declarations():
     from privemo.experiments.vgan.report import threat_model as vgan
     from privemo.experiments.video.report import attackers
 
-    assert declared("face.scenario_II").markdown() in face() and declared("face.narula_probes").trains_on in face()
+    both = face([{"part": "narula"}], [{"method": "original", "scenario": {}, "expression_cnn": {}}])
+    assert declared("face.scenario_II").markdown() in both and declared("face.narula_probes").trains_on in both
+    only_narula = face([{"part": "narula"}], [])  # the judges a run used
+    assert declared("face.narula_probes").trains_on in only_narula and declared("face.dlib").sees not in only_narula
     assert declared("vgan.scenario_III").markdown() in vgan()
     assert declared("federated.updates").markdown() in federated()
     assert all(declared(k).sees in attackers() for k in ("face.dlib", "face.scenario_II", "video.informed_speaker_id",

@@ -143,3 +143,107 @@ def test_video_judges_are_validated_and_need_the_emotion_judge():
                       ([{"type": "av_emotion"}, {"type": "face_idd"}], "unknown judge type")):
         with pytest.raises(ConfigError, match=said):
             parse_video_config({**base, "judges": bad}, "v.yaml")
+
+
+def test_the_voice_table_shows_the_rows_own_real_time_factor():
+    from privemo.experiments.voice import report
+
+    rows = [_row("original", None), _row("m", None)]
+    rtf = next(c for c in report.columns(rows) if c.label.startswith("real-time factor"))
+    assert rtf.get(rows[1]) == pytest.approx(0.01)
+    assert "| 0.010 |" in report.markdown(rows)
+
+
+def test_target_checks_take_the_strongest_attacker_of_a_check_and_utility_against_the_reference():
+    from privemo.evaluators.judge import RowColumn, target_checks
+
+    ident = {"fmt": "pct", "threat": "face identity", "chance": "subjects", "relative": True, "strongest": True}
+    cols = [RowColumn("a", Column("I x", "x", attacker="x", target=2.0, check="scenario I", **ident)),
+            RowColumn("a", Column("I y", "y", attacker="y", target=2.0, check="scenario I", **ident)),
+            RowColumn("e", Column("expr", "acc", fmt="pct", target=0.9, relative=True))]
+    row = {"n_subjects": 10, "a": {"x": 0.15, "y": 0.25}, "e": {"acc": 0.45}}
+    ref = {"n_subjects": 10, "a": {"x": 0.9, "y": 0.8}, "e": {"acc": 0.5}}
+    ident_check, utility = target_checks(row, ref, cols)
+    assert (ident_check.name, ident_check.label, ident_check.value) == ("scenario I", "I y", 0.25)
+    assert ident_check.target == pytest.approx(0.2) and not ident_check.met  # 2 x chance (1 / 10 subjects)
+    assert utility.utility and utility.value == pytest.approx(0.9) and utility.met
+    assert [c.name for c in target_checks(row, None, cols)] == ["scenario I"]  # no reference: no ratio
+    with pytest.raises(ValueError, match="chance 'people'"):
+        Column("z", "z", threat="t", attacker="z", chance="people", target=1.0)
+
+
+FACE = {"name": "f", "corpus": {"type": "synthetic"}, "narula": None,
+        "anonymizers": {"methods": [{"name": "p", "anonymizer": {"type": "face_pixelate"}}]}}
+
+
+def test_face_judges_are_validated_and_the_default_spells_out_the_older_settings(tmp_path):
+    from privemo.experiments.face.config import parse_face_config
+    from privemo.experiments.face.runner import FaceEvaluation
+
+    cfg = parse_face_config({**FACE, "anonymizers": {**FACE["anonymizers"], "attackers": ["cnn"]}})
+    assert cfg.anonymizers.judge_specs() == [{"type": "face_identity", "attackers": ["cnn"]},
+                                             {"type": "face_expression"}, {"type": "face_dlib"},
+                                             {"type": "face_gender"}, {"type": "face_fer"}]
+    specs = FaceEvaluation(cfg, tmp_path / "r", tmp_path).unit_specs(cfg.model_dump(mode="json"))
+    assert "judges" not in specs["anonymizer__p"]["table"]  # units of runs before judges existed stay valid
+    for bad, said in (([{"type": "face_identity"}], "needs face_expression"),
+                      ([{"type": "face_expression"}, {"type": "face_identity", "attackers": ["resnet"]}],
+                       "attackers"),
+                      ([{"type": "face_expression"}, {"type": "gender"}], "judges voice, not face"),
+                      ([{"type": "face_expression"}, {"type": "face_dlibb"}], "unknown judge type")):
+        with pytest.raises(ConfigError, match=said):
+            parse_face_config({**FACE, "anonymizers": {**FACE["anonymizers"], "judges": bad}}, "f.yaml")
+
+
+@dataclass
+class Brightness(Judge):
+    """A user's own face attacker: identifies a subject by the mean brightness of its faces."""
+
+    medium = "face"
+    key = "test_brightness"
+    threats = ("test.brightness",)
+    columns = (Column("ID (brightness)", "acc", "pct", "face identity", "brightness", "subjects", 2.0,
+                      relative=True, strongest=True),)
+
+    def __call__(self, j: JudgeInput) -> dict[str, Any]:
+        import numpy as np
+
+        t, hits = j.original, []
+        for fold in range(t.cfg.folds):
+            tr, te = t.split("identity", fold)
+            x = j.side.images("identity", fold).reshape(len(t.data), -1).mean(axis=1)
+            centres = {s: x[tr][t.data.subject[tr] == s].mean() for s in set(t.data.subject[tr].tolist())}
+            guess = [min(centres, key=lambda s: abs(centres[s] - v)) for v in x[te]]
+            hits.append(float(np.mean(np.array(guess) == t.data.subject[te])))
+        return {"acc": float(np.mean(hits))}
+
+
+declare("test.brightness", ThreatModel("brightness identification (test)", "attack", "a brightness identifier",
+                                       "protected faces", "protected faces of every subject", "its accuracy"))
+
+
+def test_a_face_judge_of_your_own_reaches_the_face_table_verdicts_and_threat_model(tmp_path, monkeypatch):
+    import yaml
+    from typer.testing import CliRunner
+
+    from privemo.cli.main import app
+    from privemo.evaluators.threat import declared
+
+    monkeypatch.setenv("PRIVEMO_CACHE", str(tmp_path / "cache"))
+    registry.register("judge", "test_brightness")(Brightness)
+    try:
+        cfg = {"name": "tb", "corpus": {"type": "synthetic", "options": {"media": "image", "n_speakers": 4, "items": 2}},
+               "emotions": ["happy", "sad"], "size": 16, "color": "rgb", "detect": False, "narula": None,
+               "anonymizers": {"folds": 2, "epochs": 1, "judges": [{"type": "test_brightness"},
+                                                                   {"type": "face_expression"}],
+                               "methods": [{"name": "pix", "anonymizer": {"type": "face_pixelate", "block": 16}}]}}
+        (tmp_path / "f.yaml").write_text(yaml.safe_dump(cfg))
+        r = CliRunner().invoke(app, ["run", str(tmp_path / "f.yaml"), "--out", str(tmp_path / "run")])
+        assert r.exit_code == 0, r.output
+        md = (tmp_path / "run" / "report.md").read_text()
+        assert "| ID (brightness) | expr CNN (paper) |" in md and "I cnn" not in md  # only what ran
+        assert "*brightness*" in md  # the verdicts name it
+        assert declared("test.brightness").markdown() in (tmp_path / "run" / "report.html").read_text() or \
+            "brightness identification (test)" in (tmp_path / "run" / "report.html").read_text()
+    finally:
+        registry._REGISTRY["judge"].pop("test_brightness", None)

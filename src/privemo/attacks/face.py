@@ -24,6 +24,7 @@ import torch
 
 from privemo.attacks.verification import centroid_scores
 from privemo.evaluators.cnn import TrainConfig, classifier, fit_classifier, predict, vgg_classifier
+from privemo.evaluators.face import score
 from privemo.evaluators.threat import ThreatModel, declare
 from privemo.metrics import eer, uar
 
@@ -82,10 +83,6 @@ def train_identifier(kind: str, x: torch.Tensor, y: np.ndarray, n_out: int, cfg:
         classifier(in_ch, size, n_out, channels, (256, 128))
     fit_classifier(model, x, y, cfg)
     return model
-
-
-def score(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
-    return {"acc": float(np.mean(y_true == y_pred)), "uar": float(uar(y_true, y_pred))}
 
 
 def identity_attack(kind: str, original_model: torch.nn.Module | None, x_anon_train: torch.Tensor,

@@ -21,7 +21,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-__all__ = ["Column", "Judge", "JudgeInput", "RowColumn", "column_value", "row_columns", "strongest_column"]
+__all__ = ["Check", "Column", "Judge", "JudgeInput", "RowColumn", "column_value", "row_columns", "strongest_column",
+           "run_judges", "target_checks"]
 
 
 @dataclass(frozen=True)
@@ -30,7 +31,10 @@ class Column:
     With ``threat``, the figure is an attack on that threat (a verdict lists it under ``attacker``'s
     name), against ``chance`` (a number, or ``"speakers"``: one over the number of speakers) and
     ``target``; ``strongest``: it competes for the headline (the strongest attacker of its threat).
-    ``utility``: the emotion figure a verdict compares with the reference's."""
+    ``utility``: the emotion figure a verdict compares with the reference's. A figure without a threat
+    but with a ``relative`` ``target`` is a utility check: at least ``target`` x the reference's.
+    ``check``: the name of the target check the figure belongs to (the columns sharing one compete, the
+    strongest is checked; default: its own label)."""
 
     label: str
     path: str
@@ -44,18 +48,32 @@ class Column:
     utility: bool = False
     #: ``target`` is a multiple of the chance level (2: at most twice chance), not a figure
     relative: bool = False
+    check: str | None = None
 
-    def chance_of(self, n_speakers: int | None) -> float:
-        if self.chance == "speakers":
-            return 1.0 / n_speakers if n_speakers else 0.0
+    def chance_of(self, row: dict[str, Any]) -> float:
+        """Its chance level on ``row``: a number, or one over the row's count of what it names
+        (``speakers``: the row's ``n_speakers``; ``subjects``: its ``n_subjects``)."""
+        if isinstance(self.chance, str):
+            n = row.get(f"n_{self.chance}")
+            return 1.0 / n if n else 0.0
         return float(self.chance or 0.0)
 
-    def target_of(self, n_speakers: int | None) -> float:
-        return float(self.target or 0.0) * (self.chance_of(n_speakers) if self.relative else 1.0)
+    def target_of(self, row: dict[str, Any]) -> float:
+        return float(self.target or 0.0) * (self.chance_of(row) if self.relative else 1.0)
+
+    @property
+    def check_name(self) -> str:
+        return self.check or self.label
 
     def __post_init__(self) -> None:
         if self.threat is not None and (self.target is None or self.chance is None or not self.attacker):
             raise ValueError(f"column {self.label!r}: an attack on {self.threat!r} declares its attacker, chance and target")
+        if isinstance(self.chance, str) and self.chance not in CHANCES:
+            raise ValueError(f"column {self.label!r}: chance {self.chance!r} is a number or one of {', '.join(CHANCES)}")
+
+
+#: what a column's chance may be one over (the row's ``n_<name>``)
+CHANCES = ("speakers", "subjects")
 
 
 def column_value(result: Any, path: str) -> float | None:
@@ -104,10 +122,26 @@ class Judge:
         raise NotImplementedError
 
 
+def run_judges(specs: list[dict[str, Any]], j: JudgeInput, log: Callable[[str], None] | None = None,
+               label: str = "") -> dict[str, Any]:
+    """Every judge's figures on one method (``specs``: {type: NAME, params...}, in order), each under
+    its key."""
+    from privemo.registry import create
+
+    row: dict[str, Any] = {}
+    for spec in specs:
+        judge = create("judge", **spec)
+        if log:
+            log(f"{label}: {spec['type']}")
+        row[judge.key] = judge(j)
+    return row
+
+
 # ---- reading a results row through its judges' declarations (the reports use these) --------------
 @dataclass(frozen=True)
 class RowColumn:
-    """A declared column of the judge ``judge`` (its result is the row's ``judge`` key)."""
+    """A declared column of the judge ``judge`` (its result is the row's ``judge`` key; ``""``: a figure
+    of the row itself, such as its real-time factor)."""
 
     judge: str
     column: Column
@@ -117,7 +151,7 @@ class RowColumn:
         return self.column.label
 
     def get(self, row: dict[str, Any]) -> float | None:
-        return column_value(row.get(self.judge), self.column.path)
+        return column_value(row.get(self.judge) if self.judge else row, self.column.path)
 
 
 def row_columns(rows: list[dict[str, Any]], medium: str, groups: tuple[str, ...] = ()) -> list[RowColumn]:
@@ -144,6 +178,45 @@ def strongest_column(row: dict[str, Any], threat: str, cols: list[RowColumn]) ->
     if not vals:
         return None, float("nan")
     return (max if vals[0][0].column.lower_is_private else min)(vals, key=lambda t: t[1])
+
+
+@dataclass(frozen=True)
+class Check:
+    """One declared target on one row: an attack's strongest figure against its target, or a utility
+    figure as a share of the reference's (``value`` is that share)."""
+
+    name: str
+    label: str  # the column that decided it
+    value: float
+    target: float
+    met: bool
+    utility: bool
+    fmt: str
+    lower_is_private: bool = True
+
+
+def target_checks(row: dict[str, Any], reference: dict[str, Any] | None, cols: list[RowColumn]) -> list[Check]:
+    """Every declared target of ``row``, in column order: per check name, the strongest of its attack
+    columns against its target; a utility column with a relative target against ``reference``'s
+    figure (none without a reference or its figure)."""
+    out: list[Check] = []
+    for name in dict.fromkeys(c.column.check_name for c in cols if c.column.target is not None):
+        mine = [c for c in cols if c.column.check_name == name and c.column.target is not None]
+        attacks = [(c, v) for c in mine if c.column.threat and (v := c.get(row)) is not None]
+        if attacks:
+            lower = attacks[0][0].column.lower_is_private
+            c, v = (max if lower else min)(attacks, key=lambda t: t[1])
+            target = c.column.target_of(row)
+            out.append(Check(name, c.label, v, target, v <= target if lower else v >= target, False, c.column.fmt,
+                             lower))
+            continue
+        for c in mine:
+            v, ref = c.get(row), c.get(reference) if reference is not None else None
+            if c.column.threat is None and c.column.relative and v is not None and ref:
+                out.append(Check(name, c.label, v / ref, float(c.column.target or 0.0),
+                                 v / ref >= float(c.column.target or 0.0), True, "ratio"))
+                break
+    return out
 
 
 def judges_present(rows: list[dict[str, Any]], medium: str) -> list[Any]:

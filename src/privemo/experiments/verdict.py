@@ -225,7 +225,7 @@ def verdict_figure(verdicts: Sequence[Verdict], out_dir: Path | None = None,
             base64.b64encode(buf.getvalue()).decode())
 
 
-def declared_attacks(row: dict[str, Any], cols: list[Any], n_speakers: int | None) -> dict[str, list[Attack]]:
+def declared_attacks(row: dict[str, Any], cols: list[Any]) -> dict[str, list[Attack]]:
     """The attacks of a results row, by threat, from its judges' declared columns
     (:func:`privemo.evaluators.judge.row_columns`): each attacker's figure, chance and target."""
     threats: dict[str, list[Attack]] = {}
@@ -234,6 +234,6 @@ def declared_attacks(row: dict[str, Any], cols: list[Any], n_speakers: int | Non
         if c.column.threat is None or value is None:
             continue
         threats.setdefault(c.column.threat, []).append(Attack(
-            c.column.attacker, value, c.column.chance_of(n_speakers), c.column.target_of(n_speakers),
+            c.column.attacker, value, c.column.chance_of(row), c.column.target_of(row),
             c.column.lower_is_private))
     return threats

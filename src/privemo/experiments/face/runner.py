@@ -59,6 +59,8 @@ class FaceEvaluation(Evaluation):
         table = cfg.get("anonymizers")
         if isinstance(table, dict):
             settings = {k: v for k, v in table.items() if k != "methods"}
+            if settings.get("judges", None) is None:  # the default (older units recorded no such key)
+                settings.pop("judges", None)
             methods = [{"name": "original", "anonymizer": {"type": "face_original"}}, *(table.get("methods") or [])]
             for m in methods:
                 if isinstance(m, dict) and "name" in m:
@@ -108,11 +110,12 @@ class FaceEvaluation(Evaluation):
         if "table" not in shared:
             shared["table"] = self._table(shared["faces"], shared["stack"])
         table = shared["table"]
-        methods = {m.name: m for m in (cfg.anonymizers.methods if cfg.anonymizers else [])}
+        assert cfg.anonymizers is not None
+        methods = {m.name: m for m in cfg.anonymizers.methods}
         m = methods.get(rest) or FaceMethodConfig(name="original", anonymizer={"type": "face_original"})
         anonymizer = create_face_anonymizer({"seed": cfg.seed, **m.anonymizer})
         self.log(f"{m.name}: {anonymizer.config()}")
-        row = table.method(m.name, anonymizer)
+        row = table.method(m.name, anonymizer, cfg.anonymizers.judge_specs(), self.progress)
         self._examples(m.name, anonymizer, table.data)
         return [{"part": "anonymizer", **row}]
 

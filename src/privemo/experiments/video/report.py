@@ -276,7 +276,7 @@ def verdicts(rows: list[dict[str, Any]]) -> list[Verdict]:
 
     cols = privacy_columns(rows)
     for r in rows:
-        threats = declared_attacks(r, cols, r.get("n_speakers"))
+        threats = declared_attacks(r, cols)
         orig = r["method"] == "original"
         label = "fused emotion UAR" + (" (weight tuned on training speakers)" if r["emotion"].get("fused_tuned") else "")
         out.append(Verdict(r["method"], REFERENCE if orig else PROTECTION, fused(r),

@@ -23,7 +23,7 @@ from privemo.experiments.verdict import (
 CLASS_RATIO = 0.7  # a class whose recall falls below this share of its original recall is flagged
 VERIFY, IDENTIFY = "voice verification", "voice identification"
 GROUPS = (VERIFY, IDENTIFY, "gender")  # the table's column groups, in order (then utility, then speed)
-RTF = RowColumn("rtf", Column("real-time factor (1 thread)", "rtf"))  # the row's own figure, not a judge's
+RTF = RowColumn("", Column("real-time factor (1 thread)", "rtf"))  # the row's own figure, not a judge's
 
 
 def columns(rows: list[dict[str, Any]]) -> list[RowColumn]:
@@ -92,7 +92,7 @@ def target_checks(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                                   ("gender", "gender attacker <= 0.70", "f3")):
             col, value = strongest_column(r, threat, columns([r]))
             if col is not None:  # the target each attacker declares
-                target = col.column.target_of(r.get("n_speakers"))
+                target = col.column.target_of(r)
                 met = value <= target if col.column.lower_is_private else value >= target
                 checks[name] = (_fmt(value, fmt), met)
         checks.update({
@@ -332,7 +332,7 @@ def verdicts(rows: list[dict[str, Any]]) -> list[Verdict]:
     for r in rows:
         if r.get("curve") is not None:
             continue
-        threats = declared_attacks(r, columns([r]), r.get("n_speakers"))
+        threats = declared_attacks(r, columns([r]))
         orig = r["method"] == "original"
         util = next((c for c in columns([r]) if c.column.utility), None)
         if util is None:
