@@ -24,7 +24,8 @@ from typing import Annotated, Any
 import numpy as np
 from pydantic import Field
 
-from privemo.attacks.verification import verification_eers
+from privemo.attacks.verification import VERIFY_CHECK, verification_eers
+from privemo.attacks.voice import ID_CHECK
 from privemo.evaluators.base import fit_predict
 from privemo.evaluators.judge import Column, Judge, JudgeInput
 from privemo.evaluators.threat import ThreatModel, declare
@@ -215,9 +216,10 @@ class FineTuned(Judge):
     threats = ("voice.finetuned",)
     columns = (
         Column("semi-informed EER (centroid, fine-tuned encoder)", "eer_centroid", "pct", "voice verification",
-               "semi-informed, fine-tuned encoder", 0.5, 0.40, lower_is_private=False, strongest=True),
+               "semi-informed, fine-tuned encoder", 0.5, 0.40, lower_is_private=False, strongest=True,
+               check=VERIFY_CHECK),
         Column("speaker ID informed (fine-tuned encoder)", "id_accuracy", "pct", "voice identification",
-               "informed, fine-tuned encoder", "speakers", 0.25, strongest=True),
+               "informed, fine-tuned encoder", "speakers", 0.25, strongest=True, check=ID_CHECK),
     )
 
     def __call__(self, j: JudgeInput) -> dict[str, Any]:

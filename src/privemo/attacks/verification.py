@@ -136,7 +136,9 @@ def verification_attack(orig: np.ndarray, anon: np.ndarray, speakers: np.ndarray
     return out
 
 
-_EER = {"fmt": "pct", "threat": "voice verification", "chance": 0.5, "target": 0.40, "lower_is_private": False}
+VERIFY_CHECK = "EER >= 40% (strongest semi-informed)"  # the target check the semi-informed verifiers compete in
+_EER = {"fmt": "pct", "threat": "voice verification", "chance": 0.5, "target": 0.40, "lower_is_private": False,
+        "check": VERIFY_CHECK}
 
 
 @register("judge", "verification")

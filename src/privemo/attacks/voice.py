@@ -113,7 +113,8 @@ def similarity_table(o: Side, a: Side, items: Items) -> dict[str, Any]:
 
 
 
-_ID = {"fmt": "pct", "threat": "voice identification", "chance": "speakers", "target": 0.25}
+ID_CHECK = "speaker ID <= 25% (strongest informed)"  # the target check the informed identifiers compete in
+_ID = {"fmt": "pct", "threat": "voice identification", "chance": "speakers", "target": 0.25, "check": ID_CHECK}
 
 
 @register("judge", "speaker_id")
@@ -148,6 +149,7 @@ class Gender(Judge):
     key = "gender"
     threats = ("voice.gender",)
     columns = (Column("gender attacker UAR", "uar", threat="gender", attacker="gender attacker (worst case), UAR",
+                      check="gender attacker <= 0.70",
                       chance=0.5, target=0.70, strongest=True),)
 
     def __call__(self, j: JudgeInput) -> dict[str, Any]:

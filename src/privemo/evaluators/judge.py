@@ -197,12 +197,12 @@ class Check:
 
 def target_checks(row: dict[str, Any], reference: dict[str, Any] | None, cols: list[RowColumn]) -> list[Check]:
     """Every declared target of ``row``, in column order: per check name, the strongest of its attack
-    columns against its target; a utility column with a relative target against ``reference``'s
+    columns that compete for the headline (``strongest``) against its target; a utility column with a relative target against ``reference``'s
     figure (none without a reference or its figure)."""
     out: list[Check] = []
     for name in dict.fromkeys(c.column.check_name for c in cols if c.column.target is not None):
         mine = [c for c in cols if c.column.check_name == name and c.column.target is not None]
-        attacks = [(c, v) for c in mine if c.column.threat and (v := c.get(row)) is not None]
+        attacks = [(c, v) for c in mine if c.column.threat and c.column.strongest and (v := c.get(row)) is not None]
         if attacks:
             lower = attacks[0][0].column.lower_is_private
             c, v = (max if lower else min)(attacks, key=lambda t: t[1])

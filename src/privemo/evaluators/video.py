@@ -66,6 +66,54 @@ class VideoSide:
             return VideoSide(**{k: z[k] for k in VideoSide.__dataclass_fields__})
 
 
+def video_side(manifest: Any, label: str, cfg: Any, audio_dir: Path, cache: Any,
+               progress: Callable[..., None], log: Callable[[str], None]) -> VideoSide:
+    """What the video judges read of one version of the clips (``label``: which one): every analysed
+    frame's face (aligned by dlib where ``cfg.detect``, else a centre crop) resized to
+    ``cfg.face_size``, dlib descriptors of ``cfg.dlib_frames`` frames a clip, fer's probabilities,
+    and the voice side of each clip's track (written to ``audio_dir`` as 16 kHz WAV)."""
+    import cv2
+
+    from privemo._names import file_key
+    from privemo.corpora import Manifest
+    from privemo.errors import ConfigError
+    from privemo.evaluators.face import fer_proba
+    from privemo.evaluators.voice import voice_side
+    from privemo.features.face import align, centre_crop, face_descriptors
+    from privemo.media import read_video, write_audio
+
+    crops, desc, desc_clip, frame_clip, found, audio_rows = [], [], [], [], [], []
+    n = len(manifest)
+    for i, row in enumerate(manifest.df.to_dict("records")):
+        clip = read_video(row["path"], fps=cfg.analysis_fps, sr=16000)
+        chips = []
+        for frame in clip.frames:
+            chip, ok = align(frame, 150) if cfg.detect else (centre_crop(frame, 150), False)
+            chips.append(chip)
+            found.append(ok)
+        chips_arr = np.stack(chips)
+        pick = np.unique(np.linspace(0, len(chips) - 1, min(cfg.dlib_frames, len(chips))).round().astype(int))
+        desc.append(face_descriptors(chips_arr[pick]))  # dlib's ResNet: the costly step, a few frames a clip
+        desc_clip += [i] * len(pick)
+        crops.append(np.stack([cv2.resize(c, (cfg.face_size, cfg.face_size), interpolation=cv2.INTER_AREA)
+                               for c in chips_arr]))
+        frame_clip += [i] * len(chips)
+        if clip.audio is None or not len(clip.audio):
+            raise ConfigError(f"{row['path']}: no audio track (the evaluation needs voice and face)")
+        wav = audio_dir / f"{file_key(row['item_id'])}.wav"
+        if not wav.is_file():
+            write_audio(wav, clip.audio, 16000)
+        audio_rows.append({**row, "path": str(wav), "media": "audio"})
+        progress(f"{label}: frames and tracks", i + 1, n)
+    crops_arr = np.concatenate(crops)
+    log(f"{label}: fer on {len(crops_arr)} frames")
+    fer = fer_proba(crops_arr)
+    voice = voice_side(Manifest(audio_rows), label, cfg.emotion_features, cache, cfg.workers,
+                       lambda i, k: progress(f"{label}: speech features", i, k))
+    return VideoSide(crops_arr, np.array(frame_clip), np.concatenate(desc), np.array(desc_clip), fer,
+                     np.array(found), voice.emb, voice.egemaps, voice.emotion_X)
+
+
 WEIGHTS = np.round(np.linspace(0, 1, 11), 2)
 
 

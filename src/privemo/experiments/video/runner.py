@@ -55,10 +55,10 @@ from privemo.corpora.splits import assign_speaker_folds
 from privemo.errors import ConfigError, MediaError
 from privemo.evaluators.video import Items, VideoSide
 from privemo.executors import make_executor
-from privemo.experiments.config import EXECUTOR_KEYS, corpus_root
-from privemo.experiments.evaluation import Evaluation, Planned
+from privemo.experiments.config import corpus_root
+from privemo.experiments.media import MediaEvaluation, extras
 from privemo.experiments.video.config import VideoEvalConfig, VideoMethodConfig
-from privemo.media import read_video, write_audio
+from privemo.media import read_video
 
 # the reference row (face "none": frames kept; built unvalidated, "none" is no registered anonymizer)
 ORIGINAL = VideoMethodConfig.model_construct(name="original", face={"type": "none"}, voice={"type": "original"})
@@ -93,32 +93,21 @@ def load_video_corpus(cfg: VideoEvalConfig, data_root: Path) -> Manifest:
     return manifest
 
 
-class VideoEvaluation(Evaluation):
+class VideoEvaluation(MediaEvaluation):
     cfg: VideoEvalConfig
+    original = ORIGINAL.model_dump()
+    method_folders = ("video", "audio")
 
-    def unit_specs(self, cfg: dict[str, Any]) -> dict[str, dict[str, Any]]:
-        """A method's unit depends on the method and on every setting but the name, the worker count
-        and the number of examples."""
-        shared = {k: v for k, v in cfg.items() if k not in ("name", "methods", "examples", *EXECUTOR_KEYS)}
-        if shared.get("judges", None) is None:  # the default (older units recorded no such key)
-            shared.pop("judges", None)
-        methods = [ORIGINAL.model_dump(), *cfg.get("methods", [])]
-        return {m["name"]: {"shared": shared, "method": m}
-                for m in methods if isinstance(m, dict) and "name" in m}
+    def reference(self) -> VideoMethodConfig:
+        return ORIGINAL
 
     def drop_unit(self, key: str) -> None:
         """A redone method starts afresh: its clips, tracks and side go; the original's also takes
         the per-fold models trained on it."""
         super().drop_unit(key)
-        for part in ("video", "audio"):
-            shutil.rmtree(inside(self.run_dir, part, key), ignore_errors=True)
         inside(self.run_dir, "sides", f"{key}.npz").unlink(missing_ok=True)
         if key == "original":
             shutil.rmtree(self.run_dir / "models", ignore_errors=True)
-
-    def plan(self) -> list[Planned]:
-        """The original clips (every method is judged against them, by models trained on them), then each method."""
-        return [Planned("original"), *(Planned(m.name, m.name) for m in self.cfg.methods)]
 
     @contextmanager
     def session(self) -> Iterator[tuple[Manifest, Items, VideoSide, Any]]:
@@ -132,7 +121,7 @@ class VideoEvaluation(Evaluation):
 
     def unit(self, key: str, shared: tuple[Manifest, Items, VideoSide, Any]) -> list[dict[str, Any]]:
         manifest, items, original, models = shared
-        m = next((m for m in self.cfg.methods if m.name == key), ORIGINAL)
+        m = self.method(key)
         t0 = time.perf_counter()
         batch: dict[str, Any] = {}
         if m.name == "original":
@@ -151,21 +140,13 @@ class VideoEvaluation(Evaluation):
     def _judge(self, name: str, models: Any, original: VideoSide, side: VideoSide, items: Items) -> dict[str, Any]:
         """Every judge's figures of one method (emotion per modality and fused, the face and voice
         attackers by default), each under its key, and the share of frames with a face found."""
-        from privemo.evaluators.judge import JudgeInput
-        from privemo.registry import create
+        from privemo.evaluators.judge import JudgeInput, run_judges
 
-        def extra(what: str) -> Any:
-            if what != "models":
-                raise ConfigError(f"a video judge asked for {what!r}; the video evaluation gives 'models'")
-            return models
-
-        j = JudgeInput(original, side, items, self.cfg.seed, name == "original", extra,
+        j = JudgeInput(original, side, items, self.cfg.seed, name == "original",
+                       extras("video", {"models": lambda: models}),
                        lambda what, i, n: self.progress(f"{name}: {what}", i, n))
-        row: dict[str, Any] = {}
-        for spec in self.cfg.judge_specs():
-            judge = create("judge", **spec)
-            row[judge.key] = judge(j)
-        return {**row, "faces_found": float(np.mean(side.found)) if len(side.found) else 0.0,
+        return {**run_judges(self.cfg.judge_specs(), j),
+                "faces_found": float(np.mean(side.found)) if len(side.found) else 0.0,
                 "reference": name == "original"}
 
     def report(self) -> dict[str, Any]:
@@ -232,53 +213,10 @@ class VideoEvaluation(Evaluation):
         return side
 
     def _compute_side(self, manifest: Manifest, label: str) -> VideoSide:
-        import cv2
+        from privemo.evaluators.video import video_side
 
-        from privemo.evaluators.face import fer_proba
-        from privemo.evaluators.voice import speaker_normalised
-        from privemo.experiments.voice.runner import features
-        from privemo.features.face import align, centre_crop, face_descriptors
-
-        cfg = self.cfg
-        crops, desc, desc_clip, frame_clip, found, audio_rows = [], [], [], [], [], []
-        audio_dir = self.run_dir / "audio" / label
-        n = len(manifest)
-        for i, row in enumerate(manifest.df.to_dict("records")):
-            clip = read_video(row["path"], fps=cfg.analysis_fps, sr=16000)
-            chips = []
-            for frame in clip.frames:
-                chip, ok = align(frame, 150) if cfg.detect else (centre_crop(frame, 150), False)
-                chips.append(chip)
-                found.append(ok)
-            chips_arr = np.stack(chips)
-            pick = np.unique(np.linspace(0, len(chips) - 1, min(cfg.dlib_frames, len(chips))).round().astype(int))
-            desc.append(face_descriptors(chips_arr[pick]))  # dlib's ResNet: the costly step, a few frames a clip
-            desc_clip += [i] * len(pick)
-            crops.append(np.stack([cv2.resize(c, (cfg.face_size, cfg.face_size), interpolation=cv2.INTER_AREA)
-                                   for c in chips_arr]))
-            frame_clip += [i] * len(chips)
-            if clip.audio is None or not len(clip.audio):
-                raise ConfigError(f"{row['path']}: no audio track (the evaluation needs voice and face)")
-            wav = audio_dir / f"{file_key(row['item_id'])}.wav"
-            if not wav.is_file():
-                write_audio(wav, clip.audio, 16000)
-            audio_rows.append({**row, "path": str(wav), "media": "audio"})
-            self.progress(f"{label}: frames and tracks", i + 1, n)
-        crops_arr = np.concatenate(crops)
-        self.log(f"{label}: fer on {len(crops_arr)} frames")
-        fer = fer_proba(crops_arr)
-        specs = ["resemblyzer", "egemaps", cfg.emotion_features]
-        audio = Manifest(audio_rows)
-        feats = features(audio, specs, self.cache, cfg.workers, lambda i, k: self.progress(f"{label}: speech features", i, k))
-        bad = [audio.df["path"].iat[i] for s in specs for i, v in enumerate(feats[s]) if v is None]
-        if bad:
-            raise ConfigError(f"{label}: no speech features for {len(bad)} clips, e.g. {bad[0]}")
-        spk = manifest.df["speaker"].astype(str).to_numpy()
-        emo = np.stack(feats[cfg.emotion_features]).astype(np.float32)  # type: ignore[arg-type]
-        return VideoSide(crops_arr, np.array(frame_clip), np.concatenate(desc), np.array(desc_clip), fer,
-                         np.array(found),
-                         np.stack(feats["resemblyzer"]), np.stack(feats["egemaps"]),  # type: ignore[arg-type]
-                         speaker_normalised(emo, spk))
+        return video_side(manifest, label, self.cfg, self.run_dir / "audio" / label, self.cache, self.progress,
+                          self.log)
 
     def _examples(self, name: str, manifest: Manifest, anon: Manifest) -> None:
         """The first ``examples`` clips (one per speaker), original and anonymized, as small WebM files

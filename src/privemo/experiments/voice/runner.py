@@ -8,12 +8,9 @@ examples) and ``report.md`` / ``report.html``.
 
 from __future__ import annotations
 
-import multiprocessing
-import os
 import shutil
 import time
-from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -22,22 +19,18 @@ import numpy as np
 
 from privemo._files import inside
 from privemo._names import file_key
-from privemo._procs import die_with_parent
 from privemo.anonymize import LaplaceMFCC, VoiceAnonymizer, anonymize_corpus, clip_of, create_anonymizer
 from privemo.attacks.verification import enrol_split
 from privemo.corpora import Manifest, load
 from privemo.corpora.splits import assign_speaker_folds
 from privemo.errors import ConfigError
-from privemo.evaluators.judge import JudgeInput
-from privemo.evaluators.voice import Items, Side, speaker_normalised
+from privemo.evaluators.judge import JudgeInput, run_judges
+from privemo.evaluators.voice import Items, Side, voice_side
 from privemo.executors import make_executor
-from privemo.experiments.config import EXECUTOR_KEYS, corpus_root
-from privemo.experiments.evaluation import Evaluation, Planned
+from privemo.experiments.config import corpus_root
+from privemo.experiments.media import MediaEvaluation, extras
 from privemo.experiments.voice.config import MethodConfig, VoiceEvalConfig
-from privemo.features import FeatureCache, extract
-from privemo.registry import create
-
-FEATURES = ("resemblyzer", "egemaps")
+from privemo.features.batch import extract_all, require
 
 
 def load_voice_corpus(cfg: VoiceEvalConfig, data_root: Path) -> Manifest:
@@ -70,31 +63,6 @@ def half_of_speakers(df: Any, half: str) -> set[str]:
     return out
 
 
-def _extract_chunk(args: tuple[Manifest, list[str], str | None]) -> int:
-    manifest, specs, cache_root = args
-    cache = FeatureCache(cache_root)
-    for spec in specs:
-        extract(manifest, spec, cache, skip_bad=True)
-    return len(manifest)
-
-
-def features(manifest: Manifest, specs: list[str], cache: FeatureCache, workers: int,
-             progress: Callable[[int, int], None] | None = None) -> dict[str, list[np.ndarray | None]]:
-    """Each spec's features of every item, computed by ``workers`` processes into the cache."""
-    n = len(manifest)
-    if workers > 1 and n > 8:
-        chunks = [manifest.subset(np.arange(i, min(i + 16, n))) for i in range(0, n, 16)]
-        ctx = multiprocessing.get_context("spawn")
-        done = 0
-        with ProcessPoolExecutor(workers, mp_context=ctx, initializer=die_with_parent,
-                                 initargs=(os.getpid(),)) as pool:
-            for k in pool.map(_extract_chunk, [(c, specs, str(cache.root)) for c in chunks]):
-                done += k
-                if progress:
-                    progress(done, n)
-    return {s: extract(manifest, s, cache, skip_bad=True).values for s in specs}
-
-
 def measure_rtf(anonymizer: VoiceAnonymizer, manifest: Manifest, n: int) -> float:
     """Transform time / audio time over ``n`` clips, one thread, no file input or output."""
     from threadpoolctl import threadpool_limits
@@ -118,26 +86,13 @@ def measure_rtf(anonymizer: VoiceAnonymizer, manifest: Manifest, n: int) -> floa
     return spent / audio if audio else float("nan")
 
 
-class VoiceEvaluation(Evaluation):
+class VoiceEvaluation(MediaEvaluation):
     cfg: VoiceEvalConfig
+    original = {"name": "original", "anonymizer": {"type": "original"}}
+    method_folders = ("audio",)
 
-    def unit_specs(self, cfg: dict[str, Any]) -> dict[str, dict[str, Any]]:
-        """A method's unit depends on the method and on every setting but the name, the worker count
-        and the number of listening examples."""
-        shared = {k: v for k, v in cfg.items() if k not in ("name", "methods", "examples", *EXECUTOR_KEYS)}
-        if shared.get("judges", None) is None:  # the default (older units recorded no such key)
-            shared.pop("judges", None)
-        methods = [{"name": "original", "anonymizer": {"type": "original"}}, *cfg.get("methods", [])]
-        return {m["name"]: {"shared": shared, "method": m} for m in methods if isinstance(m, dict) and "name" in m}
-
-    def drop_unit(self, key: str) -> None:
-        """A redone method starts from an empty audio folder (its stamp names the old configuration)."""
-        super().drop_unit(key)
-        shutil.rmtree(inside(self.run_dir, "audio", key), ignore_errors=True)
-
-    def plan(self) -> list[Planned]:
-        """The reference (every method is judged against it), then each method."""
-        return [Planned("original"), *(Planned(m.name, m.name) for m in self.cfg.methods)]
+    def reference(self) -> MethodConfig:
+        return MethodConfig(**self.original)
 
     @contextmanager
     def session(self) -> Iterator[tuple[Manifest, Side, Items]]:
@@ -146,10 +101,8 @@ class VoiceEvaluation(Evaluation):
         yield manifest, self._side(manifest, "original"), self._items(manifest)
 
     def unit(self, key: str, shared: tuple[Manifest, Side, Items]) -> list[dict[str, Any]]:
-        methods = {m.name: m for m in self.cfg.methods}
-        m = methods.get(key) or MethodConfig(name="original", anonymizer={"type": "original"})
         t0 = time.perf_counter()
-        row = self._method(m, *shared)
+        row = self._method(self.method(key), *shared)
         row["wall_s"] = round(time.perf_counter() - t0, 1)
         return [row]
 
@@ -168,16 +121,8 @@ class VoiceEvaluation(Evaluation):
                      np.array([fold_of[s] for s in spk]), {str(k): int(v) for k, v in fold_of.items()})
 
     def _side(self, manifest: Manifest, label: str) -> Side:
-        specs = [*FEATURES, self.cfg.emotion_features]
-        feats = features(manifest, specs, self.cache, self.cfg.workers,
-                         lambda i, n: self.progress(f"{label}: features", i, n))
-        bad = [manifest.df["path"].iat[i] for s in specs for i, v in enumerate(feats[s]) if v is None]
-        if bad:
-            raise ConfigError(f"{label}: no features for {len(bad)} clips, e.g. {bad[0]}")
-        spk = manifest.df["speaker"].astype(str).to_numpy()
-        emo = np.stack(feats[self.cfg.emotion_features]).astype(np.float32)  # type: ignore[arg-type]
-        return Side(np.stack(feats["resemblyzer"]), np.stack(feats["egemaps"]),  # type: ignore[arg-type]
-                    speaker_normalised(emo, spk))
+        return voice_side(manifest, label, self.cfg.emotion_features, self.cache, self.cfg.workers,
+                          lambda i, n: self.progress(f"{label}: features", i, n))
 
     def _method(self, m: MethodConfig, manifest: Manifest, original: Side, items: Items) -> dict[str, Any]:
         cfg = self.cfg
@@ -204,33 +149,20 @@ class VoiceEvaluation(Evaluation):
             "rtf": measure_rtf(anonymizer, manifest, cfg.rtf_clips), "batch": batch,
         }
         self.log(f"{m.name}: attacks and utility")
-        mels: list[list[np.ndarray]] = []
-
-        def extra(name: str) -> Any:
-            if name != "mels":
-                raise ConfigError(f"a voice judge asked for {name!r}; the voice evaluation gives 'mels'")
-            if not mels:
-                mels.append(self._mels(manifest if reference else anon, m.name))
-            return mels[0]
-
+        extra = extras("voice", {"mels": lambda: self._mels(manifest if reference else anon, m.name)})
         j = JudgeInput(original, side, items, cfg.seed, reference, extra,
                        lambda what, i, n: self.progress(f"{m.name}: {what}", i, n))
-        for spec in cfg.judge_specs():
-            judge = create("judge", **spec)
-            self.log(f"{m.name}: {spec['type']}")
-            row[judge.key] = judge(j)
+        row.update(run_judges(cfg.judge_specs(), j, self.log, m.name))
         if isinstance(anonymizer, LaplaceMFCC):
             row["dp"] = {"epsilon_per_frame": anonymizer.epsilon, "l1_sensitivity": anonymizer.sensitivity_,
                          "laplace_scale": anonymizer.scale}
         return row
 
     def _mels(self, manifest: Manifest, label: str) -> list[np.ndarray]:
-        feats = features(manifest, ["resemblyzer_mel"], self.cache, self.cfg.workers,
-                         lambda i, n: self.progress(f"{label}: mel frames", i, n))["resemblyzer_mel"]
-        bad = [manifest.df["path"].iat[i] for i, v in enumerate(feats) if v is None]
-        if bad:
-            raise ConfigError(f"{label}: no mel frames for {len(bad)} clips, e.g. {bad[0]}")
-        return feats  # type: ignore[return-value]
+        feats = extract_all(manifest, ["resemblyzer_mel"], self.cache, self.cfg.workers,
+                            lambda i, n: self.progress(f"{label}: mel frames", i, n))
+        require(manifest, feats, label)
+        return feats["resemblyzer_mel"]  # type: ignore[return-value]
 
     def _examples(self, name: str, manifest: Manifest, anon: Manifest) -> None:
         n = self.cfg.examples

@@ -1,0 +1,64 @@
+"""What the media evaluations share (``privemo evaluate voice|video``): the original first, every
+method after it, one unit each, judged by the same registered judges
+(:mod:`privemo.evaluators.judge`) in the order the config lists them."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+from privemo._files import inside
+from privemo.errors import ConfigError
+from privemo.experiments.config import EXECUTOR_KEYS
+from privemo.experiments.evaluation import Evaluation, Planned
+
+
+def extras(medium: str, makers: dict[str, Callable[[], Any]]) -> Callable[[str], Any]:
+    """``JudgeInput.extra``: each input only some judges need, made on first use and kept."""
+    made: dict[str, Any] = {}
+
+    def extra(name: str) -> Any:
+        if name not in makers:
+            raise ConfigError(f"a {medium} judge asked for {name!r}; the {medium} evaluation gives "
+                              f"{', '.join(repr(k) for k in makers)}")
+        if name not in made:
+            made[name] = makers[name]()
+        return made[name]
+
+    return extra
+
+
+class MediaEvaluation(Evaluation):
+    """The original (every method is judged against it), then each method of ``cfg.methods``."""
+
+    #: the reference row's method, as its unit records it (a mapping, as a method of the config)
+    original: ClassVar[dict[str, Any]]
+    #: run-folder parts (one sub-folder per method) that a redone method starts without
+    method_folders: ClassVar[tuple[str, ...]] = ()
+
+    def unit_specs(self, cfg: dict[str, Any]) -> dict[str, dict[str, Any]]:
+        """A method's unit depends on the method and on every setting but the name, the executor
+        settings and the number of examples."""
+        shared = {k: v for k, v in cfg.items() if k not in ("name", "methods", "examples", *EXECUTOR_KEYS)}
+        if shared.get("judges", None) is None:  # the default (older units recorded no such key)
+            shared.pop("judges", None)
+        methods = [self.original, *cfg.get("methods", [])]
+        return {m["name"]: {"shared": shared, "method": m} for m in methods if isinstance(m, dict) and "name" in m}
+
+    def drop_unit(self, key: str) -> None:
+        """A redone method starts afresh (its folders' stamps name the old configuration)."""
+        super().drop_unit(key)
+        for part in self.method_folders:
+            shutil.rmtree(inside(self.run_dir, part, key), ignore_errors=True)
+
+    def plan(self) -> list[Planned]:
+        return [Planned("original"), *(Planned(m.name, m.name) for m in self.cfg.methods)]
+
+    def reference(self) -> Any:
+        """The original's method config (built from :attr:`original`)."""
+        raise NotImplementedError
+
+    def method(self, key: str) -> Any:
+        """The config of the unit ``key``'s method."""
+        return next((m for m in self.cfg.methods if m.name == key), None) or self.reference()
