@@ -247,3 +247,26 @@ def test_a_face_judge_of_your_own_reaches_the_face_table_verdicts_and_threat_mod
             "brightness identification (test)" in (tmp_path / "run" / "report.html").read_text()
     finally:
         registry._REGISTRY["judge"].pop("test_brightness", None)
+
+
+def test_inputs_only_some_judges_need_are_made_once_and_an_unknown_one_is_named():
+    from privemo.experiments.media import extras
+
+    made = []
+    extra = extras("voice", {"mels": lambda: made.append(1) or ["m"]})
+    assert extra("mels") == ["m"] and extra("mels") == ["m"] and made == [1]
+    with pytest.raises(ConfigError, match="a voice judge asked for 'models'; the voice evaluation gives 'mels'"):
+        extra("models")
+
+
+def test_media_evaluations_name_their_reference_method(tmp_path):
+    from privemo.experiments.video.config import parse_video_config
+    from privemo.experiments.video.runner import VideoEvaluation
+    from privemo.experiments.voice.runner import VoiceEvaluation
+
+    voice = VoiceEvaluation(parse_voice_config(BASE), tmp_path / "v", tmp_path)
+    assert voice.method("m").anonymizer["type"] == "mcadams" and voice.method("original").anonymizer == {"type": "original"}
+    assert [p.key for p in voice.plan()] == ["original", "m"]
+    video = VideoEvaluation(parse_video_config({"name": "v", "corpus": {"type": "synthetic"}, "methods": [
+        {"name": "p", "face": {"type": "face_pixelate"}, "voice": {"type": "mcadams"}}]}), tmp_path / "w", tmp_path)
+    assert video.method("original").face == {"type": "none"} and video.method("p").voice["type"] == "mcadams"
