@@ -270,3 +270,20 @@ def test_media_evaluations_name_their_reference_method(tmp_path):
     video = VideoEvaluation(parse_video_config({"name": "v", "corpus": {"type": "synthetic"}, "methods": [
         {"name": "p", "face": {"type": "face_pixelate"}, "voice": {"type": "mcadams"}}]}), tmp_path / "w", tmp_path)
     assert video.method("original").face == {"type": "none"} and video.method("p").voice["type"] == "mcadams"
+
+
+def test_the_video_target_checks_read_the_declared_targets():
+    from privemo.experiments.video.report import checks
+
+    emo = {"face_fer": {"uar": 0.3}, "face_cnn": {"uar": 0.5}, "voice": {"uar": 0.6},
+           "fused": {"uar": 0.62, "weight": 0.6}}
+    rows = [{"method": m, "n_speakers": 6, "emotion": emo,
+             "face_id": {"dlib": {"clip": c, "speaker": c, "clip_p_above_chance": 0.5}, "cnn_II": {"clip": c2}},
+             "speaker": {"informed": {"clip": 0.9}, "verification": {"semi_eer_centroid": 0.45}}}
+            for m, c, c2 in (("original", 0.9, 0.9), ("p", 0.2, 0.4))]
+    got = {c["check"]: c for c in checks(rows)["p"]["privacy"]}
+    face = got["face identification <= 2 x chance (strongest)"]
+    assert face["attacker"] == "CNN II clip" and face["value"] == 0.4 and not face["met"]  # the strongest of three
+    assert face["target"] == pytest.approx(2 / 6)
+    assert got["speaker verification EER >= 40% (strongest)"]["met"]
+    assert "privacy" not in checks(rows)["original"]

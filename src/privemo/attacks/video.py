@@ -111,9 +111,12 @@ def voice_attacks(models: Models, side: VideoSide) -> dict[str, Any]:
     return out
 
 
-_FACE = {"fmt": "pct", "threat": "face identity", "chance": "speakers", "target": 2.0, "relative": True}
-_VOICE = {"fmt": "pct", "threat": "voice identity", "chance": "speakers", "target": 2.0, "relative": True}
-_EER = {"fmt": "pct", "threat": "speaker verification", "chance": 0.5, "target": 0.40, "lower_is_private": False}
+_FACE = {"fmt": "pct", "threat": "face identity", "chance": "speakers", "target": 2.0, "relative": True,
+         "check": "face identification <= 2 x chance (strongest)"}
+_VOICE = {"fmt": "pct", "threat": "voice identity", "chance": "speakers", "target": 2.0, "relative": True,
+          "check": "speaker identification <= 2 x chance (strongest)"}
+_EER = {"fmt": "pct", "threat": "speaker verification", "chance": 0.5, "target": 0.40, "lower_is_private": False,
+        "check": "speaker verification EER >= 40% (strongest)"}
 
 
 @register("judge", "face_id")

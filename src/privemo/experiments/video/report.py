@@ -148,9 +148,13 @@ def speed_table(rows: list[dict[str, Any]]) -> str:
 
 def checks(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """The issue's targets: fused >= the better single modality (original and every method; the
-    weight tuned on validation where the run tuned it, else the fixed weight), and dlib per-clip
-    identification not above chance on anonymized clips."""
+    weight tuned on validation where the run tuned it, else the fixed weight), dlib per-clip
+    identification not above chance on anonymized clips, and each protection's declared privacy
+    targets (the strongest attacker of each check, :func:`privemo.evaluators.judge.target_checks`)."""
+    from privemo.evaluators.judge import target_checks
+
     out: dict[str, Any] = {}
+    cols = privacy_columns(rows)
     for r in rows:
         e = r["emotion"]
         fused = e.get("fused_tuned") or e["fused"]
@@ -160,6 +164,9 @@ def checks(rows: list[dict[str, Any]]) -> dict[str, Any]:
                             "fixed_weight_fused": e["fused"]["uar"], "best_single": best}
         if "face_id" in r:
             out[r["method"]]["dlib_clip_at_chance"] = bool(r["face_id"]["dlib"]["clip_p_above_chance"] >= 0.05)
+        if r["method"] != "original":
+            out[r["method"]]["privacy"] = [{"check": c.name, "attacker": c.label, "value": c.value, "target": c.target,
+                                            "met": c.met} for c in target_checks(r, None, cols)]
     return out
 
 
@@ -182,7 +189,9 @@ def markdown(rows: list[dict[str, Any]]) -> str:
                   f"{100 * c['fixed_weight_fused']:.1f})" + ("" if "dlib_clip_at_chance" not in c else
                                                             "; dlib per clip " + ("not above chance" if
                                                                                   c["dlib_clip_at_chance"] else
-                                                                                  "ABOVE chance")))
+                                                                                  "ABOVE chance"))
+                  + "".join(f"; {p['check']}: {100 * p['value']:.1f}% ({p['attacker']}; target "
+                            f"{100 * p['target']:.1f}%: {'met' if p['met'] else 'NOT met'})" for p in c.get("privacy", [])))
     return "\n".join(md) + "\n"
 
 
