@@ -73,12 +73,13 @@ def main() -> None:
     print(f"selection half: {len(half)} of {len(subjects)} subjects, {len(data)} faces")
     cfg = AnonymizerTableConfig(folds=args.folds, epochs=args.epochs, attackers=["cnn"], augment=args.augment)
     table = AnonymizerTable(augmented(data, args.augment, 0), cfg, 0, (16, 32, 64), print, anonymize_crops)
-    rows = [table.method("original", create_face_anonymizer({"type": "face_original"}))]
+    judges = cfg.judge_specs()
+    rows = [table.method("original", create_face_anonymizer({"type": "face_original"}), judges)]
     for name, spec in CANDIDATES.items():
         if args.only and name not in args.only:
             continue
         t0 = time.perf_counter()
-        rows.append(table.method(name, create_face_anonymizer(spec)) | {"spec": spec})
+        rows.append(table.method(name, create_face_anonymizer(spec), judges) | {"spec": spec})
         print(f"{name}: {time.perf_counter() - t0:.0f} s")
     checks = {c["method"]: c for c in anonymizer_checks(rows)}
     ch = rows[0]["id_chance"]
