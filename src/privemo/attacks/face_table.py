@@ -261,9 +261,11 @@ class FaceGender(Judge):
     def __call__(self, j: JudgeInput) -> dict[str, Any] | None:  # type: ignore[override]
         t = j.original
         known, rows = np.isin(t.data.gender, ["m", "f"]), []
+        if not (known.any() and gender_available()):
+            return None
         for fold in range(t.cfg.folds):
             o_te = t.original_side(fold)[1]
-            if known[o_te].any() and gender_available():
+            if known[o_te].any():
                 g = o_te[known[o_te]]
                 rows.append(score(t.data.gender[g], gender_pretrained(j.side.images("identity", fold)[g])))
         return fold_mean(rows) if rows else None

@@ -29,7 +29,7 @@ __all__ = ["Check", "Column", "Judge", "JudgeInput", "RowColumn", "column_value"
 class Column:
     """One figure of a judge's result. ``path``: dotted keys into the result; ``fmt``: ``pct`` or ``f3``.
     With ``threat``, the figure is an attack on that threat (a verdict lists it under ``attacker``'s
-    name), against ``chance`` (a number, or ``"speakers"``: one over the number of speakers) and
+    name), against ``chance`` (a number, or ``"speakers"`` / ``"subjects"``: one over the row's count) and
     ``target``; ``strongest``: it competes for the headline (the strongest attacker of its threat).
     ``utility``: the emotion figure a verdict compares with the reference's. A figure without a threat
     but with a ``relative`` ``target`` is a utility check: at least ``target`` x the reference's.
@@ -175,8 +175,12 @@ def strongest_column(row: dict[str, Any], threat: str, cols: list[RowColumn]) ->
     """The strongest attacker of ``threat`` on ``row`` among the ``cols`` that compete for it (the
     lowest figure where higher is more private, an EER; else the highest) and its figure."""
     vals = [(c, v) for c in cols if c.column.threat == threat and c.column.strongest and (v := c.get(row)) is not None]
-    if not vals:
-        return None, float("nan")
+    return _strongest(vals) if vals else (None, float("nan"))
+
+
+def _strongest(vals: list[tuple[RowColumn, float]]) -> tuple[RowColumn, float]:
+    """The strongest of competing attacks (the lowest figure where higher is more private, an EER;
+    else the highest)."""
     return (max if vals[0][0].column.lower_is_private else min)(vals, key=lambda t: t[1])
 
 
@@ -197,16 +201,15 @@ class Check:
 
 def target_checks(row: dict[str, Any], reference: dict[str, Any] | None, cols: list[RowColumn]) -> list[Check]:
     """Every declared target of ``row``, in column order: per check name, the strongest of its attack
-    columns that compete for the headline (``strongest``) against its target; a utility column with a relative target against ``reference``'s
-    figure (none without a reference or its figure)."""
+    columns that compete for the headline (``strongest``) against its target; a utility column with
+    a relative target against ``reference``'s figure (none without a reference or its figure)."""
     out: list[Check] = []
     for name in dict.fromkeys(c.column.check_name for c in cols if c.column.target is not None):
         mine = [c for c in cols if c.column.check_name == name and c.column.target is not None]
         attacks = [(c, v) for c in mine if c.column.threat and c.column.strongest and (v := c.get(row)) is not None]
         if attacks:
-            lower = attacks[0][0].column.lower_is_private
-            c, v = (max if lower else min)(attacks, key=lambda t: t[1])
-            target = c.column.target_of(row)
+            c, v = _strongest(attacks)
+            lower, target = c.column.lower_is_private, c.column.target_of(row)
             out.append(Check(name, c.label, v, target, v <= target if lower else v >= target, False, c.column.fmt,
                              lower))
             continue

@@ -43,8 +43,8 @@ def extract_all(manifest: Manifest, specs: list[str], cache: FeatureCache, worke
     return {s: extract(manifest, s, cache, skip_bad=True).values for s in specs}
 
 
-def require(manifest: Manifest, feats: dict[str, list[np.ndarray | None]], label: str) -> None:
-    """A ConfigError naming the first item (of ``label``'s version of the corpus) without features."""
+def require(manifest: Manifest, feats: dict[str, list[np.ndarray | None]], label: str, what: str = "features") -> None:
+    """A ConfigError naming the first item (of ``label``'s version of the corpus) without ``what``."""
     bad = [manifest.df["path"].iat[i] for s in feats for i, v in enumerate(feats[s]) if v is None]
     if bad:
-        raise ConfigError(f"{label}: no features for {len(bad)} clips, e.g. {bad[0]}")
+        raise ConfigError(f"{label}: no {what} for {len(bad)} clips, e.g. {bad[0]}")

@@ -161,7 +161,7 @@ class VoiceEvaluation(MediaEvaluation):
     def _mels(self, manifest: Manifest, label: str) -> list[np.ndarray]:
         feats = extract_all(manifest, ["resemblyzer_mel"], self.cache, self.cfg.workers,
                             lambda i, n: self.progress(f"{label}: mel frames", i, n))
-        require(manifest, feats, label)
+        require(manifest, feats, label, "mel frames")
         return feats["resemblyzer_mel"]  # type: ignore[return-value]
 
     def _examples(self, name: str, manifest: Manifest, anon: Manifest) -> None:
