@@ -224,3 +224,40 @@ def test_speaker_level_gives_each_speaker_one_gain(tmp_path):
     assert 20 * np.log10(rms(loud_b) / rms(quiet_b)) == pytest.approx(6.02, abs=0.5)  # kept relative
     assert abs(20 * np.log10(rms(loud_b) / (0.25 * rms(x)))) > 3  # b's quiet recording raised
     assert np.max(np.abs(loud_a)) <= 0.99 and len(loud_a) == len(x)
+
+
+def _bursts(sr: int, seconds: float, f0: float, on: float, off: float, seed: int) -> np.ndarray:
+    """A voice in syllable-like bursts (``on`` s voiced, ``off`` s of faint noise): its speaking rate."""
+    from tests.unit.test_anonymize import _voice
+
+    x = _voice(sr, seconds, f0, seed)
+    t = np.arange(len(x)) / sr
+    gate = (np.mod(t - 0.1, on + off) < on) & (t >= 0.1) & (t < seconds - 0.2)
+    return np.where(gate, x, 0.005 * np.random.default_rng(seed).standard_normal(len(x))).astype(np.float32)
+
+
+def test_speaker_rate_moves_each_speaker_to_the_corpus_pace(tmp_path):
+    """speaker_rate: a slow speaker's speech comes out faster and a fast one's slower, by one factor per
+    speaker; the clip keeps its length; off, the timing is untouched."""
+    from privemo.anonymize import Clip, create_anonymizer
+    from privemo.anonymize._world import analyse
+    from privemo.anonymize.batch import folder_manifest
+    from privemo.anonymize.pseudo_speaker import speech_rate
+    from privemo.media import write_audio
+
+    pace = {"fast": (0.10, 0.06), "slow": (0.20, 0.12), "mid1": (0.14, 0.09), "mid2": (0.15, 0.08)}
+    for spk, (on, off) in pace.items():
+        for i in range(2):
+            write_audio(tmp_path / spk / f"{i}.wav", _bursts(16000, 1.6, 140.0 + 10 * i, on, off, i), 16000)
+    manifest = folder_manifest(sorted(tmp_path.rglob("*.wav")), tmp_path, "parent")
+    params = {"type": "pseudo_speaker", "codebook_k": 0, "f0_jitter": 0.0, "warp_jitter": 0.0}
+    an = create_anonymizer({**params, "speaker_rate": True}).fit(manifest)
+    assert an.speakers_["slow"]["tempo"] > 1.2 > 1 / 1.2 > an.speakers_["fast"]["tempo"]
+    rate = lambda v: speech_rate(analyse(v, 16000, 10.0)[0])  # noqa: E731
+    x = _bursts(16000, 1.6, 150.0, *pace["slow"], 7)
+    out = an.transform(Clip(x, 16000, "slow", "k")).audio
+    assert len(out) == len(x)
+    assert rate(out) > 1.2 * rate(x)  # the slow speaker now speaks faster
+    plain = create_anonymizer(params).fit(manifest).transform(Clip(x, 16000, "slow", "k")).audio
+    assert rate(plain) == pytest.approx(rate(x), rel=0.1)
+    assert "tempo" in an.speakers_["fast"] and an.speakers_["mid1"]["tempo"] == pytest.approx(1.0, abs=0.3)

@@ -24,6 +24,9 @@ is kept *relative to the speaker*:
   (``warp_jitter``: a warp of the final envelope) are drawn per clip (log-normal spreads, seeded by
   the clip's key), so two clips of one speaker do not share one new voice. ``tempo_jitter`` (off)
   re-times the speech per clip too, keeping the clip's length.
+- **Speaking rate** (``speaker_rate``, off): one re-timing factor per speaker, from its average rate
+  (voiced runs per second of speech) to the corpus's, so a speaker's pace goes and an emotion spoken
+  faster than the same speaker's others stays faster (the clip keeps its length).
 - **Speed**: F0 by DIO on a 4 x decimated signal (``f0_speed``; StoneMask refines it) and the
   synthesis on a 512-point grid (``synth_fft``): 0.9 x McAdams's time (``bench/bench_voice.py``).
 
@@ -57,6 +60,7 @@ from privemo.registry import register
 
 MIN_SPEAKERS = 4  # fitted on fewer speakers, the pseudo-speaker's pitch is NEUTRAL_F0
 NEUTRAL_F0 = 165.0  # Hz, between typical adult male and female means
+RATE_RANGE = (0.67, 1.5)  # the most speaker_rate re-times a speaker's speech, slower or faster
 _WARPS = np.exp(np.linspace(np.log(0.7), np.log(1.43), 61))
 
 
@@ -134,8 +138,22 @@ def _profile(f0s: list[np.ndarray], sps: list[np.ndarray]) -> dict[str, Any]:
     uv_env = np.concatenate(uv) if uv else np.zeros((0, env.shape[1]))
     power = np.concatenate([sp[f0 > 0].sum(axis=1) for f0, sp in zip(f0s, sps, strict=True)]) if sps else np.zeros(0)
     level = float(np.mean(10 * np.log10(np.maximum(power, 1e-20)))) if power.size else 0.0
+    rates = [r for r in (speech_rate(f0) for f0 in f0s) if r is not None]
     return {"mu": float(np.mean(logf0)), "sd": max(float(np.std(logf0)), 0.05), "ltas": env.mean(axis=0),
-            "ltas_uv": uv_env.mean(axis=0) if len(uv_env) else env.mean(axis=0), "level": level}
+            "ltas_uv": uv_env.mean(axis=0) if len(uv_env) else env.mean(axis=0), "level": level,
+            "log_rate": float(np.mean(np.log(rates))) if rates else None}
+
+
+def speech_rate(f0: np.ndarray, min_run: int = 2) -> float | None:
+    """Voiced runs (of at least ``min_run`` frames) per frame of the speech (first to last voiced
+    frame): a text-independent speaking rate, in runs per frame; None without two such runs."""
+    v = np.r_[False, f0 > 0, False].astype(np.int8)
+    edges = np.flatnonzero(np.diff(v))
+    starts, ends = edges[0::2], edges[1::2]
+    runs = (ends - starts) >= min_run
+    if runs.sum() < 2:
+        return None
+    return float(runs.sum() / (ends[runs][-1] - starts[runs][0]))
 
 
 @register("anonymizer", "pseudo_speaker")
@@ -167,6 +185,10 @@ class PseudoSpeaker(VoiceAnonymizer):
     # loudness relative to the speaker: every clip of a speaker gets one gain, from the speaker's
     # average voiced level to the corpus's (a loud clip stays louder than the same speaker's quiet one)
     speaker_level: bool = True
+    # the speaking rate relative to the speaker: every clip of a speaker is re-timed by one factor, from
+    # the speaker's average rate (voiced runs per second of speech) to the corpus's (an emotion spoken
+    # faster than the same speaker's others stays faster); the clip keeps its length
+    speaker_rate: bool = False
 
     def fit(self, manifest: Manifest, progress: Callable[[int, int], None] | None = None) -> PseudoSpeaker:
         df = manifest.df
@@ -202,6 +224,8 @@ class PseudoSpeaker(VoiceAnonymizer):
         self.target_ltas_ = target
         self.target_uv_ = np.mean([p["ltas_uv"] for p in profiles.values()], axis=0)
         self.target_level_ = float(np.mean([p["level"] for p in profiles.values()]))
+        rates = [p["log_rate"] for p in profiles.values() if p["log_rate"] is not None]
+        self.target_rate_ = float(np.mean(rates)) if rates else None
         self.speakers_ = {spk: self._speaker_state(p) for spk, p in profiles.items()}
         ap_means = {spk: np.concatenate(v).mean(axis=0) for spk, v in band_ap.items()}
         self.target_ap_ = np.mean(list(ap_means.values()), axis=0)
@@ -263,7 +287,11 @@ class PseudoSpeaker(VoiceAnonymizer):
             d = self.target_uv_ - profile["ltas_uv"]
             eq_uv = np.convolve(d - d.mean(), np.ones(9) / 9, mode="same")
         gain = self.target_level_ - profile["level"] if self.speaker_level else 0.0
-        return {"mu": profile["mu"], "sd": profile["sd"], "warp": w, "eq": eq, "eq_uv": eq_uv, "gain_db": gain}
+        tempo, target = 1.0, getattr(self, "target_rate_", None)
+        if self.speaker_rate and target is not None and profile["log_rate"] is not None:
+            tempo = float(np.clip(np.exp(target - profile["log_rate"]), *RATE_RANGE))
+        return {"mu": profile["mu"], "sd": profile["sd"], "warp": w, "eq": eq, "eq_uv": eq_uv, "gain_db": gain,
+                "tempo": tempo}
 
     def _moved_ap(self, ap: np.ndarray, f0: np.ndarray, sr: int, state: dict[str, Any],
                   fft: int | None = None) -> np.ndarray:
@@ -297,6 +325,7 @@ class PseudoSpeaker(VoiceAnonymizer):
         shift = float(rng.normal(0.0, self.f0_jitter)) if self.f0_jitter > 0 else 0.0
         wj = float(rng.normal(0.0, self.warp_jitter)) if self.warp_jitter > 0 else 0.0
         tempo = float(np.exp(rng.normal(0.0, self.tempo_jitter))) if self.tempo_jitter > 0 else 1.0
+        tempo *= state.get("tempo", 1.0)  # the speaker's rate moved to the corpus's (speaker_rate)
         if tempo != 1.0:
             f0, sp, ap = retime(f0, sp, ap, tempo)
         voiced = f0 > 0
