@@ -2,6 +2,8 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
+# the tests run on a worker per core (at most 4), a test file's tests on one worker (module fixtures made once)
+PARALLEL := -n auto --maxprocesses 4 --dist loadfile
 
 .PHONY: setup browser demo demo-study video test unit integration lint fuzz bench ravdess voice compare-ravdess face vgan clean
 
@@ -31,13 +33,13 @@ browser:  ## Debian's chromium, for the report-page test (needs root or sudo)
 
 test: setup browser  ## lint, unit tests and integration tests (real corpora in ../shared/data, skipped where absent)
 	$(VENV)/bin/ruff check src tests bench
-	$(PY) -m pytest -q -p no:cacheprovider tests
+	$(PY) -m pytest -q -p no:cacheprovider $(PARALLEL) tests
 
 unit: setup
-	$(PY) -m pytest -q tests/unit
+	$(PY) -m pytest -q $(PARALLEL) tests/unit
 
 integration: setup
-	$(PY) -m pytest -q -m integration tests/integration
+	$(PY) -m pytest -q $(PARALLEL) -m integration tests/integration
 
 fuzz: setup  ## every malformed input of the fuzz suite (about 1,900 cases, 8 kinds) through the CLI; a table per kind
 	$(PY) -m tests.fuzz.runner --json fuzz-results.json

@@ -13,6 +13,10 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("PRIVEMO_DATA", ROOT.parent / "shared" / "data"))
 
+if os.environ.get("PYTEST_XDIST_WORKER"):  # `make test` runs a worker per core: one thread each, so they
+    for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):  # share the cores (the CLI runs tests start inherit it)
+        os.environ.setdefault(_var, "1")
+
 
 @pytest.fixture(autouse=True)
 def _private_cache(tmp_path_factory, monkeypatch):
