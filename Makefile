@@ -2,8 +2,9 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
-# the tests run on a worker per core (at most 4), a test file's tests on one worker (module fixtures made once)
-PARALLEL := -n auto --maxprocesses 4 --dist loadfile
+# the tests run on a worker per core (at most 4), a test file's tests on one worker (module fixtures made once);
+# the 15 slowest are listed at the end
+PARALLEL := -n auto --maxprocesses 4 --dist loadfile --durations 15
 
 .PHONY: setup browser demo demo-study video test unit integration lint fuzz bench ravdess voice compare-ravdess face vgan clean
 

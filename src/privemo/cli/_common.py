@@ -20,7 +20,7 @@ from rich.progress import (
 
 from privemo.errors import PrivemoError
 
-console = Console(stderr=True, width=None if sys.stderr.isatty() else 130)
+console = Console(stderr=True, width=None if sys.stderr.isatty() else 130, soft_wrap=True)  # a message is never broken (paths stay whole)
 
 
 @contextlib.contextmanager
