@@ -261,3 +261,29 @@ def test_speaker_rate_moves_each_speaker_to_the_corpus_pace(tmp_path):
     plain = create_anonymizer(params).fit(manifest).transform(Clip(x, 16000, "slow", "k")).audio
     assert rate(plain) == pytest.approx(rate(x), rel=0.1)
     assert "tempo" in an.speakers_["fast"] and an.speakers_["mid1"]["tempo"] == pytest.approx(1.0, abs=0.3)
+
+
+def test_id_groups_names_what_still_carries_the_speaker():
+    """The per-group identifier finds the one group that carries the speaker (alone: high; every
+    feature without it: near chance), and the voice report shows the groups."""
+    from privemo.attacks.voice import id_groups
+    from privemo.evaluators.voice import Items, Side
+    from privemo.experiments.voice.report import markdown
+    from privemo.features.extractors import egemaps_names
+
+    names = egemaps_names()
+    rng = np.random.default_rng(0)
+    who = np.repeat(np.arange(6), 10)
+    spk = np.array([f"s{i}" for i in who])
+    X = rng.normal(0, 1, (60, len(names)))
+    formants = [i for i, n in enumerate(names) if n.startswith(("F1", "F2", "F3"))]
+    X[:, formants] += rng.normal(0, 3, (6, len(formants)))[who]
+    items = Items(spk, np.where(who < 3, "m", "f"), np.tile(["happy", "sad"], 30), np.tile([True] * 5 + [False] * 5, 6),
+                  who % 3, {f"s{i}": i % 3 for i in range(6)})
+    out = id_groups(Side(np.zeros((60, 4)), X, np.zeros((60, 2))), items, names, 0)
+    g = out["groups"]
+    assert g["formants"]["n"] == 18 and sum(v["n"] for v in g.values()) == len(names)
+    assert out["all"] > 0.8 and g["formants"]["alone"] > 0.9 and g["formants"]["without"] < 0.5
+    assert all(v["alone"] < 0.5 for k, v in g.items() if k != "formants")
+    md = markdown([{"method": "original", "n_items": 60, "n_speakers": 6, "id_groups": out}])
+    assert "What still names the speaker" in md and f"{100 * g['formants']['alone']:.1f}%" in md

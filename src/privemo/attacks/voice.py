@@ -113,6 +113,40 @@ def similarity_table(o: Side, a: Side, items: Items) -> dict[str, Any]:
 
 
 
+# eGeMAPS's parameter groups (Eyben et al. 2016), by the functionals' names
+EGEMAPS_GROUPS = {"pitch": r"^F0semitone", "voice quality": r"^(jitter|shimmer|HNR|logRelF0)",
+                  "formants": r"^F[123]", "spectral balance": r"^(alphaRatio|hammarberg|slope|spectralFlux)",
+                  "MFCC 1-4": r"^mfcc", "loudness": r"^(loudness_|equivalentSound)",
+                  "timing": r"(PerSec|SegmentLength)"}
+
+
+def id_groups(a: Side, items: Items, names: list[str], seed: int) -> dict[str, Any]:
+    """The informed eGeMAPS identifier (:func:`speaker_id`) on each parameter group alone and on every
+    feature but that group: which of the anonymized speech's properties still name the speaker."""
+    import re
+
+    from privemo.errors import ConfigError
+
+    if a.egemaps.shape[1] != len(names):
+        raise ConfigError(f"judge id_groups: eGeMAPS has {len(names)} functionals, the features have "
+                          f"{a.egemaps.shape[1]}")
+    e, t = items.enrol, ~items.enrol
+    y = items.speaker.astype(str)
+
+    def acc(cols: np.ndarray) -> float:
+        if len(cols) == 0:  # no feature of the group (or only the group)
+            return float("nan")
+        return accuracy(y[t], fit_predict("logreg", a.egemaps[e][:, cols], y[e], a.egemaps[t][:, cols],
+                                          seed=seed).astype(str))
+
+    every = np.arange(len(names))
+    out: dict[str, Any] = {"chance": 1.0 / len(set(y.tolist())), "all": acc(every), "groups": {}}
+    for group, pattern in EGEMAPS_GROUPS.items():
+        cols = np.array([i for i, n in enumerate(names) if re.search(pattern, n)], dtype=int)
+        out["groups"][group] = {"n": len(cols), "alone": acc(cols), "without": acc(np.setdiff1d(every, cols))}
+    return out
+
+
 ID_CHECK = "speaker ID <= 25% (strongest informed)"  # the target check the informed identifiers compete in
 _ID = {"fmt": "pct", "threat": "voice identification", "chance": "speakers", "target": 0.25, "check": ID_CHECK}
 
@@ -154,6 +188,26 @@ class Gender(Judge):
 
     def __call__(self, j: JudgeInput) -> dict[str, Any]:
         return gender_attack(j.side, j.items, list(self.attackers), j.seed)
+
+
+@register("judge", "id_groups")
+@dataclass
+class IdGroups(Judge):
+    """What still names the speaker: the informed eGeMAPS identifier on each eGeMAPS parameter group
+    (pitch, voice quality, formants, spectral balance, MFCC 1-4, loudness, timing) alone and without
+    it. A diagnostic beside the table (no column of its own); ``names``: the functionals' names (none:
+    eGeMAPSv02's, from openSMILE)."""
+
+    names: list[str] | None = None
+
+    medium = "voice"
+    key = "id_groups"
+    threats = ("voice.informed_id",)
+
+    def __call__(self, j: JudgeInput) -> dict[str, Any]:
+        from privemo.features.extractors import egemaps_names
+
+        return id_groups(j.side, j.items, list(self.names) if self.names else egemaps_names(), j.seed)
 
 
 @register("judge", "similarity")

@@ -120,6 +120,13 @@ def _opensmile(name: str, feature_set: str, level: str) -> type:
 
 
 EGEMAPS = _opensmile("egemaps", "eGeMAPSv02", "Functionals")
+
+
+def egemaps_names() -> list[str]:
+    """The names of the 88 eGeMAPS functionals, in the order of the ``egemaps`` feature's vector."""
+    return list(_smile("eGeMAPSv02", "Functionals").feature_names)
+
+
 EGEMAPS_LLD = _opensmile("egemaps_lld", "eGeMAPSv02", "LowLevelDescriptors")
 COMPARE = _opensmile("compare", "ComParE_2016", "Functionals")
 COMPARE_LLD = _opensmile("compare_lld", "ComParE_2016", "LowLevelDescriptors")

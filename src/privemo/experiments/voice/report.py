@@ -135,6 +135,17 @@ def markdown(rows: list[dict[str, Any]]) -> str:
         lines.append(f"| {r['method']} | " + " | ".join(
             " / ".join(f"{s[k][q]:.3f}" for q in ("mean", "median", "min", "max"))
             for k in ("r1_original", "r1_anonymized", "r2")) + " |")
+    grouped = [r for r in main if "id_groups" in r]
+    if grouped:
+        names = list(grouped[0]["id_groups"]["groups"])
+        lines += ["", "## What still names the speaker: the informed eGeMAPS identifier per parameter group, "
+                  "alone / without it (all 88 functionals: the first column)", "",
+                  "| method | all | " + " | ".join(names) + " |", "|---|---|" + "---|" * len(names)]
+        for r in grouped:
+            g = r["id_groups"]
+            lines.append(f"| {r['method']} | {_fmt(g['all'], 'pct')} | " + " | ".join(
+                f"{_fmt(g['groups'][n]['alone'], 'pct')} / {_fmt(g['groups'][n]['without'], 'pct')}"
+                if n in g["groups"] else "-" for n in names) + " |")
     if not all("emotion" in r for r in rows):  # a run without the emotion judge: no utility sections
         return "\n".join(lines) + "\n"
     lines += ["", "## Emotion UAR per gender (trained and tested on anonymized, logreg)", "",
