@@ -26,7 +26,8 @@ is kept *relative to the speaker*:
   re-times the speech per clip too, keeping the clip's length.
 - **Speaking rate** (``speaker_rate``, off): one re-timing factor per speaker, from its average rate
   (voiced runs per second of speech) to the corpus's, so a speaker's pace goes and an emotion spoken
-  faster than the same speaker's others stays faster (the clip keeps its length).
+  faster than the same speaker's others stays faster (the clip keeps its length). Worse on every
+  target on RAVDESS's selection half (docs/voice.md, round 4), so it stays off.
 - **Speed**: F0 by DIO on a 4 x decimated signal (``f0_speed``; StoneMask refines it) and the
   synthesis on a 512-point grid (``synth_fft``): 0.9 x McAdams's time (``bench/bench_voice.py``).
 
