@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from privemo.anonymize.face_batch import anonymize_crops
-from privemo.anonymize.face_pseudo import PseudoFace, piecewise_affine
+from privemo.anonymize.face_pseudo import PseudoFace, _affines, _apply, _similarity, piecewise_affine
 from privemo.attacks.face_table import AnonymizerTable
 from privemo.errors import ConfigError
 from privemo.experiments.face.config import AnonymizerTableConfig
@@ -51,6 +51,42 @@ def test_piecewise_affine_moves_a_point_where_asked():
     tris = np.array([[0, 1, 4], [1, 2, 4], [2, 3, 4], [3, 0, 4]])
     out = piecewise_affine(img, src, dst, tris, (41, 41))
     assert np.unravel_index(out.argmax(), out.shape) == (25, 30)
+
+
+def test_affines_map_every_triangle_onto_its_source_and_a_collapsed_one_by_least_squares():
+    rng = np.random.default_rng(0)
+    dst = rng.uniform(0, 64, (50, 3, 2))
+    dst[7, 2] = dst[7, 0] + 0.5 * (dst[7, 1] - dst[7, 0])  # collapsed: its corners on one line
+    src = rng.uniform(0, 64, (50, 3, 2))
+    rows = _affines(src, dst)
+    mapped = np.stack([dst[..., 0] * rows[:, None, 0] + dst[..., 1] * rows[:, None, 1] + rows[:, None, 2],
+                       dst[..., 0] * rows[:, None, 3] + dst[..., 1] * rows[:, None, 4] + rows[:, None, 5]], axis=-1)
+    ok = np.arange(50) != 7
+    np.testing.assert_allclose(mapped[ok], src[ok], atol=1e-8)
+    d7 = np.concatenate([dst[7], np.ones((3, 1))], axis=1)  # what numpy's least squares gives
+    np.testing.assert_allclose(rows[7], (np.linalg.pinv(d7) @ src[7]).T.reshape(6), atol=1e-8)
+
+
+@pytest.mark.parametrize("mirror", [False, True])
+def test_similarity_is_umeyamas_least_squares_fit(mirror):
+    rng = np.random.default_rng(1)
+    src = rng.normal(size=(68, 2))
+    angle, scale, shift = 0.7, 1.8, np.array([3.0, -2.0])
+    rot = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    dst = scale * src @ rot.T + shift + 0.01 * rng.normal(size=src.shape)
+    if mirror:  # no rotation fits: the best proper one (never a reflection)
+        dst = dst * np.array([-1.0, 1.0])
+    s, r, t = _similarity(src, dst)
+    assert np.isclose(np.linalg.det(r), 1.0)
+    a, b = src - src.mean(0), dst - dst.mean(0)  # Umeyama (1991) by SVD
+    u, sv, vt = np.linalg.svd(b.T @ a)
+    d = np.sign(np.linalg.det(u @ vt))
+    r_ref = u @ np.diag([1.0, d]) @ vt
+    np.testing.assert_allclose(r, r_ref, atol=1e-9)
+    assert np.isclose(s, (sv * np.array([1.0, d])).sum() / (a ** 2).sum())
+    np.testing.assert_allclose(_apply(src, s, r, t).mean(0), dst.mean(0), atol=1e-9)
+    if not mirror:
+        assert np.isclose(s, scale, rtol=0.01) and np.allclose(r, rot, atol=0.01)
 
 
 def test_pseudo_identity_averages_k_different_subjects_and_is_deterministic():

@@ -39,14 +39,20 @@ _BORDER = np.array([[0, 0], [0.5, 0], [1, 0], [1, 0.5], [1, 1], [0.5, 1], [0, 1]
 
 
 def _similarity(src: np.ndarray, dst: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
-    """(scale, rotation R (2x2), translation t) minimising |s R src + t - dst| (Umeyama)."""
+    """(scale, rotation R (2x2), translation t) minimising |s R src + t - dst| (Umeyama's solution,
+    in the closed form it takes in two dimensions)."""
     ms, md = src.mean(0), dst.mean(0)
     a, b = src - ms, dst - md
-    u, sv, vt = np.linalg.svd(b.T @ a)
-    d = np.sign(np.linalg.det(u @ vt))
-    rot = u @ np.diag([1.0, d]) @ vt
-    var = (a ** 2).sum()
-    scale = float((sv * np.array([1.0, d])).sum() / var) if var > 0 else 1.0
+    p = float((a * b).sum())  # sum of a.b
+    q = float((a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0]).sum())  # sum of a x b
+    norm = float(np.hypot(p, q))
+    var = float((a ** 2).sum())
+    if norm > 0:
+        c, s = p / norm, q / norm
+    else:
+        c, s = 1.0, 0.0
+    rot = np.array([[c, -s], [s, c]])
+    scale = norm / var if var > 0 else 1.0
     return scale, rot, md - scale * (rot @ ms)
 
 
@@ -61,28 +67,45 @@ def _grid(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
     return ys, xs
 
 
+def _affines(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """(T, 6) rows (ax, ay, cx, bx, by, cy) of the affine maps taking each triangle ``dst`` (T, 3, 2)
+    onto ``src``: x_src = ax x + ay y + cx, y_src = bx x + by y + cy (closed form; a triangle collapsed
+    to a line, to float precision, which covers at most a line of pixels, by least squares)."""
+    e1, e2 = dst[:, 1] - dst[:, 0], dst[:, 2] - dst[:, 0]
+    det = e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]
+    ok = np.abs(det) > 1e-9 * ((e1 ** 2).sum(1) + (e2 ** 2).sum(1))
+    inv_det = 1.0 / np.where(ok, det, 1.0)
+    m00, m01 = e2[:, 1] * inv_det, -e2[:, 0] * inv_det  # barycentric (u, v) = M ((x, y) - dst0)
+    m10, m11 = -e1[:, 1] * inv_det, e1[:, 0] * inv_det
+    f1, f2 = src[:, 1] - src[:, 0], src[:, 2] - src[:, 0]  # src = src0 + u f1 + v f2
+    ax, ay = f1[:, 0] * m00 + f2[:, 0] * m10, f1[:, 0] * m01 + f2[:, 0] * m11
+    bx, by = f1[:, 1] * m00 + f2[:, 1] * m10, f1[:, 1] * m01 + f2[:, 1] * m11
+    cx = src[:, 0, 0] - ax * dst[:, 0, 0] - ay * dst[:, 0, 1]
+    cy = src[:, 0, 1] - bx * dst[:, 0, 0] - by * dst[:, 0, 1]
+    out = np.stack([ax, ay, cx, bx, by, cy], axis=1)
+    if not ok.all():
+        bad = np.flatnonzero(~ok)
+        d = np.concatenate([dst[bad], np.ones((len(bad), 3, 1))], axis=2)
+        out[bad] = np.einsum("tij,tjk->tki", np.linalg.pinv(d), src[bad]).reshape(len(bad), 6)
+    return out
+
+
 def piecewise_affine(image: np.ndarray, src: np.ndarray, dst: np.ndarray, triangles: np.ndarray,
                      out_size: tuple[int, int]) -> np.ndarray:
     """``image`` warped so that its points ``src`` land on ``dst`` (pixels, (x, y)), triangle by triangle;
     an output pixel no triangle covers is sampled where it is (identity)."""
     cv2 = _cv2()
     h, w = out_size
-    label = np.zeros((h, w), np.int32)
-    corners = np.rint(dst[triangles]).astype(np.int32)  # (T, 3, 2)
-    for i in range(len(corners)):
-        cv2.fillConvexPoly(label, corners[i], i + 1)
-    d = np.concatenate([dst[triangles], np.ones((len(triangles), 3, 1))], axis=2)  # (T, 3, 3) rows [x y 1]
-    try:
-        inv = np.linalg.inv(d)  # (T, 3, 3)
-    except np.linalg.LinAlgError:  # a collapsed triangle (covers no pixel): least squares
-        inv = np.linalg.pinv(d)
-    affine = np.einsum("tij,tjk->tki", inv, src[triangles])  # (T, 2, 3): src = A @ [x y 1]
+    label = np.zeros((h, w), np.int32)  # 0: no triangle; i: the i-th (a later triangle wins on an edge)
+    for i, corners in enumerate(np.rint(dst[triangles]).astype(np.int32), 1):
+        cv2.fillConvexPoly(label, corners, i)
+    table = np.empty((6, len(triangles) + 1))
+    table[:, 0] = (1, 0, 0, 0, 1, 0)  # the identity
+    table[:, 1:] = _affines(src[triangles], dst[triangles]).T
     ys, xs = _grid(h, w)
-    lab = label - 1
-    inside = lab >= 0
-    a = affine[np.clip(lab, 0, None)]
-    mx = np.where(inside, a[..., 0, 0] * xs + a[..., 0, 1] * ys + a[..., 0, 2], xs)
-    my = np.where(inside, a[..., 1, 0] * xs + a[..., 1, 1] * ys + a[..., 1, 2], ys)
+    t = table[:, label]
+    mx = t[0] * xs + t[1] * ys + t[2]
+    my = t[3] * xs + t[4] * ys + t[5]
     return cv2.remap(image, mx.astype(np.float32), my.astype(np.float32), cv2.INTER_LINEAR,
                      borderMode=cv2.BORDER_REPLICATE)
 
