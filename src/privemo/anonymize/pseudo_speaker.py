@@ -74,13 +74,19 @@ def _coded_ap(ap: np.ndarray, f0: np.ndarray, sr: int) -> np.ndarray:
 
 
 def warp_envelope(log_sp: np.ndarray, factor: float) -> np.ndarray:
-    """``log_sp`` (T, bins) read at ``factor`` x frequency: factor > 1 moves formants down."""
+    """``log_sp`` (T, bins) read at ``factor`` x frequency: factor > 1 moves formants down (linear
+    interpolation between bins, as ``np.interp``, every frame at once; past the top bin, the top bin)."""
     bins = log_sp.shape[-1]
     src = np.arange(bins) * factor
-    grid = np.arange(bins)
     if log_sp.ndim == 1:
-        return np.interp(src, grid, log_sp)
-    return np.stack([np.interp(src, grid, row) for row in log_sp])
+        return np.interp(src, np.arange(bins), log_sp)
+    j = np.minimum(src.astype(np.int64), bins - 1)
+    inside = j < bins - 1
+    j0 = np.where(inside, j, bins - 2)
+    lo, hi = log_sp[:, j0], log_sp[:, j0 + 1]
+    out = (hi - lo) * (src - j0) + lo
+    out[:, ~inside] = log_sp[:, -1:]
+    return out
 
 
 def retime(f0: np.ndarray, sp: np.ndarray, ap: np.ndarray, rate: float,
