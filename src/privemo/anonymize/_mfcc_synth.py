@@ -92,6 +92,7 @@ def world_synth(x: np.ndarray, sr: int, power: np.ndarray, frame_period: float =
     from privemo.anonymize._world import analyse
 
     f0, sp, ap = analyse(x, sr, frame_period)
+    assert ap is not None
     env = _regrid(power, len(f0), sp.shape[1])
     return pyworld.synthesize(f0, np.ascontiguousarray(env), ap, sr, frame_period=frame_period)
 

@@ -37,15 +37,25 @@ def _warm_up(sr: int) -> None:
     pyworld.d4c(sig, f0, times, sr)
 
 
-def analyse(x: np.ndarray, sr: int, frame_period: float, f0_speed: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """F0 (DIO + StoneMask), spectral envelope (CheapTrick) and aperiodicity (D4C) of ``x``.
-    ``f0_speed`` > 1: DIO on a signal decimated that many times (faster; StoneMask refines it)."""
+def analyse(x: np.ndarray, sr: int, frame_period: float, f0_speed: int = 1, envelope: str = "world",
+            aperiodicity: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """F0 (DIO + StoneMask), spectral envelope (CheapTrick: pyworld's, ``envelope="world"``, or
+    :func:`privemo.anonymize._vocoder.cheaptrick`, ``"fast"``) and aperiodicity (D4C; None without
+    ``aperiodicity``) of ``x``. ``f0_speed`` > 1: DIO on a signal decimated that many times (faster;
+    StoneMask refines it)."""
     import pyworld
 
     x64 = np.asarray(x, dtype=np.float64)
     f0, t = pyworld.dio(x64, sr, frame_period=frame_period, speed=f0_speed)
     f0 = pyworld.stonemask(x64, f0, t, sr)
-    sp = pyworld.cheaptrick(x64, f0, t, sr)
+    if envelope == "fast":
+        from privemo.anonymize._vocoder import cheaptrick
+
+        sp = cheaptrick(x64, f0, sr, frame_period)
+    else:
+        sp = pyworld.cheaptrick(x64, f0, t, sr)
+    if not aperiodicity:
+        return f0, sp, None
     _warm_up(sr)
     _reseed()
     ap = pyworld.d4c(x64, f0, t, sr)

@@ -89,8 +89,8 @@ def warp_envelope(log_sp: np.ndarray, factor: float) -> np.ndarray:
     return out
 
 
-def retime(f0: np.ndarray, sp: np.ndarray, ap: np.ndarray, rate: float,
-           margin: int = 5) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def retime(f0: np.ndarray, sp: np.ndarray, ap: np.ndarray | None, rate: float,
+           margin: int = 5) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """WORLD frames with the speech (first to last voiced frame, ``margin`` frames each side) spoken
     ``rate`` x faster, starting where it started; the frames after it follow, and the clip keeps its
     number of frames (a slower speech eats into the trailing pause, never into itself beyond the
@@ -100,6 +100,9 @@ def retime(f0: np.ndarray, sp: np.ndarray, ap: np.ndarray, rate: float,
     voiced = np.flatnonzero(f0 > 0)
     if len(voiced) < 2 or n < 4:
         return f0, sp, ap
+    if ap is None:  # no aperiodicity analysed: re-time the rest
+        f0, sp, _ = retime(f0, sp, sp[:, :1], rate, margin)
+        return f0, sp, None
     a, b = max(0, voiced[0] - margin), min(n - 1, voiced[-1] + margin)
     length = b - a + 1
     new_len = int(np.clip(round(length / rate), 2, n - a))
@@ -196,6 +199,12 @@ class PseudoSpeaker(VoiceAnonymizer):
     # the speaker's average rate (voiced runs per second of speech) to the corpus's (an emotion spoken
     # faster than the same speaker's others stays faster); the clip keeps its length
     speaker_rate: bool = False
+    # the analysis (CheapTrick) and synthesis: pyworld's ("world"), or privemo's WORLD-style vocoder in
+    # numpy, every frame and pulse at once ("fast": several times faster; anonymize/_vocoder.py)
+    vocoder: Literal["world", "fast"] = "world"
+    # False: no per-frame aperiodicity analysis (D4C, the costliest step) when anonymizing: every voiced
+    # frame gets the corpus's average band aperiodicity (learned by fit), so none of the speaker's is left
+    frame_aperiodicity: bool = True
 
     def fit(self, manifest: Manifest, progress: Callable[[int, int], None] | None = None) -> PseudoSpeaker:
         df = manifest.df
@@ -207,7 +216,8 @@ class PseudoSpeaker(VoiceAnonymizer):
         band_ap: dict[str, list[np.ndarray]] = {}
         for i, row in enumerate(rows):
             clip = clip_of(row)
-            f0, sp, ap = analyse(clip.audio, clip.sr, self.frame_period, self.f0_speed)
+            f0, sp, ap = analyse(clip.audio, clip.sr, self.frame_period, self.f0_speed, envelope=self.vocoder)
+            assert ap is not None
             f0s, sps = analysed.setdefault(str(row["speaker"]), ([], []))
             band_ap.setdefault(str(row["speaker"]), []).append(_coded_ap(ap, f0, clip.sr))
             f0s.append(f0)
@@ -312,6 +322,12 @@ class PseudoSpeaker(VoiceAnonymizer):
         coded[voiced] = np.minimum(coded[voiced] - mean + self.target_ap_, 0.0)
         return pyworld.decode_aperiodicity(np.ascontiguousarray(coded), sr, fft or (ap.shape[1] - 1) * 2)
 
+    def _corpus_ap(self, sr: int, fft: int) -> np.ndarray:
+        """The corpus's average band aperiodicity on an ``fft``-point grid (one row)."""
+        import pyworld
+
+        return pyworld.decode_aperiodicity(np.ascontiguousarray(self.target_ap_[None, :]), sr, fft)[0]
+
     def _transform(self, x: np.ndarray, sr: int, clip: Clip) -> np.ndarray:
         import pyworld
 
@@ -324,7 +340,8 @@ class PseudoSpeaker(VoiceAnonymizer):
 
             inner = Clip(resample(x, sr, self.sr_), self.sr_, clip.speaker, clip.key)
             return resample(self._transform(inner.audio, self.sr_, inner), self.sr_, sr)
-        f0, sp, ap = analyse(x, sr, self.frame_period, self.f0_speed)
+        f0, sp, ap = analyse(x, sr, self.frame_period, self.f0_speed, envelope=self.vocoder,
+                             aperiodicity=self.frame_aperiodicity)
         state = self.speakers_.get(clip.speaker or "")
         if state is None:  # an unseen speaker: the clip's own statistics
             state = self._speaker_state(_profile([f0], [sp]))
@@ -347,11 +364,19 @@ class PseudoSpeaker(VoiceAnonymizer):
         fft = self.synth_fft or (sp.shape[1] - 1) * 2
         if fft != (sp.shape[1] - 1) * 2:  # the smooth envelope read on the synthesis grid
             log_sp = _regrid(log_sp, fft // 2 + 1)
-        if self.aperiodicity:
+        if ap is None:  # no per-frame analysis: the corpus's average band aperiodicity where voiced
+            ap = np.where(voiced[:, None], self._corpus_ap(sr, fft), 1.0)
+        elif self.aperiodicity:
             ap = self._moved_ap(ap, f0, sr, state, fft)
         elif fft != (sp.shape[1] - 1) * 2:
             ap = np.ascontiguousarray(np.clip(_regrid(ap, fft // 2 + 1), 0.0, 1.0))
-        y = pyworld.synthesize(new_f0, np.ascontiguousarray(np.exp(log_sp)), ap, sr, frame_period=self.frame_period)
+        env = np.ascontiguousarray(np.exp(log_sp))
+        if self.vocoder == "fast":
+            from privemo.anonymize._vocoder import synthesize
+
+            y = synthesize(new_f0, env, ap, sr, self.frame_period, self.rng(clip.key, "vocoder"))
+        else:
+            y = pyworld.synthesize(new_f0, env, ap, sr, frame_period=self.frame_period)
         y = match_peak(y, x)
         if state.get("gain_db"):  # the speaker's level moved to the corpus's; never clipped
             y = y * 10 ** (state["gain_db"] / 20)
