@@ -96,3 +96,23 @@ def test_pseudo_speaker_with_the_fast_vocoder_keeps_the_contract(tmp_path):
         spec_ab = [np.log(np.abs(np.fft.rfft(v)) + 1e-6) for v in (a, b)]
         assert np.corrcoef(*spec_ab)[0, 1] > 0.85
         assert abs(_level_db(a) - _level_db(b)) < 2.0
+
+
+def test_level_rms_keeps_each_clips_energy_relative_to_the_speaker(tmp_path):
+    from privemo.anonymize import Clip, create_anonymizer
+    from privemo.anonymize.batch import folder_manifest
+    from privemo.media import write_audio
+
+    for spk, f0 in (("a", 110.0), ("b", 210.0)):
+        for i in range(2):
+            write_audio(tmp_path / spk / f"{i}.wav", _voice(16000, 0.8, f0 * (1 + 0.05 * i), i), 16000)
+    manifest = folder_manifest(sorted(tmp_path.rglob("*.wav")), tmp_path, "parent")
+    an = create_anonymizer({"type": "pseudo_speaker", "vocoder": "fast", "level": "rms"}).fit(manifest)
+    x = _voice(16000, 0.9, 150.0, 3)
+    rms = [float(np.sqrt(np.mean(an.transform(Clip(x * g, 16000, "a", "k")).audio.astype(np.float64) ** 2)))
+           for g in (0.3, 1.0)]
+    gain = 10 ** (an.speakers_["a"]["gain_db"] / 20)
+    assert rms[1] == pytest.approx(float(np.sqrt(np.mean(x.astype(np.float64) ** 2))) * gain, rel=0.01)  # (the clip cut to length after)
+    assert rms[1] / rms[0] == pytest.approx(1 / 0.3, rel=0.01)  # a quieter clip stays as much quieter
+    loud = an.transform(Clip(np.clip(x * 3.0, -1, 1), 16000, "a", "k")).audio
+    assert np.abs(loud).max() <= 0.99 + 1e-6  # never clipped

@@ -133,6 +133,16 @@ def _lerp(a: np.ndarray, pos: np.ndarray) -> np.ndarray:
     return a[i0] * (1 - frac) + a[i0 + 1] * frac
 
 
+def _match_rms(y: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """``y`` scaled to the energy of ``x``; a peak above 0.99 then scaled down to it."""
+    ey, ex = float(np.sqrt(np.mean(np.square(y, dtype=np.float64)))), float(np.sqrt(np.mean(np.square(x, dtype=np.float64))))
+    if ey < 1e-12:
+        return y
+    y = y * (ex / ey)
+    peak = float(np.max(np.abs(y)))
+    return y * (0.99 / peak) if peak > 0.99 else y
+
+
 def _regrid(rows: np.ndarray, bins: int) -> np.ndarray:
     """(T, n) rows over 0..Nyquist read at ``bins`` evenly spaced frequencies (linear interpolation)."""
     return _lerp(rows.T, np.linspace(0.0, rows.shape[1] - 1, bins)).T
@@ -205,6 +215,10 @@ class PseudoSpeaker(VoiceAnonymizer):
     # False: no per-frame aperiodicity analysis (D4C, the costliest step) when anonymizing: every voiced
     # frame gets the corpus's average band aperiodicity (learned by fit), so none of the speaker's is left
     frame_aperiodicity: bool = True
+    # the anonymized clip's level: the original's peak ("peak"; the level then varies with the new
+    # waveform's peak-to-average ratio, about 1 dB from clip to clip) or its energy ("rms": the clip's
+    # loudness kept exactly, a peak above 0.99 scaled down), before the speaker's gain
+    level: Literal["peak", "rms"] = "peak"
 
     def fit(self, manifest: Manifest, progress: Callable[[int, int], None] | None = None) -> PseudoSpeaker:
         df = manifest.df
@@ -377,7 +391,7 @@ class PseudoSpeaker(VoiceAnonymizer):
             y = synthesize(new_f0, env, ap, sr, self.frame_period, self.rng(clip.key, "vocoder"))
         else:
             y = pyworld.synthesize(new_f0, env, ap, sr, frame_period=self.frame_period)
-        y = match_peak(y, x)
+        y = match_peak(y, x) if self.level == "peak" else _match_rms(y, x)
         if state.get("gain_db"):  # the speaker's level moved to the corpus's; never clipped
             y = y * 10 ** (state["gain_db"] / 20)
             peak = float(np.max(np.abs(y))) if y.size else 0.0
