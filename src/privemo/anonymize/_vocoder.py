@@ -11,10 +11,11 @@ times faster with numpy's FFT:
   WORLD's: a minimum-phase pulse per pitch period (its pulse times, fractional delays and DC removal),
   its spectrum ``sp (1 - ap^2)``; but the envelope between two frames is interpolated in the log
   domain (WORLD: linear), so that each frame's minimum-phase spectrum is computed once and not per
-  pulse. The aperiodic part is white noise filtered by the frame's ``sp ap^2`` (``sp`` where no frame
-  is voiced) in fixed blocks of ``fft / 8`` samples (WORLD: one block per pulse, 500 a second where
-  the speech is unvoiced), its noise drawn from the caller's generator, so that the output is a pure
-  function of the inputs and the seed.
+  pulse. Each voiced pulse also carries its period's white noise through the minimum-phase filter of
+  ``sp ap^2`` (noise in step with the pitch, as WORLD's). Where unvoiced, the noise goes through the
+  (zero-phase) magnitude of ``sp`` in fixed blocks of ``fft / 4`` samples (WORLD: one block per pulse
+  of an assumed 500 Hz pitch). The noise is drawn from the caller's generator, so that the output is a
+  pure function of the inputs and the seed.
 """
 
 from __future__ import annotations
@@ -196,33 +197,53 @@ def synthesize(f0: np.ndarray, sp: np.ndarray, ap: np.ndarray, sr: int, frame_pe
     block = fft // 4
     lead = 2 * fft  # y[lead + s] is sample s
     y = np.zeros(y_len + 4 * fft, np.float32)
-    # voiced: a minimum-phase pulse per period (each frame's filter computed once), weighted by the
-    # square root of the period, delayed by its fraction of a sample, its DC removed
-    at, shift, voiced = _pulses(f0, sr, frame_period, y_len, sr / fft + 1.0)
-    period = np.diff(at, append=at[-1:])  # samples to the next pulse (the last: none)
-    lo, hi, a = _frame_pos(at / sr, fp, len(f0))
-    keep = voiced & ((ratio[lo, 0] * (1 - a) + ratio[hi, 0] * a) <= 0.999)
-    if keep.any():
-        lo, hi, a = lo[keep], hi[keep], a[keep]
-        used = np.unique(np.concatenate([lo, hi]))
-        filters = np.zeros((len(f0), fft // 2 + 1), np.complex64)
-        filters[used] = _cexp(_min_phase_log(np.log(sp[used] * (1.0 - ratio[used]) + SAFE) / 2.0, fft))
-        spec = filters[lo] * (1.0 - a)[:, None] + filters[hi] * a[:, None]
-        spec *= _ramps(fft)[np.rint(shift[keep] * _SHIFTS).astype(np.int64)]
-        resp = np.roll(sfft.irfft(spec, fft, axis=1), fft // 2, axis=1)
-        rem = _dc_remover(fft).astype(np.float32)
-        dc = resp[:, fft // 2:].sum(1, keepdims=True)
-        resp[:, : fft // 2] = -dc * rem[None, : fft // 2]
-        resp[:, fft // 2:] -= dc * rem[None, fft // 2:]
-        resp *= np.sqrt(period[keep]).astype(np.float32)[:, None]
-        for start, row in zip(at[keep] - fft // 2 + 1 + lead, resp, strict=True):
-            y[start: start + fft] += row
-    # aperiodic: white noise in blocks of fft / 4 samples, each through the (zero-phase) magnitude of
-    # its frames' sp ap^2, the block placed a block into its buffer so that the filter does not wrap
     n_blocks = -(-y_len // block)
+    noise = rng.standard_normal(n_blocks * block, dtype=np.float32)
+    # voiced pulses (WORLD's): each carries a minimum-phase pulse of sp (1 - ap^2) (each frame's filter
+    # computed once), weighted by the square root of the period, delayed by its fraction of a sample,
+    # its DC removed, and the noise of its period through the minimum-phase filter of sp ap^2 (noise
+    # in step with the pitch)
+    at, shift, voiced = _pulses(f0, sr, frame_period, y_len, sr / fft + 1.0)
+    period = np.minimum(np.diff(at, append=at[-1:]), fft)  # samples to the next pulse (the last: none)
+    lo, hi, a = _frame_pos(at / sr, fp, len(f0))
+    keep = voiced & ((ratio[lo, 0] * (1 - a) + ratio[hi, 0] * a) <= 0.999)  # a periodic part
+    synced = np.zeros(len(noise) + 1, np.int64)  # samples whose noise a voiced pulse carries
+    if voiced.any():
+        vp = np.flatnonzero(voiced)
+        lo, hi, a = lo[vp], hi[vp], a[vp]
+        used = np.unique(np.concatenate([lo, hi]))
+        cols = np.arange(fft)
+        inside = cols[None, :] < period[vp][:, None]
+        seg = np.where(inside, noise[np.minimum(at[vp][:, None] + cols[None, :], len(noise) - 1)], 0.0)
+        seg -= inside * (seg.sum(1) / np.maximum(period[vp], 1))[:, None]
+        np.add.at(synced, at[vp], 1)
+        np.add.at(synced, np.minimum(at[vp] + period[vp], len(noise)), -1)
+        filters = np.zeros((len(f0), fft // 2 + 1), np.complex64)
+        filters[used] = _cexp(_min_phase_log(np.log(sp[used] * ratio[used] + SAFE) / 2.0, fft))
+        spec = (filters[lo] * (1.0 - a)[:, None] + filters[hi] * a[:, None]) * sfft.rfft(seg.astype(np.float32),
+                                                                                            axis=1)
+        resp = np.roll(sfft.irfft(spec, fft, axis=1), fft // 2, axis=1)
+        pk = keep[vp]
+        if pk.any():
+            filters[used] = _cexp(_min_phase_log(np.log(sp[used] * (1.0 - ratio[used]) + SAFE) / 2.0, fft))
+            spec = filters[lo[pk]] * (1.0 - a[pk])[:, None] + filters[hi[pk]] * a[pk][:, None]
+            spec *= _ramps(fft)[np.rint(shift[vp][pk] * _SHIFTS).astype(np.int64)]
+            per = np.roll(sfft.irfft(spec, fft, axis=1), fft // 2, axis=1)
+            rem = _dc_remover(fft).astype(np.float32)
+            dc = per[:, fft // 2:].sum(1, keepdims=True)
+            per[:, : fft // 2] = -dc * rem[None, : fft // 2]
+            per[:, fft // 2:] -= dc * rem[None, fft // 2:]
+            resp[pk] += per * np.sqrt(period[vp][pk]).astype(np.float32)[:, None]
+        for start, row in zip(at[vp] - fft // 2 + 1 + lead, resp, strict=True):
+            y[start: start + fft] += row
+    # the rest (unvoiced): white noise in blocks of fft / 4 samples, each through the (zero-phase)
+    # magnitude of its frames' sp, the block placed a block into its buffer so that the filter does not wrap
+    free = np.cumsum(synced[:-1]) <= 0
+    rest = (noise * free).reshape(n_blocks, block)
+    count = free.reshape(n_blocks, block).sum(1, keepdims=True)
+    rest -= free.reshape(n_blocks, block) * (rest.sum(1, keepdims=True) / np.maximum(count, 1))
     buf = np.zeros((n_blocks, fft), np.float32)
-    noise = rng.standard_normal((n_blocks, block), dtype=np.float32)
-    buf[:, block: 2 * block] = noise - noise.mean(1, keepdims=True)
+    buf[:, block: 2 * block] = rest
     mag = np.sqrt(sp * ratio).astype(np.float32)
     resp = sfft.irfft(sfft.rfft(buf, axis=1) * _frame_mix(mag, (np.arange(n_blocks) + 0.5) * block / sr, fp), fft,
                       axis=1)
