@@ -20,6 +20,8 @@ times faster with numpy's FFT:
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 import scipy.fft as sfft
 
@@ -120,8 +122,10 @@ def cheaptrick(x: np.ndarray, f0: np.ndarray, sr: int, frame_period: float, fft_
     levels, which = np.unique(f, return_inverse=True)
     fq = levels.astype(np.float32)[:, None] * quef[None, :]
     lifter = (np.sinc(fq) * ((1.0 - 2.0 * q1) + 2.0 * q1 * np.cos(2.0 * np.pi * fq)))[which.ravel()]
-    cep = sfft.irfft(np.log(smooth.astype(np.float32)), fft, axis=1)[:, :nb] * fft
-    return np.exp(sfft.irfft(cep * lifter, fft, axis=1)[:, :nb]).astype(np.float64)
+    # the cepstrum of a spectrum symmetric about Nyquist, and back: DCT-I over the nb bins (= fft x the
+    # inverse real FFT's first nb values, at about a third of its cost)
+    cep = sfft.dct(np.log(smooth.astype(np.float32)), type=1, axis=1)
+    return np.exp(sfft.dct(cep * lifter, type=1, axis=1) / fft).astype(np.float64)
 
 
 def _min_phase_log(log_mag: np.ndarray, fft: int) -> np.ndarray:
@@ -133,6 +137,7 @@ def _min_phase_log(log_mag: np.ndarray, fft: int) -> np.ndarray:
     return sfft.rfft(c, axis=1)
 
 
+@lru_cache(maxsize=4)
 def _dc_remover(fft: int) -> np.ndarray:
     i = np.arange(fft // 2)
     half = 0.5 - 0.5 * np.cos(2.0 * np.pi * (i + 1.0) / (1.0 + fft))
@@ -177,6 +182,7 @@ def _frame_pos(times: np.ndarray, fp: float, n: int) -> tuple[np.ndarray, np.nda
 _SHIFTS = 64  # fractional pulse delays are rounded to 1/64 of a sample
 
 
+@lru_cache(maxsize=4)
 def _ramps(fft: int) -> np.ndarray:
     k = np.arange(fft // 2 + 1)
     q = np.arange(_SHIFTS + 1)[:, None] / _SHIFTS
