@@ -4,7 +4,8 @@ same run.
     python bench/bench_voice.py [--root ../shared/data/ravdess] [--clips 40] [--config configs/voice/ravdess.yaml]
 
 Every method of ``--config`` (default: the RAVDESS evaluation's, every pseudo_speaker setting
-included) plus McAdams (VoicePrivacy B2, alpha 0.8: the baseline) and voice_vq with WORLD. RAVDESS
+included) plus McAdams (VoicePrivacy B2, alpha 0.8: the baseline), voice_vq with WORLD and
+pseudo_speaker on privemo's numpy vocoder (with and without the per-frame aperiodicity). RAVDESS
 clips (the synthetic demo corpus where RAVDESS is absent), every k-th clip so that all actors and
 emotions are in; each method is fitted on the same clips (fitting is not timed), then every clip is
 transformed by every method in turn (interleaved, so that a change in the machine's load falls on
@@ -24,7 +25,10 @@ from privemo.anonymize import clip_of, create_anonymizer  # noqa: E402
 from privemo.corpora import Manifest  # noqa: E402
 
 BASELINE = ("mcadams (B2, alpha 0.8)", {"type": "mcadams", "alpha": 0.8})
-EXTRA = [("voice_vq k16, WORLD", {"type": "voice_vq", "k": 16, "vocoder": "world"})]
+EXTRA = [("voice_vq k16, WORLD", {"type": "voice_vq", "k": 16, "vocoder": "world"}),
+         ("pseudo_speaker, numpy vocoder", {"type": "pseudo_speaker", "vocoder": "fast"}),
+         ("pseudo_speaker, numpy vocoder, no per-frame aperiodicity, level rms",
+          {"type": "pseudo_speaker", "vocoder": "fast", "frame_aperiodicity": False, "level": "rms"})]
 
 
 def methods(config: str) -> list[tuple[str, dict]]:
