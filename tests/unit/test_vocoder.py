@@ -74,7 +74,7 @@ def test_synthesis_is_a_function_of_its_inputs_and_seed():
 
 
 def test_pseudo_speaker_with_the_fast_vocoder_keeps_the_contract(tmp_path):
-    """Deterministic per key, the clip's length and rate, and close to the same setting on pyworld."""
+    """Deterministic per key, the clip's length and rate, and close to the previous default (pyworld)."""
     from privemo.anonymize import Clip, create_anonymizer
     from privemo.anonymize.batch import folder_manifest
     from privemo.media import write_audio
@@ -83,8 +83,9 @@ def test_pseudo_speaker_with_the_fast_vocoder_keeps_the_contract(tmp_path):
         for i in range(2):
             write_audio(tmp_path / spk / f"{i}.wav", _voice(16000, 0.8, f0 * (1 + 0.05 * i), i), 16000)
     manifest = folder_manifest(sorted(tmp_path.rglob("*.wav")), tmp_path, "parent")
-    world = create_anonymizer({"type": "pseudo_speaker"}).fit(manifest)
-    for spec in ({"vocoder": "fast"}, {"vocoder": "fast", "frame_aperiodicity": False}):
+    world = create_anonymizer({"type": "pseudo_speaker", "vocoder": "world", "frame_aperiodicity": True,
+                               "level": "peak"}).fit(manifest)  # the default before 2026-12-07
+    for spec in ({"vocoder": "fast", "frame_aperiodicity": True, "level": "peak"}, {}):  # {}: the default
         an = create_anonymizer({"type": "pseudo_speaker", **spec}).fit(manifest)
         for sr, seconds in ((16000, 0.9), (16000, 0.31), (22050, 0.5)):
             x = _voice(sr, seconds, 150.0, 3)
@@ -95,7 +96,10 @@ def test_pseudo_speaker_with_the_fast_vocoder_keeps_the_contract(tmp_path):
         a, b = (m.transform(Clip(x, 16000, "a", "key1")).audio for m in (an, world))
         spec_ab = [np.log(np.abs(np.fft.rfft(v)) + 1e-6) for v in (a, b)]
         assert np.corrcoef(*spec_ab)[0, 1] > 0.85
-        assert abs(_level_db(a) - _level_db(b)) < 2.0
+        if spec:  # the same level rule (the peak): about the same level
+            assert abs(_level_db(a) - _level_db(b)) < 2.0
+        else:  # level rms: the input's energy, moved by the speaker's gain
+            assert _level_db(a) == pytest.approx(_level_db(x) + an.speakers_["a"]["gain_db"], abs=0.2)
 
 
 def test_level_rms_keeps_each_clips_energy_relative_to_the_speaker(tmp_path):

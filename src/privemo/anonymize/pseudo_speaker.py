@@ -211,14 +211,14 @@ class PseudoSpeaker(VoiceAnonymizer):
     speaker_rate: bool = False
     # the analysis (CheapTrick) and synthesis: pyworld's ("world"), or privemo's WORLD-style vocoder in
     # numpy, every frame and pulse at once ("fast": several times faster; anonymize/_vocoder.py)
-    vocoder: Literal["world", "fast"] = "world"
+    vocoder: Literal["world", "fast"] = "fast"
     # False: no per-frame aperiodicity analysis (D4C, the costliest step) when anonymizing: every voiced
     # frame gets the corpus's average band aperiodicity (learned by fit), so none of the speaker's is left
-    frame_aperiodicity: bool = True
+    frame_aperiodicity: bool = False
     # the anonymized clip's level: the original's peak ("peak"; the level then varies with the new
     # waveform's peak-to-average ratio, about 1 dB from clip to clip) or its energy ("rms": the clip's
     # loudness kept exactly, a peak above 0.99 scaled down), before the speaker's gain
-    level: Literal["peak", "rms"] = "peak"
+    level: Literal["peak", "rms"] = "rms"
 
     def fit(self, manifest: Manifest, progress: Callable[[int, int], None] | None = None) -> PseudoSpeaker:
         df = manifest.df
