@@ -283,3 +283,36 @@ def test_units_record_the_code_version_and_a_new_version_is_refused(tmp_path, mo
     monkeypatch.setattr(store_mod, "code_version", lambda: "99.0")
     with pytest.raises(ConfigError, match=r"unit a .*\(code changed\)"):
         reusable_units(st, {"a": {"p": 1}}, {})
+
+
+def test_a_changed_default_under_an_unchanged_method_name_is_a_changed_unit(tmp_path, monkeypatch):
+    """A media unit records its anonymizer with every default spelled out: when a default changes,
+    the unit is refused on resume (or redone with --force); a unit recorded before (the parameters
+    the config named) resolves with today's defaults."""
+    import json
+    from dataclasses import fields
+
+    from privemo.anonymize.mcadams import McAdams
+    from privemo.experiments.media import MediaEvaluation, resolved_anonymizer
+    from privemo.experiments.store import ResultStore, reusable_units
+
+    spec = {"shared": {"folds": 2}, "method": {"name": "m", "anonymizer": {"type": "mcadams"}}}
+    ev = MediaEvaluation.__new__(MediaEvaluation)
+    resolved = ev.resolve_spec(spec)
+    assert resolved["method"]["anonymizer"]["alpha"] == 0.8 and resolved["method"]["anonymizer"]["order"] == 20
+    assert resolved_anonymizer({"type": "no_such"}) == {"type": "no_such"}  # left for the config check
+    st = ResultStore(tmp_path)
+    st.write_unit("m", [{"x": 1}], resolved)
+    assert reusable_units(st, {"m": ev.resolve_spec(spec)}, {}, resolve=ev.resolve_spec) == {"m"}
+    alpha = next(f for f in fields(McAdams) if f.name == "alpha")
+    monkeypatch.setattr(alpha, "default", 0.7)  # a release changes the default
+    monkeypatch.setattr(McAdams.__init__, "__defaults__", tuple(
+        0.7 if d == 0.8 else d for d in McAdams.__init__.__defaults__))
+    with pytest.raises(ConfigError, match=r"unit m .*method\.anonymizer\.alpha"):
+        reusable_units(st, {"m": ev.resolve_spec(spec)}, {}, resolve=ev.resolve_spec)
+    dropped = []
+    assert reusable_units(st, {"m": ev.resolve_spec(spec)}, {}, force=True, drop=dropped.append,
+                          resolve=ev.resolve_spec) == set() and dropped == ["m"]
+    # a unit recorded before the defaults were spelled out: judged with today's defaults
+    (tmp_path / "unit_specs" / "m.json").write_text(json.dumps(spec))
+    assert reusable_units(st, {"m": ev.resolve_spec(spec)}, {}, resolve=ev.resolve_spec) == {"m"}

@@ -126,7 +126,12 @@ class Evaluation:
             old_specs = self.unit_specs(old_cfg) if old_cfg else {}
         except (ConfigError, KeyError, TypeError, ValueError, AttributeError):
             old_specs = {}  # a config file this job cannot read: judged by the units' own records
-        return reusable_units(self.store, specs, old_specs, force, self.drop_unit, self.log), specs
+        return reusable_units(self.store, specs, old_specs, force, self.drop_unit, self.log, self.resolve_spec), specs
+
+    def resolve_spec(self, spec: dict[str, Any]) -> dict[str, Any]:
+        """A unit's configuration with its components' defaults filled in (as :meth:`unit_specs`
+        records it); a recorded one is resolved the same way before it is compared."""
+        return spec
 
     def old_config(self) -> dict[str, Any]:
         """The run folder's config.yaml as a mapping (empty where there is none)."""

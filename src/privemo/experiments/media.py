@@ -4,6 +4,7 @@ method after it, one unit each, judged by the same registered judges
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Callable
 from typing import Any, ClassVar
@@ -44,7 +45,22 @@ class MediaEvaluation(Evaluation):
         if shared.get("judges", None) is None:  # the default (older units recorded no such key)
             shared.pop("judges", None)
         methods = [self.original, *cfg.get("methods", [])]
-        return {m["name"]: {"shared": shared, "method": m} for m in methods if isinstance(m, dict) and "name" in m}
+        return {m["name"]: self.resolve_spec({"shared": shared, "method": m})
+                for m in methods if isinstance(m, dict) and "name" in m}
+
+    def resolve_spec(self, spec: dict[str, Any]) -> dict[str, Any]:
+        """The unit's configuration with each anonymizer of its method (``anonymizer``, or a video
+        method's ``face`` and ``voice``) spelled out with every parameter's default, so that a changed
+        default under an unchanged method name is a changed unit too. A spec recorded before (only the
+        parameters the config named) resolves with today's defaults: the same unit."""
+        method = spec.get("method")
+        if not isinstance(method, dict):
+            return spec
+        out = dict(method)
+        for part in ("anonymizer", "face", "voice"):
+            if isinstance(out.get(part), dict):
+                out[part] = resolved_anonymizer(out[part])
+        return {**spec, "method": out}
 
     def drop_unit(self, key: str) -> None:
         """A redone method starts afresh (its folders' stamps name the old configuration)."""
@@ -62,3 +78,18 @@ class MediaEvaluation(Evaluation):
     def method(self, key: str) -> Any:
         """The config of the unit ``key``'s method."""
         return next((m for m in self.cfg.methods if m.name == key), None) or self.reference()
+
+
+def resolved_anonymizer(config: dict[str, Any]) -> dict[str, Any]:
+    """``config`` with every parameter of its registered anonymizer (defaults filled in); as given
+    where it names no registered anonymizer or does not validate (the config check reports that)."""
+    from privemo.errors import PrivemoError
+    from privemo.registry import create
+
+    if not isinstance(config.get("type"), str):
+        return config
+    try:
+        full = create("anonymizer", **config).config()
+    except (PrivemoError, TypeError, ValueError):
+        return config
+    return json.loads(json.dumps(full, default=str))
