@@ -1,7 +1,8 @@
 """``pseudo_speaker``: every speaker re-voiced as a pseudo-speaker, emotion kept relative.
 
-Our method (issue 4). With the WORLD vocoder (pyworld) each clip is split into F0, spectral
-envelope and aperiodicity; what carries identity is moved to a pseudo-speaker, what carries emotion
+Our method (issue 4). With a WORLD vocoder (DIO and StoneMask from pyworld, CheapTrick and the
+synthesis from privemo's numpy version, or all of it from pyworld) each clip is split into F0,
+spectral envelope and aperiodicity; what carries identity is moved to a pseudo-speaker, what carries emotion
 is kept *relative to the speaker*:
 
 - **F0**: log-F0 is z-normalised with the speaker's own mean and spread (learned by ``fit`` over the
@@ -14,8 +15,10 @@ is kept *relative to the speaker*:
   corpus average. With ``codebook_k`` > 0 the shape of every frame's normalised envelope (cepstral
   coefficients 1..``n_cep``; the frame's level c0 is kept) is then replaced by the nearest of k
   codewords pooled over all speakers, which removes the speaker's own way of shaping each sound.
-- **Aperiodicity** (``aperiodicity``): the speaker's average band aperiodicity (breathiness) is
-  moved to the corpus average; frame-to-frame changes stay.
+- **Aperiodicity**: by default none of the clip's is analysed: every voiced frame gets the corpus's
+  average band aperiodicity (``frame_aperiodicity: false``). With ``frame_aperiodicity`` (D4C per frame)
+  and ``aperiodicity``, the speaker's average band aperiodicity (breathiness) is moved to the corpus
+  average and the frame-to-frame changes stay.
 - **Unvoiced frames** (``unvoiced_eq``): consonants and pauses (where the room and the microphone
   speak too) are equalised from the speaker's average unvoiced colour to the corpus's.
 - **Loudness** (``speaker_level``): one gain per speaker, from its average voiced level to the
@@ -28,14 +31,21 @@ is kept *relative to the speaker*:
   (voiced runs per second of speech) to the corpus's, so a speaker's pace goes and an emotion spoken
   faster than the same speaker's others stays faster (the clip keeps its length). Worse on every
   target on RAVDESS's selection half (docs/voice.md, round 4), so it stays off.
-- **Speed**: F0 by DIO on a 4 x decimated signal (``f0_speed``; StoneMask refines it) and the
-  synthesis on a 512-point grid (``synth_fft``): 0.9 x McAdams's time (``bench/bench_voice.py``).
+- **Speed**: F0 by DIO on a 4 x decimated signal (``f0_speed``; StoneMask refines it), the envelope and
+  the synthesis by privemo's numpy WORLD-style vocoder (``vocoder: fast``; ``world``: pyworld's), no
+  per-frame aperiodicity analysis (``frame_aperiodicity: false``: every voiced frame gets the corpus's
+  average band aperiodicity, so none of the speaker's is left) and a 512-point synthesis grid
+  (``synth_fft``): 0.93 x McAdams's time (``bench/bench_voice.py``; on pyworld with D4C, 2.38 x).
+- **Level** (``level``): the anonymized clip keeps the original's energy (``rms``), before the
+  speaker's gain; ``peak`` (the earlier rule) matched the original's peak, which let the level wander
+  about 1 dB from clip to clip with the new waveform's peak-to-average ratio.
 
 The defaults (f0 jitter 0.25, warp jitter 0.25, a 16-word codebook, unvoiced equalisation, speaker
-level, the fast analysis and synthesis) were chosen on one half of RAVDESS's actors
-(``configs/voice/ravdess_select.yaml``) and confirmed on the other (``ravdess_confirm.yaml``); the
-settings of issue 4 are ``warp_jitter 0, codebook_k 32, f0_speed 1, synth_fft None, unvoiced_eq
-False, speaker_level False``.
+level, the fast analysis, the numpy vocoder without per-frame aperiodicity, the rms level) were chosen
+on one half of RAVDESS's actors (``configs/voice/ravdess_select.yaml``, rounds 1-7) and confirmed on the
+other (``ravdess_confirm.yaml``); the default before 2026-12-07 is ``vocoder world,
+frame_aperiodicity true, level peak``; the settings of issue 4 are that with ``warp_jitter 0,
+codebook_k 32, f0_speed 1, synth_fft None, unvoiced_eq False, speaker_level False``.
 
 Fit it on many speakers (the envelope target is their average); fitted on fewer than
 ``MIN_SPEAKERS`` the pitch target is ``NEUTRAL_F0`` and the envelope target is still only their
