@@ -3,6 +3,8 @@ that do not share the driver's files) giving the same outputs and per-file error
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 
 from privemo.errors import ConfigError
@@ -93,3 +95,32 @@ def test_face_batch_through_bytes_matches_paths(tmp_path):
         assert res.written == 3
         outs[name] = {p.name: p.read_bytes() for p in (tmp_path / name).glob("*.png")}
     assert len(outs["paths"]) == 3 and outs["paths"] == outs["bytes"]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the parent-death signal is Linux's")
+def test_preexec_dies_with_parent_sets_the_signal_from_many_threads_at_once():
+    """Popen with the preexec function, from several threads at once (the federated deployment starts
+    its nodes so): every child starts, and carries SIGKILL as its parent-death signal."""
+    import signal
+    import subprocess
+    import threading
+
+    from privemo._procs import preexec_dies_with_parent
+
+    probe = [sys.executable, "-c", "import ctypes; v = ctypes.c_int(); ctypes.CDLL(None).prctl(2, ctypes.byref(v)); "
+             "print(v.value)"]  # PR_GET_PDEATHSIG
+    seen: list[str] = []
+
+    def spawn() -> None:
+        for _ in range(3):
+            out = subprocess.run(probe, preexec_fn=preexec_dies_with_parent(), capture_output=True, text=True,
+                                 timeout=60)
+            seen.append(out.stdout.strip())
+
+    threads = [threading.Thread(target=spawn) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not any(t.is_alive() for t in threads)
+    assert seen == [str(int(signal.SIGKILL))] * 18

@@ -11,7 +11,6 @@ and ``flwr supernode register``).
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import socket
@@ -23,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from privemo._procs import die_with_parent
+from privemo._procs import preexec_dies_with_parent
 from privemo.errors import ConfigError
 from privemo.learners.federated.task import write_atomic
 
@@ -188,14 +187,14 @@ def deploy(job_path: str | Path, out: str | Path | None = None, port: int = 9100
         def start(name: str, cmd: list[str]) -> subprocess.Popen:
             fh = open(logs / f"{name}.log", "w")  # noqa: SIM115  (closed with the process)
             procs.append(subprocess.Popen(cmd, env=env, stdout=fh, stderr=subprocess.STDOUT, cwd=tmp,
-                                          preexec_fn=functools.partial(die_with_parent, os.getpid())))
+                                          preexec_fn=preexec_dies_with_parent()))
             return procs[-1]
 
         def flwr(name: str, args: list[str], limit: float) -> subprocess.CompletedProcess:
             with open(logs / f"{name}.log", "a") as fh:
                 return subprocess.run([str(bindir / "flwr"), *args], env=env, cwd=tmp, stdout=fh,
                                       stderr=subprocess.STDOUT, timeout=limit,
-                                      preexec_fn=functools.partial(die_with_parent, os.getpid()))
+                                      preexec_fn=preexec_dies_with_parent())
 
         try:
             if role != "supernodes":
