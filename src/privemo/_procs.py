@@ -7,7 +7,6 @@ import ctypes
 import os
 import signal
 import sys
-from collections.abc import Callable
 from typing import Any
 
 _PR_SET_PDEATHSIG = 1
@@ -39,17 +38,22 @@ def die_with_parent(parent_pid: int) -> None:
         os._exit(1)
 
 
-def preexec_dies_with_parent() -> Callable[[], None]:
-    """A ``preexec_fn`` for :class:`subprocess.Popen` doing what :func:`die_with_parent` does, safe
-    in a process with threads: everything it needs is resolved here, in the parent, so the forked
-    child takes no lock (no import, no symbol lookup) before its ``exec``."""
-    prctl, parent = _prctl(), os.getpid()
-    sig, kill = _PR_SET_PDEATHSIG, signal.SIGKILL
+_LAUNCH = ("import ctypes, os, sys\n"
+           "try:\n"
+           "    ctypes.CDLL(None, use_errno=True).prctl(1, 9, 0, 0, 0)  # PR_SET_PDEATHSIG, SIGKILL\n"
+           "except (OSError, AttributeError):\n"
+           "    pass\n"
+           "if os.getppid() != int(sys.argv[1]):\n"
+           "    os._exit(1)\n"
+           "os.execvp(sys.argv[2], sys.argv[2:])\n")
 
-    def preexec() -> None:
-        if prctl is not None:
-            prctl(sig, kill, 0, 0, 0)
-        if os.getppid() != parent:
-            os._exit(1)
 
-    return preexec
+def dies_with_parent(cmd: list[str]) -> list[str]:
+    """``cmd`` started through a tiny Python launcher that sets the parent-death signal (SIGKILL, kept
+    across ``exec``) and then becomes ``cmd``, for :class:`subprocess.Popen` without a ``preexec_fn``:
+    Python code run between fork and exec in a process with threads (at-fork handlers of grpc and
+    others, symbol lookups) can wait forever for a lock another thread held at the fork. Off Linux,
+    ``cmd`` itself."""
+    if not sys.platform.startswith("linux"):
+        return list(cmd)
+    return [sys.executable, "-S", "-c", _LAUNCH, str(os.getpid()), *cmd]

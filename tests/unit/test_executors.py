@@ -98,23 +98,23 @@ def test_face_batch_through_bytes_matches_paths(tmp_path):
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the parent-death signal is Linux's")
-def test_preexec_dies_with_parent_sets_the_signal_from_many_threads_at_once():
-    """Popen with the preexec function, from several threads at once (the federated deployment starts
-    its nodes so): every child starts, and carries SIGKILL as its parent-death signal."""
+def test_dies_with_parent_sets_the_signal_from_many_threads_at_once():
+    """A command through the launcher, from several threads at once (the federated deployment starts
+    its nodes so), with no preexec function: every child starts, becomes the command, and carries
+    SIGKILL as its parent-death signal."""
     import signal
     import subprocess
     import threading
 
-    from privemo._procs import preexec_dies_with_parent
+    from privemo._procs import dies_with_parent
 
-    probe = [sys.executable, "-c", "import ctypes; v = ctypes.c_int(); ctypes.CDLL(None).prctl(2, ctypes.byref(v)); "
-             "print(v.value)"]  # PR_GET_PDEATHSIG
+    probe = [sys.executable, "-c", "import ctypes, sys; v = ctypes.c_int(); ctypes.CDLL(None).prctl(2, ctypes.byref(v)); "
+             "print(v.value, sys.argv[1])", "arg"]  # PR_GET_PDEATHSIG
     seen: list[str] = []
 
     def spawn() -> None:
         for _ in range(3):
-            out = subprocess.run(probe, preexec_fn=preexec_dies_with_parent(), capture_output=True, text=True,
-                                 timeout=60)
+            out = subprocess.run(dies_with_parent(probe), capture_output=True, text=True, timeout=60)
             seen.append(out.stdout.strip())
 
     threads = [threading.Thread(target=spawn) for _ in range(6)]
@@ -123,4 +123,4 @@ def test_preexec_dies_with_parent_sets_the_signal_from_many_threads_at_once():
     for t in threads:
         t.join(120)
     assert not any(t.is_alive() for t in threads)
-    assert seen == [str(int(signal.SIGKILL))] * 18
+    assert seen == [f"{int(signal.SIGKILL)} arg"] * 18

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from privemo._procs import preexec_dies_with_parent
+from privemo._procs import dies_with_parent
 from privemo.errors import ConfigError
 from privemo.learners.federated.task import write_atomic
 
@@ -186,15 +186,14 @@ def deploy(job_path: str | Path, out: str | Path | None = None, port: int = 9100
 
         def start(name: str, cmd: list[str]) -> subprocess.Popen:
             fh = open(logs / f"{name}.log", "w")  # noqa: SIM115  (closed with the process)
-            procs.append(subprocess.Popen(cmd, env=env, stdout=fh, stderr=subprocess.STDOUT, cwd=tmp,
-                                          preexec_fn=preexec_dies_with_parent()))
+            procs.append(subprocess.Popen(dies_with_parent(cmd), env=env, stdout=fh, stderr=subprocess.STDOUT,
+                                          cwd=tmp))
             return procs[-1]
 
         def flwr(name: str, args: list[str], limit: float) -> subprocess.CompletedProcess:
             with open(logs / f"{name}.log", "a") as fh:
-                return subprocess.run([str(bindir / "flwr"), *args], env=env, cwd=tmp, stdout=fh,
-                                      stderr=subprocess.STDOUT, timeout=limit,
-                                      preexec_fn=preexec_dies_with_parent())
+                return subprocess.run(dies_with_parent([str(bindir / "flwr"), *args]), env=env, cwd=tmp,
+                                      stdout=fh, stderr=subprocess.STDOUT, timeout=limit)
 
         try:
             if role != "supernodes":
