@@ -38,7 +38,7 @@ is kept *relative to the speaker*:
   (``synth_fft``): 0.93 x McAdams's time (``bench/bench_voice.py``; on pyworld with D4C, 2.38 x).
 - **Level** (``level``): the anonymized clip keeps the original's energy (``rms``), before the
   speaker's gain; ``peak`` (the earlier rule) matched the original's peak, which let the level wander
-  about 1 dB from clip to clip with the new waveform's peak-to-average ratio.
+  from clip to clip with the new waveform's peak-to-average ratio.
 
 The defaults (f0 jitter 0.25, warp jitter 0.25, a 16-word codebook, unvoiced equalisation, speaker
 level, the fast analysis, the numpy vocoder without per-frame aperiodicity, the rms level) were chosen
@@ -225,8 +225,8 @@ class PseudoSpeaker(VoiceAnonymizer):
     # False: no per-frame aperiodicity analysis (D4C, the costliest step) when anonymizing: every voiced
     # frame gets the corpus's average band aperiodicity (learned by fit), so none of the speaker's is left
     frame_aperiodicity: bool = False
-    # the anonymized clip's level: the original's peak ("peak"; the level then varies with the new
-    # waveform's peak-to-average ratio, about 1 dB from clip to clip) or its energy ("rms": the clip's
+    # the anonymized clip's level: the original's peak ("peak"; the level then varies from clip to clip
+    # with the new waveform's peak-to-average ratio) or its energy ("rms": the clip's
     # loudness kept exactly, a peak above 0.99 scaled down), before the speaker's gain
     level: Literal["peak", "rms"] = "rms"
 
