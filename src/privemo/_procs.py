@@ -7,6 +7,8 @@ import ctypes
 import os
 import signal
 import sys
+import threading
+import time
 
 _PR_SET_PDEATHSIG = 1
 
@@ -22,6 +24,23 @@ def die_with_parent(parent_pid: int) -> None:
             libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     if os.getppid() != parent_pid:
         os._exit(1)
+
+
+def exit_with_parent(parent_pid: int, every: float = 0.5) -> None:
+    """Called first in a worker of a pool whose workers may be started by any of the parent's
+    threads (joblib's reusable loky pool): a daemon thread ends the worker within ``every`` seconds
+    of its parent's death. The parent-death signal of :func:`die_with_parent` fires when the *thread*
+    that started a worker ends, which would kill a healthy worker of such a pool."""
+    if os.getppid() != parent_pid:
+        os._exit(1)
+
+    def watch() -> None:
+        while True:
+            time.sleep(every)
+            if os.getppid() != parent_pid:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="privemo-exit-with-parent", daemon=True).start()
 
 
 # what die_with_parent does, as a script: the launcher runs it, then becomes the command

@@ -219,6 +219,48 @@ def test_kill_9_of_a_two_worker_batch_leaves_no_process_and_resumes_identically(
     assert all(p.read_bytes() == (tmp_path / "ref" / p.name).read_bytes() for p in outs)
 
 
+_FOLDS_SCRIPT = """
+import os, sys, time
+import numpy as np
+import privemo.evaluators.voice as v
+
+def slow(model, Xtr, ytr, Xte, seed):  # a fold that takes long, sent to the workers by value
+    open(os.path.join(sys.argv[1], str(os.getpid())), "w").close()
+    time.sleep(120)
+    return np.zeros(len(Xte))
+
+v._fit_one = slow
+X = np.zeros((8, 2))
+mask = np.ones(8, bool)
+v._fold_predictions([("logreg", X, X, mask, mask)] * 4, np.zeros(8), 0, 2)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc is Linux's")
+def test_a_killed_evaluation_leaves_no_fold_worker_computing(tmp_path):
+    """The voice judges' folds run in joblib's reusable pool; a kill -9 of the evaluation ends them."""
+    script = tmp_path / "folds.py"
+    script.write_text(_FOLDS_SCRIPT)
+    marks = tmp_path / "pids"
+    marks.mkdir()
+    proc = subprocess.Popen([sys.executable, str(script), str(marks)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline and len(list(marks.iterdir())) < 2:
+        time.sleep(0.05)
+    workers = {int(p.name) for p in marks.iterdir()}
+    assert len(workers) == 2 and all(_alive(w) for w in workers), "the folds did not start in two workers"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    deadline = time.time() + 10
+    while time.time() < deadline and any(_alive(w) for w in workers):
+        time.sleep(0.1)
+    survivors = [w for w in workers if _alive(w)]
+    for w in survivors:  # no stray process left behind by a failing run
+        os.kill(w, signal.SIGKILL)
+    assert not survivors, f"fold workers {survivors} outlived the evaluation"
+
+
 # -- media and configs ------------------------------------------------------------------------
 @pytest.mark.parametrize("fmt", sorted(BOMBS))
 def test_decompression_bomb_headers_are_a_media_error(tmp_path, fmt):

@@ -69,11 +69,17 @@ def voice_side(manifest: Any, label: str, emotion_features: str, cache: Any, wor
 def _fold_predictions(jobs: list[tuple[str, np.ndarray, np.ndarray, np.ndarray, np.ndarray]], y: np.ndarray,
                       seed: int, n_jobs: int) -> list[np.ndarray]:
     """For each job (model, train X, test X, train mask, test mask): predictions at the test mask.
-    Folds run in ``n_jobs`` processes (the classifiers are single-threaded)."""
+    Folds run in ``n_jobs`` processes (the classifiers are single-threaded), which end with this
+    process: a killed evaluation leaves no worker computing on."""
+    import os
+
     from joblib import Parallel, delayed
 
-    return Parallel(n_jobs=n_jobs)(delayed(_fit_one)(model, Xtr, y[tr], Xte, seed)
-                                   for model, Xtr, Xte, tr, _ in jobs)
+    from privemo._procs import exit_with_parent
+
+    pool = Parallel(n_jobs=n_jobs, initializer=exit_with_parent, initargs=(os.getpid(),)) if n_jobs != 1 \
+        else Parallel(n_jobs=1)
+    return pool(delayed(_fit_one)(model, Xtr, y[tr], Xte, seed) for model, Xtr, Xte, tr, _ in jobs)
 
 
 def _fit_one(model: str, Xtr: np.ndarray, ytr: np.ndarray, Xte: np.ndarray, seed: int) -> np.ndarray:
