@@ -77,9 +77,8 @@ def _fold_predictions(jobs: list[tuple[str, np.ndarray, np.ndarray, np.ndarray, 
 
     from privemo._procs import exit_with_parent
 
-    pool = Parallel(n_jobs=n_jobs, initializer=exit_with_parent, initargs=(os.getpid(),)) if n_jobs != 1 \
-        else Parallel(n_jobs=1)
-    return pool(delayed(_fit_one)(model, Xtr, y[tr], Xte, seed) for model, Xtr, Xte, tr, _ in jobs)
+    return Parallel(n_jobs=n_jobs, initializer=exit_with_parent, initargs=(os.getpid(),))(
+        delayed(_fit_one)(model, Xtr, y[tr], Xte, seed) for model, Xtr, Xte, tr, _ in jobs)
 
 
 def _fit_one(model: str, Xtr: np.ndarray, ytr: np.ndarray, Xte: np.ndarray, seed: int) -> np.ndarray:
