@@ -91,3 +91,28 @@ def test_subject_halves_are_disjoint_and_cover_every_subject(tmp_path, monkeypat
         seen[half] = set(faces.subject.tolist())
     assert seen["even"] and seen["odd"] and not seen["even"] & seen["odd"]
     assert seen["even"] | seen["odd"] == seen["all"]
+
+
+def test_a_method_picks_its_unit_and_the_original_it_is_judged_against(tmp_path):
+    from privemo.errors import ConfigError
+    from privemo.experiments.face.config import parse_face_config
+    from privemo.experiments.face.runner import FaceEvaluation
+
+    ev = FaceEvaluation(parse_face_config(CONFIG), tmp_path / "run", tmp_path)
+    plan = ev.plan()
+
+    def picked(only):
+        return [p.key for p in plan if p.picked(only)]
+
+    assert picked(["ae"]) == ["anonymizer__original", "anonymizer__ae"]
+    assert picked(["pix", "narula"]) == [p.key for p in plan if p.key.startswith("narula")] + [
+        "anonymizer__original", "anonymizer__pix"]
+    assert picked(["anonymizers"]) == [p.key for p in plan if p.key.startswith("anonymizer__")]
+    assert len(picked([])) == len(plan)
+    try:
+        ev.run(["pixx"])
+    except ConfigError as e:
+        assert "--method" in str(e) and "pixx" in str(e) and "pix" in str(e)
+    else:
+        raise AssertionError("an unknown method ran")
+    assert not (tmp_path / "run" / "config.yaml").exists()  # refused before anything was written

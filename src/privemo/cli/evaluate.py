@@ -58,6 +58,8 @@ def face_cmd(config: Path = typer.Argument(..., help="face evaluation YAML (e.g.
              data_root: Path | None = typer.Option(None, "--data-root", help="corpus roots are relative to this "
                                                    "(default $PRIVEMO_DATA, else ../shared/data)"),
              part: list[str] = typer.Option([], "--part", help="only this part: narula or anonymizers (repeatable)"),
+             method: list[str] = typer.Option([], "--method", help="only these anonymizer methods (and the "
+                                              "original they are judged against; repeatable)"),
              report_only: bool = typer.Option(False, "--report", help="only re-draw the report of a run"),
              force: bool = typer.Option(False, "--force", help="redo the finished units whose configuration "
                                         "changed (without it, such a resume is refused)"),
@@ -80,7 +82,7 @@ def face_cmd(config: Path = typer.Argument(..., help="face evaluation YAML (e.g.
         if report_only:
             show_report("face", config)
         else:
-            run_job("face", config, out, data_root, part, force, executor, ray_address)
+            run_job("face", config, out, data_root, [*part, *method], force, executor, ray_address)
 
 
 @app.command("video")

@@ -27,10 +27,15 @@ from privemo.features import FeatureCache
 @dataclass(frozen=True)
 class Planned:
     """One unit of a run: its key in the store, and the name a selection (``--method``, ``--part``)
-    picks it by (None: it always runs, as the reference every other unit is judged against)."""
+    picks it by (None: it always runs, as the reference every other unit is judged against); ``also``:
+    other names that pick it (a face anonymizer's method name, beside its part)."""
 
     key: str
     choice: str | None = None
+    also: tuple[str, ...] = ()
+
+    def picked(self, only: list[str]) -> bool:
+        return not only or self.choice is None or self.choice in only or bool(set(self.also) & set(only))
 
 
 class Evaluation:
@@ -59,7 +64,7 @@ class Evaluation:
 
     def choices(self) -> list[str]:
         """The names a selection may give (an always-run unit's own key among them)."""
-        return sorted({p.choice or p.key for p in self.plan()})
+        return sorted({n for p in self.plan() for n in (p.choice or p.key, *p.also)})
 
     @contextmanager
     def session(self) -> Iterator[Any]:
@@ -92,13 +97,13 @@ class Evaluation:
         plan = self.plan()
         unknown = sorted(set(only) - set(self.choices()))
         if unknown:
-            raise ConfigError(f"{self.select_option}: {unknown} not in the config's "
-                              f"{self.select_option.strip('-')}s ({', '.join(self.choices())})")
+            raise ConfigError(f"{self.select_option}: {unknown} not among the config's choices "
+                              f"({', '.join(self.choices())})")
         done, self.specs = self.reusable(force)  # before config.yaml is replaced
         text = self.config_text()
         self.run_dir.mkdir(parents=True, exist_ok=True)
         atomic_write(self.run_dir / "config.yaml", text)
-        todo = [p.key for p in plan if p.key not in done and (not only or p.choice is None or p.choice in only)]
+        todo = [p.key for p in plan if p.key not in done and p.picked(only)]
         if len(done) and todo:
             self.log(f"resuming: {len(set(done) & {p.key for p in plan})} of {len(plan)} units already done")
         if todo:

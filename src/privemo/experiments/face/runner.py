@@ -67,7 +67,7 @@ class FaceEvaluation(Evaluation):
                     specs[f"anonymizer__{m['name']}"] = {"shared": shared, "table": settings, "method": m}
         return specs
 
-    select_option = "--part"
+    select_option = "--part or --method"
 
     def plan(self) -> list[Planned]:
         cfg = self.cfg
@@ -75,12 +75,14 @@ class FaceEvaluation(Evaluation):
             Planned(f"narula__{protocol}__fold{f}", "narula") for protocol, k in cfg.narula.protocols.items()
             for f in range(k)]
         if cfg.anonymizers is not None:
-            units += [Planned(f"anonymizer__{name}", "anonymizers")
-                      for name in ("original", *(m.name for m in cfg.anonymizers.methods))]
+            names = [m.name for m in cfg.anonymizers.methods]  # a method's name picks it and the original
+            units += [Planned("anonymizer__original", "anonymizers", tuple(names)),
+                      *(Planned(f"anonymizer__{name}", "anonymizers", (name,)) for name in names)]
         return units
 
     def choices(self) -> list[str]:
-        return ["anonymizers", "narula"]
+        methods = [] if self.cfg.anonymizers is None else [m.name for m in self.cfg.anonymizers.methods]
+        return ["anonymizers", "narula", *methods]
 
     @contextmanager
     def session(self) -> Iterator[dict[str, Any]]:
