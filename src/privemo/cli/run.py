@@ -36,7 +36,8 @@ def run(config: Path = typer.Argument(..., help="any privemo config YAML: an exp
         data_root: Path | None = typer.Option(None, "--data-root", help="corpus roots are relative to this "
                                               "(default $PRIVEMO_DATA, else ../shared/data)"),
         only: list[str] = typer.Option([], "--only", help="run only these units, by name (repeatable): methods "
-                                       "(voice, video), parts (face: narula, anonymizers) or variants (experiment)"),
+                                       "(voice, video, face anonymizers), parts (face: narula, anonymizers) or variants "
+                                       "(experiment)"),
         executor: str | None = typer.Option(None, help="local or ray (overrides the config's; every job but "
                                             "a federated run has one)"),
         ray_address: str | None = typer.Option(None, help="with ray: a running cluster (auto, ray://host:port, "
