@@ -111,6 +111,39 @@ def test_pseudo_identity_averages_k_different_subjects_and_is_deterministic():
     assert one.shape == imgs[0].shape and one.dtype == np.uint8 and np.array_equal(one, again)
 
 
+def _picked_subjects(a: PseudoFace, code: np.ndarray, key: str) -> list[str]:
+    """The subjects of the pool faces that ``a``'s pseudo-identity for ``code`` and ``key`` averages."""
+    picks: list[int] = []
+    real = a.textures_
+
+    class Pool:
+        def __getitem__(self, idx):
+            picks.extend(np.atleast_1d(idx).tolist())
+            return real[idx]
+
+    a.textures_ = Pool()
+    try:
+        a._pseudo_identity(code, key)
+    finally:
+        a.textures_ = real
+    return [str(a.subjects_[i]) for i in picks]
+
+
+def test_identity_components_leave_how_people_differ_out_of_the_kept_expression():
+    imgs, subj = faces(n_subjects=8)
+    plain = PseudoFace(k=3, components=4).fit(imgs, subjects=list(subj))
+    a = PseudoFace(k=3, components=4, identity_components=3).fit(imgs, subjects=list(subj))
+    assert plain.identity_.shape[0] == 0 and a.identity_.shape == (3, a.mean_.size)
+    assert np.allclose(a.identity_ @ a.identity_.T, np.eye(3), atol=1e-8)
+    assert np.abs(a.basis_ @ a.identity_.T).max() < 1e-8  # nothing of the kept code lies along them
+    shifted = a.mean_.reshape(-1) + 0.05 * a.identity_[0]  # the mean shape moved the way people differ
+    assert np.allclose((shifted - a.mean_.reshape(-1)) @ a.basis_.T, 0, atol=1e-8)
+    state = a.state_dict()
+    b = PseudoFace(k=3, components=4, identity_components=3).load_state(state)
+    assert np.array_equal(b.identity_, a.identity_)
+    assert np.array_equal(b.transform(imgs[0], "k"), a.transform(imgs[0], "k"))
+
+
 def test_fit_needs_k_people_and_transform_needs_a_fit():
     imgs, subj = faces(n_subjects=2)
     with pytest.raises(ConfigError, match="k=5 needs at least 5 different people"):

@@ -7,7 +7,9 @@ face crops of training subjects (never the people to be anonymized):
    their mean shape by similarity Procrustes (pose and scale removed);
 2. an **expression basis**: the principal directions of each face's deviation from its *own
    subject's* mean shape (``components`` of them), so that the between-subject (identity) part of
-   face shape is left out of what is kept;
+   face shape is left out of what is kept; with ``identity_components`` > 0, the principal directions
+   of how the subjects' mean shapes differ are projected out of it as well (off by default: on CK+48's
+   selection half 4 of them took the informed attacker lower but the expression with it);
 3. a **pool**: every training face warped piecewise-affinely onto the mean shape (its texture in a
    common frame), with its expression coefficients.
 
@@ -15,8 +17,10 @@ Anonymizing a face: its landmarks are aligned to the mean shape and only their p
 expression basis is kept (target shape = mean + expression); a **pseudo-identity** is the average
 of ``k`` pool faces of ``k`` different subjects whose expressions are nearest to this face's
 (k-Same-Select; the ``k`` are drawn, per image key, among the ``k * candidates`` nearest subjects);
-the average is warped onto the target shape put back in the face's own pose (``pose: keep``; or left
-in the pool's mean pose, ``canonical``), its colour left as the pool's or matched to the face's
+the average is warped onto the target shape left in the pool's mean pose (``pose: canonical``, the
+default since 2026-12-08: a person's position, size and tilt in the crop are constant enough over a
+recording session to name them to an attacker trained on protected faces) or put back in the face's
+own pose (``keep``: the face follows the head's tilt within its box), its colour left as the pool's or matched to the face's
 (``colour``: mean, or mean and spread, per channel), and it replaces the crop (the face-batch and
 video paths paste it back with a soft edge). Deterministic per ``seed`` and key.
 """
@@ -136,11 +140,12 @@ class PseudoFace(FaceAnonymizer):
     k: Annotated[int, Field(ge=1, le=100)] = 5
     candidates: Annotated[int, Field(ge=1, le=20)] = 2
     components: Annotated[int, Field(ge=0, le=200)] = 10
+    identity_components: Annotated[int, Field(ge=0, le=200)] = 0  # between-subject shape directions left out
     size: Annotated[int, Field(ge=16, le=512)] = 64
     landmarks: Literal["dlib", "mediapipe"] = "dlib"
     inset: Annotated[float, Field(ge=0.0, lt=0.4)] = 0.08
     colour: Literal["none", "mean", "full"] = "none"  # match the face's brightness (mean) or also its contrast
-    pose: Literal["keep", "canonical"] = "keep"  # the face's own position, scale and tilt, or the pool's mean pose
+    pose: Literal["keep", "canonical"] = "canonical"  # the pool's mean pose, or the face's own position, scale and tilt
     region: Literal["crop", "face"] = "crop"  # replace the whole crop, or the face (landmark hull and forehead)
 
     # -- landmarks --------------------------------------------------------------------------------
@@ -197,6 +202,14 @@ class PseudoFace(FaceAnonymizer):
         dev = (aligned - own).reshape(len(aligned), -1)
         if subjects is None or not dev.any():
             dev = (aligned - mean).reshape(len(aligned), -1)
+        self.identity_ = np.zeros((0, dev.shape[1]))
+        people = sorted(set(subj.tolist()))
+        if self.identity_components > 0 and subjects is not None and len(people) > 1:
+            # the principal directions of how people's mean shapes differ: left out of the expression
+            means = np.stack([aligned[subj == s].mean(0).reshape(-1) for s in people])
+            _, _, vb = np.linalg.svd(means - means.mean(0), full_matrices=False)
+            self.identity_ = vb[: min(self.identity_components, len(people) - 1)]
+            dev = dev - (dev @ self.identity_.T) @ self.identity_
         n_comp = min(self.components, dev.shape[0], dev.shape[1])
         if n_comp > 0:
             _, _, vt = np.linalg.svd(dev - dev.mean(0), full_matrices=False)
@@ -290,7 +303,7 @@ class PseudoFace(FaceAnonymizer):
         return self.textures_[nearest[np.sort(pick)]].astype(np.float32).mean(0)
 
     # -- save / load ------------------------------------------------------------------------------
-    _STATE = ("mean_", "basis_", "codes_", "triangles_", "textures_")
+    _STATE = ("mean_", "basis_", "codes_", "triangles_", "textures_", "identity_")
 
     def state_dict(self) -> dict[str, Any]:
         import torch
@@ -302,6 +315,9 @@ class PseudoFace(FaceAnonymizer):
 
     def load_state(self, state: dict[str, Any]) -> PseudoFace:
         for k in self._STATE:
-            setattr(self, k, state[k].numpy())
+            if k in state:
+                setattr(self, k, state[k].numpy())
+        if "identity_" not in state:  # saved before identity_components
+            self.identity_ = np.zeros((0, self.mean_.size))
         self.subjects_ = np.array(state["subjects"])
         return self
