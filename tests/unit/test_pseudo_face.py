@@ -218,3 +218,16 @@ def test_nearest_first_is_the_stable_argsort_however_far_it_is_read(dist, n, rea
 
     d = np.array(dist)
     assert list(islice(_nearest_first(d, n), read)) == np.argsort(d, kind="stable").tolist()[:read]
+
+
+def test_a_face_off_the_mean_pose_is_covered_where_it_was_not_only_where_the_new_one_is():
+    imgs, subj = faces(n_subjects=6, size=64)
+    a = PseudoFace(k=2, components=2, region="face").fit(imgs, subjects=list(subj))
+    assert a.pose == "canonical"
+    img = np.full_like(imgs[0], 30)
+    img[:, 10:] = imgs[0][:, :-10]  # the face moved 10 pixels to the right of where faces sit
+    pts = a._points(img.astype(np.float32))
+    assert pts is not None
+    inner = PseudoFace._face_mask(pts * 63, 64) > 0.99  # the face as it is in the image
+    out = a.transform(img, "k")
+    assert (out != img)[inner].mean() > 0.99  # (the new face's hull alone left about 4% of it as it was)

@@ -146,7 +146,8 @@ class PseudoFace(FaceAnonymizer):
     inset: Annotated[float, Field(ge=0.0, lt=0.4)] = 0.08
     colour: Literal["none", "mean", "full"] = "none"  # match the face's brightness (mean) or also its contrast
     pose: Literal["keep", "canonical"] = "canonical"  # the pool's mean pose, or the face's own position, scale and tilt
-    region: Literal["crop", "face"] = "crop"  # replace the whole crop, or the face (landmark hull and forehead)
+    # replace the whole crop, or the face (landmark hull and forehead: the new face's, and the face's own)
+    region: Literal["crop", "face"] = "crop"
 
     # -- landmarks --------------------------------------------------------------------------------
     def _points(self, img: np.ndarray) -> np.ndarray | None:
@@ -246,10 +247,11 @@ class PseudoFace(FaceAnonymizer):
         pts = self._points(img)
         if pts is None:  # no landmarks: the pseudo-identity in a neutral pose (privacy first)
             pose, code = (1.0, np.eye(2), np.zeros(2)), np.zeros(len(self.basis_))
+            own = pose
         else:
             s, rot, t = _similarity(pts, self.mean_)
             code = (_apply(pts, s, rot, t) - self.mean_).reshape(-1) @ self.basis_.T
-            pose = (1.0 / s, rot.T, -(rot.T @ t) / s)  # mean frame -> this crop
+            pose = own = (1.0 / s, rot.T, -(rot.T @ t) / s)  # mean frame -> this crop
             if self.pose == "canonical":
                 pose = (1.0, np.eye(2), np.zeros(2))
         target = self.mean_ + (code @ self.basis_).reshape(self.mean_.shape)
@@ -258,7 +260,11 @@ class PseudoFace(FaceAnonymizer):
         src = np.vstack([self.mean_, _BORDER]) * (S - 1)
         dst = np.vstack([_apply(target, *pose), _BORDER]) * (S - 1)
         out = piecewise_affine(texture, src, dst, self.triangles_, (S, S))
-        mask = self._face_mask(dst[: len(self.mean_)], S) if self.region == "face" else None
+        mask = None
+        if self.region == "face":  # the new face's hull, and (in the mean pose) where the face itself was
+            mask = self._face_mask(dst[: len(self.mean_)], S)
+            if own is not pose:
+                mask = np.maximum(mask, self._face_mask(_apply(target, *own) * (S - 1), S))
         if (h, w) != (S, S):
             out = cv2.resize(out, (w, h), interpolation=cv2.INTER_LINEAR)
         if out.ndim == 2 and img.ndim == 3:  # a gray pool for a colour face
