@@ -52,32 +52,20 @@ class FaceFrontEnd:
     threads_parallel: ClassVar[bool] = False
     # the detector scales its input to a fixed size itself (a smaller copy first saves nothing)
     fixed_input: ClassVar[bool] = False
-    # the models read a gray image as it is (RGB copies of it would only cost time)
-    reads_gray: ClassVar[bool] = False
-
-    def _image(self, img: np.ndarray) -> np.ndarray:
-        """``img`` as the models read it: uint8 RGB, or uint8 gray for a model that reads gray."""
-        a = np.asarray(img)
-        if self.reads_gray and (a.ndim == 2 or (a.ndim == 3 and a.shape[2] == 1)):
-            a = a.reshape(a.shape[:2])
-            if a.dtype != np.uint8:
-                a = np.clip(np.rint(a), 0, 255).astype(np.uint8)
-            return np.ascontiguousarray(a)
-        return _rgb(a)
 
     def config(self) -> dict[str, Any]:
         return {"type": self.name, **{f.name: getattr(self, f.name) for f in fields(self)}}
 
     def detect(self, img: np.ndarray) -> list[Box]:
         """Every face found in ``img`` (gray or RGB, uint8), largest first."""
-        boxes = [b for b in self._detect(self._image(img)) if b[2] - b[0] >= 2 and b[3] - b[1] >= 2]
+        boxes = [b for b in self._detect(_rgb(img)) if b[2] - b[0] >= 2 and b[3] - b[1] >= 2]
         return sorted(boxes, key=lambda b: -(b[2] - b[0]) * (b[3] - b[1]))
 
     def landmarks(self, img: np.ndarray, box: Box | None = None) -> np.ndarray | None:
         """(n_landmarks, 2) float32 (x, y) of the face in ``box`` (default: the whole image)."""
-        im = self._image(img)
-        h, w = im.shape[:2]
-        return self._landmarks(im, box or (0, 0, h, w))
+        rgb = _rgb(img)
+        h, w = rgb.shape[:2]
+        return self._landmarks(rgb, box or (0, 0, h, w))
 
     def _detect(self, rgb: np.ndarray) -> list[Box]:
         raise NotImplementedError
@@ -102,7 +90,6 @@ class DlibFrontEnd(FaceFrontEnd):
 
     name: ClassVar[str] = "dlib"
     n_landmarks: ClassVar[int] = 68
-    reads_gray: ClassVar[bool] = True  # the same boxes and points as from its RGB copy, in half the time
     upsample: Annotated[int, Field(ge=0, le=3)] = 1
 
     def _detect(self, rgb):
