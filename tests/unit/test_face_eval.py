@@ -62,6 +62,22 @@ def test_evaluate_face_end_to_end_and_resume(tmp_path, monkeypatch):
     cfg.write_text(yaml.safe_dump(CONFIG))
     r = runner.invoke(app, ["evaluate", "face", str(run), "--report"])
     assert r.exit_code == 0 and "Face anonymizers" in r.output
+    # every default of a method's anonymizer is recorded; a unit recorded with only the parameters the
+    # config named (as before) is judged by the anonymizer its row says it ran: ae ran with another
+    # default noise than today's, so resuming it is refused, naming the parameter
+    spec = json.loads((run / "unit_specs" / "anonymizer__ae.json").read_text())
+    assert spec["method"]["anonymizer"]["noise"] == 0.1 and spec["method"]["anonymizer"]["seed"] == 0
+    spec["method"]["anonymizer"] = CONFIG["anonymizers"]["methods"][1]["anonymizer"]
+    (run / "unit_specs" / "anonymizer__ae.json").write_text(json.dumps(spec))
+    cfg.write_text(yaml.safe_dump(changed))  # what the run folder last ran
+    r = runner.invoke(app, ["evaluate", "face", str(cfg), "--out", str(run), "--method", "ae"])
+    assert r.exit_code == 0, r.output  # the row's anonymizer is today's: nothing redone
+    units = run / "units" / "anonymizer__ae.json"
+    rows = json.loads(units.read_text())
+    rows[0]["anonymizer"]["noise"] = 0.3
+    units.write_text(json.dumps(rows))
+    r = runner.invoke(app, ["evaluate", "face", str(cfg), "--out", str(run), "--method", "ae"])
+    assert r.exit_code == 2 and "anonymizer__ae" in r.output and "method.anonymizer.noise" in r.output
 
 
 def test_evaluate_face_config_errors(tmp_path):

@@ -303,16 +303,16 @@ def test_a_changed_default_under_an_unchanged_method_name_is_a_changed_unit(tmp_
     assert resolved_anonymizer({"type": "no_such"}) == {"type": "no_such"}  # left for the config check
     st = ResultStore(tmp_path)
     st.write_unit("m", [{"x": 1}], resolved)
-    assert reusable_units(st, {"m": ev.resolve_spec(spec)}, {}, resolve=ev.resolve_spec) == {"m"}
+    assert reusable_units(st, {"m": ev.resolve_spec(spec)}, {}, resolve=ev.resolve_recorded) == {"m"}
     alpha = next(f for f in fields(McAdams) if f.name == "alpha")
     monkeypatch.setattr(alpha, "default", 0.7)  # a release changes the default
     monkeypatch.setattr(McAdams.__init__, "__defaults__", tuple(
         0.7 if d == 0.8 else d for d in McAdams.__init__.__defaults__))
     with pytest.raises(ConfigError, match=r"unit m .*method\.anonymizer\.alpha"):
-        reusable_units(st, {"m": ev.resolve_spec(spec)}, {}, resolve=ev.resolve_spec)
+        reusable_units(st, {"m": ev.resolve_spec(spec)}, {}, resolve=ev.resolve_recorded)
     dropped = []
     assert reusable_units(st, {"m": ev.resolve_spec(spec)}, {}, force=True, drop=dropped.append,
-                          resolve=ev.resolve_spec) == set() and dropped == ["m"]
+                          resolve=ev.resolve_recorded) == set() and dropped == ["m"]
     # a unit recorded before the defaults were spelled out: judged with today's defaults
     (tmp_path / "unit_specs" / "m.json").write_text(json.dumps(spec))
-    assert reusable_units(st, {"m": ev.resolve_spec(spec)}, {}, resolve=ev.resolve_spec) == {"m"}
+    assert reusable_units(st, {"m": ev.resolve_spec(spec)}, {}, resolve=ev.resolve_recorded) == {"m"}

@@ -131,12 +131,18 @@ class Evaluation:
             old_specs = self.unit_specs(old_cfg) if old_cfg else {}
         except (ConfigError, KeyError, TypeError, ValueError, AttributeError):
             old_specs = {}  # a config file this job cannot read: judged by the units' own records
-        return reusable_units(self.store, specs, old_specs, force, self.drop_unit, self.log, self.resolve_spec), specs
+        return reusable_units(self.store, specs, old_specs, force, self.drop_unit, self.log,
+                              self.resolve_recorded), specs
 
     def resolve_spec(self, spec: dict[str, Any]) -> dict[str, Any]:
         """A unit's configuration with its components' defaults filled in (as :meth:`unit_specs`
         records it); a recorded one is resolved the same way before it is compared."""
         return spec
+
+    def resolve_recorded(self, spec: dict[str, Any], key: str) -> dict[str, Any]:
+        """The configuration the finished unit ``key`` recorded, ``spec``, resolved to compare with
+        today's (by default :meth:`resolve_spec`; a job whose rows record what ran may read them)."""
+        return self.resolve_spec(spec)
 
     def old_config(self) -> dict[str, Any]:
         """The run folder's config.yaml as a mapping (empty where there is none)."""

@@ -175,14 +175,14 @@ def changed_keys(old: Any, new: Any, prefix: str = "") -> list[str]:
 def reusable_units(store: ResultStore, specs: dict[str, dict[str, Any]], old_specs: dict[str, dict[str, Any]],
                    force: bool = False, drop: Callable[[str], None] | None = None,
                    log: Callable[[str], None] | None = None,
-                   resolve: Callable[[dict[str, Any]], dict[str, Any]] | None = None) -> set[str]:
+                   resolve: Callable[[dict[str, Any], str], dict[str, Any]] | None = None) -> set[str]:
     """The finished units of ``store`` that still mean what ``specs`` (every unit's full resolved
     configuration; the store adds the code version) asks for. A finished unit whose recorded configuration (its ``unit_specs/`` file,
     or for an older run folder that recorded none, ``old_specs`` computed from its config.yaml)
     differs is a ConfigError naming the unit and the changed keys, or with ``force`` is dropped
     (``drop(key)``, default ``store.drop``) to be redone. A unit no longer asked for is kept, not
-    reported on. ``resolve`` fills in a recorded configuration's defaults before it is compared (one
-    recorded before its job spelled them out)."""
+    reported on. ``resolve(recorded, key)`` fills in a recorded configuration's defaults before it is
+    compared (one recorded before its job spelled them out)."""
     from privemo.errors import ConfigError
 
     drop = drop or store.drop
@@ -195,7 +195,7 @@ def reusable_units(store: ResultStore, specs: dict[str, dict[str, Any]], old_spe
         if recorded is None:
             recorded = old_specs.get(key)
         if recorded is not None and resolve is not None:
-            recorded = {**resolve({k: v for k, v in recorded.items() if k != "code"}),
+            recorded = {**resolve({k: v for k, v in recorded.items() if k != "code"}, key),
                         **({"code": recorded["code"]} if "code" in recorded else {})}
         # the code version the store records with each unit (an older run folder recorded none)
         want = {**specs[key], "code": code_version()} if recorded and "code" in recorded else specs[key]

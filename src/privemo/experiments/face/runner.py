@@ -8,6 +8,7 @@ The run folder holds ``config.yaml``, ``units/*.json``, ``results.jsonl`` (rows 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from typing import Any
@@ -22,6 +23,7 @@ from privemo.executors import make_executor
 from privemo.experiments.config import EXECUTOR_KEYS, corpus_root
 from privemo.experiments.evaluation import Evaluation, Planned
 from privemo.experiments.face.config import FaceEvalConfig, FaceMethodConfig
+from privemo.experiments.media import resolved_anonymizer
 from privemo.features.faceset import FaceSet, augmented, load_faces
 from privemo.learners.narula import narula_unit, protocol_folds
 from privemo.media import write_image
@@ -64,8 +66,35 @@ class FaceEvaluation(Evaluation):
             methods = [{"name": "original", "anonymizer": {"type": "face_original"}}, *(table.get("methods") or [])]
             for m in methods:
                 if isinstance(m, dict) and "name" in m:
-                    specs[f"anonymizer__{m['name']}"] = {"shared": shared, "table": settings, "method": m}
+                    specs[f"anonymizer__{m['name']}"] = self.resolve_spec(
+                        {"shared": shared, "table": settings, "method": m})
         return specs
+
+    def resolve_spec(self, spec: dict[str, Any]) -> dict[str, Any]:
+        """An anonymizer unit's method with every parameter of its anonymizer spelled out, as the unit
+        creates it (the run's seed, the defaults), so a changed default under an unchanged method name
+        is a changed unit."""
+        method, shared = spec.get("method"), spec.get("shared")
+        if not isinstance(method, dict) or not isinstance(method.get("anonymizer"), dict):
+            return spec
+        seed = shared.get("seed", 0) if isinstance(shared, dict) else 0
+        return {**spec, "method": {**method, "anonymizer": resolved_anonymizer({"seed": seed, **method["anonymizer"]})}}
+
+    def resolve_recorded(self, spec: dict[str, Any], key: str) -> dict[str, Any]:
+        """A finished anonymizer unit's row names the anonymizer it ran with every parameter (since
+        before units recorded their configuration): that, with parameters added since at their
+        defaults, is what the unit means, whatever the defaults are today."""
+        spec = self.resolve_spec(spec)
+        method = spec.get("method")
+        if key.startswith("anonymizer__") and isinstance(method, dict):
+            try:
+                rows = json.loads(inside(self.store.units, f"{key}.json").read_text())
+                ran = rows[0]["anonymizer"]
+            except (OSError, ValueError, KeyError, IndexError, TypeError):
+                return spec
+            if isinstance(ran, dict) and ran.get("type") == method["anonymizer"].get("type"):
+                return {**spec, "method": {**method, "anonymizer": resolved_anonymizer(ran)}}
+        return spec
 
     select_option = "--part or --method"
 
