@@ -27,8 +27,12 @@ The rounds behind the default (bench/results/select_pseudo_face_r1..r4):
       -> prot 69.8 vs 69.9, fer 59.4 vs 58.8); leaving 4 between-person shape directions out of the
       kept expression as well (identity_components 4) takes II to 2.0% but the expression with it
       (orig -> prot 52.9, fer 49.1); k 8 no better (II 4.5%) and slower.
+  r6  --only geometry_pool --name select_pseudo_face_r6 (2 threads, 2026-12-08; pose canonical, the
+      original row identical to r5's): keeping the average expression of the k pool faces instead of
+      the face's own takes II from 4.0% to 3.5% but fer from 0.91 x to 0.85 x (under the 0.9 x target):
+      rejected, an option (geometry: pool) for those who put identity first.
 Chosen, and pseudo_face's defaults: k 5, candidates 2, components 10, colour none, pose canonical (keep
-until r5), region crop, identity_components 0.
+until r5), region crop, identity_components 0, geometry own.
 """
 
 from __future__ import annotations
@@ -62,6 +66,7 @@ CANDIDATES = {
     "cand8": {"type": "pseudo_face", "candidates": 8},
     "canonical_id4": {"type": "pseudo_face", "pose": "canonical", "identity_components": 4},
     "canonical_k8": {"type": "pseudo_face", "pose": "canonical", "k": 8},
+    "geometry_pool": {"type": "pseudo_face", "geometry": "pool"},
 }
 
 

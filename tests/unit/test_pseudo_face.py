@@ -231,3 +231,14 @@ def test_a_face_off_the_mean_pose_is_covered_where_it_was_not_only_where_the_new
     inner = PseudoFace._face_mask(pts * 63, 64) > 0.99  # the face as it is in the image
     out = a.transform(img, "k")
     assert (out != img)[inner].mean() > 0.99  # (the new face's hull alone left about 4% of it as it was)
+
+
+def test_pool_geometry_keeps_nothing_of_the_face_but_which_pool_faces_it_picked(monkeypatch):
+    imgs, subj = faces(n_subjects=6, size=64)
+    outs = {}
+    for geometry in ("own", "pool"):
+        a = PseudoFace(k=2, components=2, geometry=geometry).fit(imgs, subjects=list(subj))
+        monkeypatch.setattr(a, "_picked", lambda code, key: np.array([0, 3]))
+        outs[geometry] = [a.transform(imgs[i], "k") for i in (1, 2)]  # two mouth heights of one person
+    assert np.array_equal(*outs["pool"])
+    assert not np.array_equal(*outs["own"])
