@@ -209,9 +209,9 @@ class PseudoFace(FaceAnonymizer):
         dev = (aligned - own).reshape(len(aligned), -1)
         if subjects is None or not dev.any():
             dev = (aligned - mean).reshape(len(aligned), -1)
-        self.identity_ = np.zeros((0, dev.shape[1]))
-        people = sorted(set(subj.tolist()))
-        if self.identity_components > 0 and subjects is not None and len(people) > 1:
+        self.identity_ = np.zeros((0, dev.shape[1]))  # (the basis is fitted without them; not saved)
+        people = sorted(set(subj.tolist())) if self.identity_components > 0 and subjects is not None else []
+        if len(people) > 1:
             # the principal directions of how people's mean shapes differ: left out of the expression
             means = np.stack([aligned[subj == s].mean(0).reshape(-1) for s in people])
             _, _, vb = np.linalg.svd(means - means.mean(0), full_matrices=False)
@@ -304,10 +304,6 @@ class PseudoFace(FaceAnonymizer):
         cv2.fillConvexPoly(mask, cv2.convexHull(np.rint(hull).astype(np.int32)), 1.0)
         return cv2.GaussianBlur(mask, (0, 0), sigmaX=max(1.0, 0.04 * size))
 
-    def _pseudo_identity(self, code: np.ndarray, key: str) -> np.ndarray:
-        """The average texture of k pool faces of k different subjects nearest in expression."""
-        return self.textures_[self._picked(code, key)].astype(np.float32).mean(0)
-
     def _picked(self, code: np.ndarray, key: str) -> np.ndarray:
         """The k pool faces (of k different subjects, nearest in expression) a pseudo-identity averages."""
         dist = ((self.codes_ - code) ** 2).sum(1) if len(code) else np.zeros(len(self.codes_))
@@ -322,7 +318,7 @@ class PseudoFace(FaceAnonymizer):
         return nearest[np.sort(pick)]
 
     # -- save / load ------------------------------------------------------------------------------
-    _STATE = ("mean_", "basis_", "codes_", "triangles_", "textures_", "identity_")
+    _STATE = ("mean_", "basis_", "codes_", "triangles_", "textures_")
 
     def state_dict(self) -> dict[str, Any]:
         import torch
@@ -334,9 +330,6 @@ class PseudoFace(FaceAnonymizer):
 
     def load_state(self, state: dict[str, Any]) -> PseudoFace:
         for k in self._STATE:
-            if k in state:
-                setattr(self, k, state[k].numpy())
-        if "identity_" not in state:  # saved before identity_components
-            self.identity_ = np.zeros((0, self.mean_.size))
+            setattr(self, k, state[k].numpy())
         self.subjects_ = np.array(state["subjects"])
         return self
